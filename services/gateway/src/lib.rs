@@ -1,0 +1,4 @@
+pub mod configuration;
+pub mod routes;
+pub mod startup;
+pub mod upstream;

@@ -1,0 +1,31 @@
+use crate::startup::Upstreams;
+use crate::upstream::Body;
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
+use vibes_web::body::PCM_CONTENT_TYPE;
+use vibes_web::VibePath;
+
+/// Validated here (id, content type, whole frames, size) so bad chunks never
+/// cost an ingest pod anything, then passed on as received.
+#[tracing::instrument(name = "gateway_audio", skip_all, fields(vibe_id = %vibe.0))]
+pub async fn audio(
+    vibe: VibePath,
+    request: HttpRequest,
+    payload: web::Payload,
+    upstreams: web::Data<Upstreams>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let pcm = vibes_web::body::read_pcm(&request, payload).await?;
+    let body = Body { content_type: Some(PCM_CONTENT_TYPE.to_owned()), bytes: pcm };
+    let path = format!("/stream/{}/audio", vibe.0);
+    Ok(upstreams.ingest.forward(Method::POST, &path, Some(body)).await)
+}
+
+#[tracing::instrument(name = "gateway_end_stream", skip_all, fields(vibe_id = %vibe.0))]
+pub async fn end(vibe: VibePath, upstreams: web::Data<Upstreams>) -> HttpResponse {
+    let path = format!("/stream/{}", vibe.0);
+    upstreams.ingest.forward(Method::DELETE, &path, None).await
+}
+
+pub async fn active(upstreams: web::Data<Upstreams>) -> HttpResponse {
+    upstreams.registry.forward(Method::GET, "/streams/active", None).await
+}

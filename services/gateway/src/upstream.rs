@@ -1,0 +1,97 @@
+//! Forwarding to the internal services. Their answers (success or
+//! problem+json) go back to the client unchanged; an unreachable service
+//! becomes a problem of our own.
+
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use bytes::Bytes;
+use vibes_domain::api::{HealthReport, PartHealth};
+use vibes_problem::Problem;
+
+/// Headers of an upstream answer that mean something to the client.
+const RELAYED_HEADERS: [header::HeaderName; 2] = [header::CONTENT_TYPE, header::RETRY_AFTER];
+
+#[derive(Clone)]
+pub struct Upstream {
+    name: &'static str,
+    base_url: String,
+    http: reqwest::Client,
+}
+
+/// A request body and its media type.
+pub struct Body {
+    pub content_type: Option<String>,
+    pub bytes: Bytes,
+}
+
+impl Upstream {
+    pub fn new(name: &'static str, base_url: &str, http: reqwest::Client) -> Self {
+        Self { name, base_url: base_url.trim_end_matches('/').to_owned(), http }
+    }
+
+    /// Sends the request and relays the answer.
+    pub async fn forward(&self, method: Method, path: &str, body: Option<Body>) -> HttpResponse {
+        let url = format!("{}{path}", self.base_url);
+        let method = reqwest::Method::from_bytes(method.as_str().as_bytes()).expect("a valid method");
+        let mut request = self.http.request(method, &url);
+        if let Some(body) = body {
+            if let Some(content_type) = body.content_type {
+                request = request.header(reqwest::header::CONTENT_TYPE, content_type);
+            }
+            request = request.body(body.bytes);
+        }
+        match request.send().await {
+            Ok(response) => relay(response).await,
+            Err(error) => self.unavailable(&error).error_response(),
+        }
+    }
+
+    /// The service's readiness report, or why it could not be read.
+    pub async fn readiness(&self) -> PartHealth {
+        let url = format!("{}/health/ready", self.base_url);
+        let response = match self.http.get(&url).send().await {
+            Ok(response) => response,
+            Err(error) => return PartHealth::down(format!("unreachable: {error}")),
+        };
+        let status = response.status();
+        match response.json::<HealthReport>().await {
+            Ok(report) if report.is_up() => PartHealth::up(),
+            Ok(report) => PartHealth::down(describe_down_parts(&report)),
+            Err(error) => PartHealth::down(format!("{status}: unreadable readiness: {error}")),
+        }
+    }
+
+    fn unavailable(&self, error: &reqwest::Error) -> Problem {
+        let code = format!("{}_unavailable", self.name);
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, &code, "A backend service is unavailable")
+            .with_detail(format!("{} did not answer: {error}", self.name))
+            .with_retry_after(1)
+    }
+}
+
+async fn relay(response: reqwest::Response) -> HttpResponse {
+    let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut relayed = HttpResponse::build(status);
+    for name in RELAYED_HEADERS {
+        if let Some(value) = response.headers().get(name.as_str()) {
+            relayed.insert_header((name, value.as_bytes()));
+        }
+    }
+    match response.bytes().await {
+        Ok(body) => relayed.body(body),
+        Err(error) => Problem::new(StatusCode::BAD_GATEWAY, "upstream_broken", "Backend answer broken")
+            .with_detail(error.to_string())
+            .error_response(),
+    }
+}
+
+fn describe_down_parts(report: &HealthReport) -> String {
+    report
+        .parts
+        .iter()
+        .filter(|(_, part)| !part.is_up())
+        .map(|(name, part)| format!("{name}: {}", part.detail.as_deref().unwrap_or("down")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+

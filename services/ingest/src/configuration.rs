@@ -1,0 +1,59 @@
+use serde::Deserialize;
+use std::time::Duration;
+use vibes_config::{ServerSettings, SettingsError};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub log_level: String,
+    pub instance_id: String,
+    pub server: ServerSettings,
+    pub registry: RegistrySettings,
+    pub encoder: EncoderSettings,
+    pub buffer: BufferSettings,
+}
+
+impl Settings {
+    /// This instance's name as a stream owner.
+    pub fn owner_name(&self) -> String {
+        if !self.instance_id.is_empty() {
+            return self.instance_id.clone();
+        }
+        std::env::var("HOSTNAME")
+            .ok()
+            .filter(|name| !name.is_empty())
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|name| name.trim().to_owned()))
+            .unwrap_or_else(|| "ingest".to_owned())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegistrySettings {
+    pub url: String,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EncoderSettings {
+    pub ffmpeg: String,
+    pub rtmp_base_url: String,
+    pub aac_bitrate: String,
+    pub restart_backoff_ms: Vec<u64>,
+}
+
+impl EncoderSettings {
+    /// How long to wait before restart number `attempt` (0-based).
+    pub fn restart_backoff(&self, attempt: usize) -> Duration {
+        let steps = &self.restart_backoff_ms;
+        let millis = steps.get(attempt).or(steps.last()).copied().unwrap_or(1000);
+        Duration::from_millis(millis)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BufferSettings {
+    pub max_queued_chunks: usize,
+}
+
+pub fn load() -> Result<Settings, SettingsError> {
+    vibes_config::load(include_str!("../config/default.toml"))
+}

@@ -1,0 +1,45 @@
+use serde::Deserialize;
+use std::time::Duration;
+use vibes_config::{ServerSettings, SettingsError};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub log_level: String,
+    pub server: ServerSettings,
+    pub redis: RedisSettings,
+    pub participants: ParticipantSettings,
+    pub playback: PlaybackSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisSettings {
+    pub url: String,
+    pub timeout_ms: u64,
+}
+
+impl RedisSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ParticipantSettings {
+    pub max_per_stream: u64,
+    pub lease_seconds: u64,
+}
+
+impl ParticipantSettings {
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_seconds)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlaybackSettings {
+    pub public_base_url: String,
+}
+
+pub fn load() -> Result<Settings, SettingsError> {
+    vibes_config::load(include_str!("../config/default.toml"))
+}

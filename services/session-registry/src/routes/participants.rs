@@ -1,0 +1,46 @@
+use crate::error::RegistryError;
+use crate::playback::playback_urls;
+use crate::startup::PlaybackBase;
+use crate::store::SessionStore;
+use actix_web::{web, HttpRequest, HttpResponse};
+use vibes_domain::api::{JoinRequest, JoinResponse, LeaveRequest, LeaveResponse};
+use vibes_domain::ParticipantId;
+use vibes_web::VibePath;
+
+#[tracing::instrument(name = "join", skip_all, fields(vibe_id = %vibe.0, participant_id))]
+pub async fn join(
+    vibe: VibePath,
+    request: HttpRequest,
+    payload: web::Payload,
+    store: web::Data<SessionStore>,
+    playback: web::Data<PlaybackBase>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let body: JoinRequest = vibes_web::body::read_optional_json(&request, payload).await?;
+    let participant = body.participant_id.unwrap_or_else(ParticipantId::generate);
+    tracing::Span::current().record("participant_id", participant.as_str());
+    let seat = store.join(&vibe.0, &participant).await?;
+    Ok(HttpResponse::Ok().json(JoinResponse {
+        playback: playback_urls(&playback.0, &vibe.0),
+        vibe_id: vibe.0,
+        participant_id: participant,
+        participant_count: seat.participant_count,
+        max_participants: seat.cap,
+        lease_seconds: store.lease().as_secs(),
+    }))
+}
+
+#[tracing::instrument(name = "leave", skip_all, fields(vibe_id = %vibe.0, participant_id = %body.participant_id))]
+pub async fn leave(
+    vibe: VibePath,
+    body: web::Json<LeaveRequest>,
+    store: web::Data<SessionStore>,
+) -> Result<HttpResponse, RegistryError> {
+    let LeaveRequest { participant_id } = body.into_inner();
+    let outcome = store.leave(&vibe.0, &participant_id).await?;
+    Ok(HttpResponse::Ok().json(LeaveResponse {
+        vibe_id: vibe.0,
+        participant_id,
+        left: outcome.removed,
+        participant_count: outcome.participant_count,
+    }))
+}

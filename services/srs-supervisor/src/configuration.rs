@@ -1,0 +1,65 @@
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+use vibes_config::{ServerSettings, SettingsError};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub log_level: String,
+    pub server: ServerSettings,
+    pub engine: EngineSettings,
+    pub health: HealthSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    Xiu,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EngineSettings {
+    pub kind: EngineKind,
+    pub binary: String,
+    pub work_dir: PathBuf,
+    pub host: String,
+    pub rtmp_port: u16,
+    pub httpflv_port: u16,
+    pub hls_port: u16,
+    pub api_port: u16,
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HealthSettings {
+    pub probe_interval_ms: u64,
+    pub probe_timeout_ms: u64,
+    pub failures_before_restart: u32,
+    pub startup_timeout_ms: u64,
+    pub restart_backoff_ms: Vec<u64>,
+}
+
+impl HealthSettings {
+    pub fn probe_interval(&self) -> Duration {
+        Duration::from_millis(self.probe_interval_ms)
+    }
+
+    pub fn probe_timeout(&self) -> Duration {
+        Duration::from_millis(self.probe_timeout_ms)
+    }
+
+    pub fn startup_timeout(&self) -> Duration {
+        Duration::from_millis(self.startup_timeout_ms)
+    }
+
+    /// Wait before restart number `attempt` (0-based) in a row.
+    pub fn restart_backoff(&self, attempt: u32) -> Duration {
+        let steps = &self.restart_backoff_ms;
+        let millis = steps.get(attempt as usize).or(steps.last()).copied().unwrap_or(1000);
+        Duration::from_millis(millis)
+    }
+}
+
+pub fn load() -> Result<Settings, SettingsError> {
+    vibes_config::load(include_str!("../config/default.toml"))
+}

@@ -1,0 +1,10 @@
+//! The media engine: its configuration, how to tell it is healthy, and the
+//! supervisor that owns its process.
+
+pub mod probe;
+pub mod status;
+pub mod supervisor;
+pub mod xiu;
+
+pub use status::{EngineState, EngineStatus};
+pub use supervisor::EngineSupervisor;

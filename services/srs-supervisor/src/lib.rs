@@ -1,0 +1,4 @@
+pub mod configuration;
+pub mod engine;
+pub mod routes;
+pub mod startup;

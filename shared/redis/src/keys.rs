@@ -1,0 +1,29 @@
+//! Every key the project writes. The vibe id sits in a `{hash tag}` so all keys
+//! of one stream land in the same Redis Cluster slot and one script may touch them.
+
+use vibes_domain::VibeId;
+
+/// Set of vibe ids currently live.
+pub const LIVE_STREAMS: &str = "vibes:streams:live";
+
+/// Hash: `state`, `owner`, `creator`, `started_at_ms`, optional `max_participants`.
+pub fn stream_record(vibe: &VibeId) -> String {
+    format!("vibes:{{{vibe}}}:stream")
+}
+
+/// Sorted set: member = participant id, score = lease expiry (ms since epoch).
+pub fn participant_leases(vibe: &VibeId) -> String {
+    format!("vibes:{{{vibe}}}:leases")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_one_stream_share_a_hash_tag() {
+        let vibe = VibeId::parse("abc").unwrap();
+        assert_eq!(stream_record(&vibe), "vibes:{abc}:stream");
+        assert_eq!(participant_leases(&vibe), "vibes:{abc}:leases");
+    }
+}

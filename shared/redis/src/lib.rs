@@ -1,0 +1,11 @@
+//! The Redis side of stream and participant state: the key layout, the Lua
+//! scripts (each loaded once and called by SHA), and a connection that
+//! reconnects by itself after Redis restarts.
+
+pub mod connection;
+pub mod keys;
+pub mod scripts;
+
+pub use connection::{RedisConnector, RedisSettingsError};
+pub use redis::RedisError;
+pub use scripts::{JoinOutcome, LeaveOutcome, SessionScripts};

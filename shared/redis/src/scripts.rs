@@ -1,0 +1,171 @@
+//! Typed calls of the Lua scripts in `scripts/`. `redis::Script` sends EVALSHA
+//! and loads the script only when Redis answers NOSCRIPT (e.g. after a restart).
+
+use crate::keys;
+use redis::aio::ConnectionLike;
+use redis::{RedisError, Script};
+use std::collections::HashMap;
+use std::time::Duration;
+use vibes_domain::{ParticipantId, VibeId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinOutcome {
+    Admitted { participant_count: u64, cap: u64 },
+    Full { participant_count: u64, cap: u64 },
+    NotLive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaveOutcome {
+    pub removed: bool,
+    pub participant_count: u64,
+}
+
+/// A stream record as stored, for listings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRecord {
+    pub vibe_id: VibeId,
+    pub creator: Option<String>,
+    pub owner: String,
+    pub started_at_ms: u64,
+    pub max_participants: Option<u64>,
+}
+
+pub struct SessionScripts {
+    join: Script,
+    leave: Script,
+    count: Script,
+    register_stream: Script,
+}
+
+impl Default for SessionScripts {
+    fn default() -> Self {
+        Self {
+            join: Script::new(include_str!("scripts/join.lua")),
+            leave: Script::new(include_str!("scripts/leave.lua")),
+            count: Script::new(include_str!("scripts/count.lua")),
+            register_stream: Script::new(include_str!("scripts/register_stream.lua")),
+        }
+    }
+}
+
+impl SessionScripts {
+    pub async fn join<C: ConnectionLike>(
+        &self,
+        connection: &mut C,
+        vibe: &VibeId,
+        participant: &ParticipantId,
+        lease: Duration,
+        default_cap: u64,
+    ) -> Result<JoinOutcome, RedisError> {
+        let (outcome, participant_count, cap): (i64, u64, u64) = self
+            .join
+            .key(keys::stream_record(vibe))
+            .key(keys::participant_leases(vibe))
+            .arg(participant.as_str())
+            .arg(lease.as_millis() as u64)
+            .arg(default_cap)
+            .invoke_async(connection)
+            .await?;
+        Ok(match outcome {
+            1 => JoinOutcome::Admitted { participant_count, cap },
+            0 => JoinOutcome::Full { participant_count, cap },
+            _ => JoinOutcome::NotLive,
+        })
+    }
+
+    pub async fn leave<C: ConnectionLike>(
+        &self,
+        connection: &mut C,
+        vibe: &VibeId,
+        participant: &ParticipantId,
+    ) -> Result<LeaveOutcome, RedisError> {
+        let (removed, participant_count): (u64, u64) = self
+            .leave
+            .key(keys::participant_leases(vibe))
+            .arg(participant.as_str())
+            .invoke_async(connection)
+            .await?;
+        Ok(LeaveOutcome { removed: removed == 1, participant_count })
+    }
+
+    pub async fn participant_count<C: ConnectionLike>(
+        &self,
+        connection: &mut C,
+        vibe: &VibeId,
+    ) -> Result<u64, RedisError> {
+        self.count
+            .key(keys::participant_leases(vibe))
+            .invoke_async(connection)
+            .await
+    }
+
+    /// Returns true when the stream was not known before (a fresh start).
+    pub async fn register_stream<C: ConnectionLike>(
+        &self,
+        connection: &mut C,
+        vibe: &VibeId,
+        owner: &str,
+        creator: Option<&str>,
+    ) -> Result<bool, RedisError> {
+        let fresh: u64 = self
+            .register_stream
+            .key(keys::stream_record(vibe))
+            .key(keys::LIVE_STREAMS)
+            .arg(vibe.as_str())
+            .arg(owner)
+            .arg(creator.unwrap_or(""))
+            .invoke_async(connection)
+            .await?;
+        Ok(fresh == 1)
+    }
+}
+
+/// Removes a stream and its leases. Returns true when it was live.
+pub async fn end_stream<C: ConnectionLike>(
+    connection: &mut C,
+    vibe: &VibeId,
+) -> Result<bool, RedisError> {
+    let (removed_from_live, _, _): (u64, u64, u64) = redis::pipe()
+        .atomic()
+        .srem(keys::LIVE_STREAMS, vibe.as_str())
+        .del(keys::stream_record(vibe))
+        .del(keys::participant_leases(vibe))
+        .query_async(connection)
+        .await?;
+    Ok(removed_from_live == 1)
+}
+
+/// Stream records of every live stream, sorted by vibe id.
+pub async fn live_streams<C: ConnectionLike>(
+    connection: &mut C,
+) -> Result<Vec<StreamRecord>, RedisError> {
+    let mut vibe_ids: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(keys::LIVE_STREAMS)
+        .query_async(connection)
+        .await?;
+    vibe_ids.sort();
+    let mut records = Vec::with_capacity(vibe_ids.len());
+    for raw in vibe_ids {
+        let Ok(vibe_id) = VibeId::parse(&raw) else { continue };
+        let fields: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(keys::stream_record(&vibe_id))
+            .query_async(connection)
+            .await?;
+        if fields.get("state").map(String::as_str) != Some("live") {
+            continue;
+        }
+        records.push(StreamRecord {
+            creator: fields.get("creator").cloned(),
+            owner: fields.get("owner").cloned().unwrap_or_default(),
+            started_at_ms: parse_field(&fields, "started_at_ms").unwrap_or(0),
+            max_participants: parse_field(&fields, "max_participants"),
+            vibe_id,
+        });
+    }
+    Ok(records)
+}
+
+fn parse_field(fields: &HashMap<String, String>, name: &str) -> Option<u64> {
+    fields.get(name).and_then(|value| value.parse().ok())
+}

@@ -1,0 +1,14 @@
+-- Marks a stream live and records who publishes it. Keeps the first start time,
+-- so an ingest pod re-registering after a Redis restart or a handover does not
+-- make a running stream look new.
+-- KEYS[1] stream record (hash), KEYS[2] set of live streams
+-- ARGV[1] vibe id, ARGV[2] owner, ARGV[3] creator ('' when unknown)
+local clock = redis.call('TIME')
+local now_ms = clock[1] * 1000 + math.floor(clock[2] / 1000)
+redis.call('HSET', KEYS[1], 'state', 'live', 'owner', ARGV[2])
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[1], 'creator', ARGV[3])
+end
+local fresh = redis.call('HSETNX', KEYS[1], 'started_at_ms', now_ms)
+redis.call('SADD', KEYS[2], ARGV[1])
+return fresh

@@ -1,0 +1,159 @@
+//! The real nginx edge with the repository's template, and curl as its client
+//! (curl verifies the dev certificate like a browser would).
+
+use crate::process::TestProcess;
+use crate::{free_port, repo_root, wait_for_port};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+pub struct Edge {
+    pub https_port: u16,
+    pub http_port: u16,
+    pub certificate: PathBuf,
+    _nginx: TestProcess,
+}
+
+/// Where the edge forwards to.
+pub struct EdgeUpstreams {
+    pub gateway_port: u16,
+    pub engine_flv_port: u16,
+    pub engine_hls_port: u16,
+}
+
+impl Edge {
+    pub fn start(runtime_dir: &Path, upstreams: &EdgeUpstreams) -> Self {
+        let root = repo_root();
+        let https_port = free_port();
+        let http_port = free_port();
+        let certificates = runtime_dir.join("tls");
+        run_script(Command::new(root.join("scripts/dev-cert")).arg(&certificates));
+        let config = runtime_dir.join("edge.conf");
+        let mut render = Command::new(root.join("scripts/render-edge-config"));
+        render
+            .arg(&config)
+            .env("EDGE_RUNTIME_DIR", runtime_dir)
+            .env("EDGE_TLS_CERT", certificates.join("edge.crt"))
+            .env("EDGE_TLS_KEY", certificates.join("edge.key"))
+            .env("EDGE_HTTPS_PORT", https_port.to_string())
+            .env("EDGE_HTTP_PORT", http_port.to_string())
+            .env("GATEWAY_ADDR", format!("127.0.0.1:{}", upstreams.gateway_port))
+            .env("ENGINE_FLV_ADDR", format!("127.0.0.1:{}", upstreams.engine_flv_port))
+            .env("ENGINE_HLS_ADDR", format!("127.0.0.1:{}", upstreams.engine_hls_port));
+        run_script(&mut render);
+        let mut nginx = Command::new(nginx_binary());
+        nginx
+            .arg("-p")
+            .arg(runtime_dir)
+            .arg("-c")
+            .arg(&config)
+            .arg("-e")
+            .arg(runtime_dir.join("error.log"))
+            .args(["-g", "daemon off; master_process on;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let nginx = TestProcess::spawn("nginx", nginx);
+        wait_for_port(https_port, Duration::from_secs(10));
+        Self { https_port, http_port, certificate: certificates.join("edge.crt"), _nginx: nginx }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.https_port)
+    }
+
+    /// One request through the edge.
+    pub fn request(&self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> Reply {
+        let mut curl = self.curl();
+        curl.args(["-X", method, "--data-binary", "@-", "-H", "Expect:"]);
+        if let Some(content_type) = content_type {
+            curl.args(["-H", &format!("Content-Type: {content_type}")]);
+        } else {
+            // curl adds a form content type to --data-binary unless told not to.
+            curl.args(["-H", "Content-Type:"]);
+        }
+        curl.arg(self.url(path));
+        Reply::from_curl_with_input(curl, body)
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        let mut curl = self.curl();
+        curl.arg(self.url(path));
+        Reply::from_curl(curl)
+    }
+
+    /// curl with the dev CA, bounded time, headers on stdout before the body.
+    pub fn curl(&self) -> Command {
+        let mut curl = Command::new("curl");
+        curl.args(["-sS", "--max-time", "15", "-D", "-", "--cacert"]).arg(&self.certificate);
+        curl
+    }
+}
+
+/// A response as curl reports it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    fn from_curl(curl: Command) -> Self {
+        Self::from_curl_with_input(curl, &[])
+    }
+
+    fn from_curl_with_input(mut curl: Command, input: &[u8]) -> Self {
+        use std::io::Write;
+        let mut child = curl
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("curl runs");
+        child.stdin.take().expect("stdin piped").write_all(input).expect("body sent to curl");
+        let output = child.wait_with_output().expect("curl finishes");
+        assert!(output.status.success(), "curl failed: {}", String::from_utf8_lossy(&output.stderr));
+        parse_response(&output.stdout)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|error| panic!("body is not JSON ({error}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+fn parse_response(raw: &[u8]) -> Reply {
+    let split = raw
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .expect("curl printed headers");
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut lines = head.lines();
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    Reply { status, headers, body: raw[split + 4..].to_vec() }
+}
+
+fn nginx_binary() -> String {
+    std::env::var("VIBES_TEST_NGINX_BINARY").unwrap_or_else(|_| "nginx".to_owned())
+}
+
+fn run_script(command: &mut Command) {
+    let output = command.output().expect("script runs");
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

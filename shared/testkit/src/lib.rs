@@ -1,0 +1,71 @@
+//! Helpers for tests that run real processes. Everything binds to 127.0.0.1.
+
+pub mod audio;
+pub mod edge;
+pub mod process;
+pub mod redis_server;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+/// A port that was free a moment ago, for processes that cannot bind port 0
+/// and report it back (Redis, the engine, nginx).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+/// Waits until something accepts TCP connections on `port`, or panics after `limit`.
+pub fn wait_for_port(port: u16, limit: Duration) {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + limit;
+    while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {address} after {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Service logs are silent in tests unless `TEST_LOG` is set.
+pub fn init_test_logging() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let level = "info,actix_server=warn";
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::util::SubscriberInitExt::try_init(
+                vibes_telemetry::subscriber(level, std::io::stderr),
+            );
+        } else {
+            let _ = tracing_subscriber::util::SubscriberInitExt::try_init(
+                vibes_telemetry::subscriber(level, std::io::sink),
+            );
+        }
+    });
+}
+
+/// The xiu engine binary: `VIBES_TEST_ENGINE_BINARY`, else where
+/// `scripts/install-deps` puts it, else whatever `xiu` is on the PATH.
+pub fn engine_binary() -> String {
+    if let Ok(binary) = std::env::var("VIBES_TEST_ENGINE_BINARY") {
+        return binary;
+    }
+    let cargo_home = std::env::var("CARGO_HOME")
+        .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap_or_default()));
+    let installed = format!("{cargo_home}/bin/xiu");
+    if std::path::Path::new(&installed).exists() {
+        installed
+    } else {
+        "xiu".to_owned()
+    }
+}
+
+/// The repository root, for tests that use the scripts and the nginx template.
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("testkit sits two levels below the root")
+        .to_path_buf()
+}

@@ -1,0 +1,37 @@
+//! The HTTP layer every service shares, so each service only adds its routes.
+
+pub mod body;
+pub mod health;
+pub mod vibe_path;
+
+pub use vibe_path::VibePath;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use std::net::TcpListener;
+use tracing_actix_web::TracingLogger;
+
+/// Largest JSON body any service accepts.
+pub const MAX_JSON_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Serves `routes` on an already bound listener (port 0 in tests) with the
+/// common pieces: request tracing, `/health/live`, problem+json for malformed
+/// JSON or paths and for unknown routes.
+pub fn serve<Routes>(listener: TcpListener, routes: Routes) -> std::io::Result<Server>
+where
+    Routes: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(TracingLogger::default())
+            .app_data(vibes_problem::json_config(MAX_JSON_BODY_BYTES))
+            .app_data(vibes_problem::path_config())
+            .route("/health/live", web::get().to(health::live))
+            .configure(routes.clone())
+            .default_service(web::to(vibes_problem::not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(10)
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,103 @@
+//! Starts the whole stack the way production runs it, on free loopback ports:
+//! Redis, the engine (through srs-supervisor), the four services and nginx.
+//! The services run in-process, each on its own port-0 listener; everything
+//! else is a real child process.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+use vibes_testkit::edge::{Edge, EdgeUpstreams, Reply};
+use vibes_testkit::free_port;
+
+pub struct Stack {
+    pub edge: Edge,
+    pub ingest_streams: Arc<ingest::streams::LiveStreams>,
+    pub supervisor: Arc<srs_supervisor::engine::EngineSupervisor>,
+    _runtime_dir: TempDir,
+}
+
+fn loopback_listener() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+    let port = listener.local_addr().expect("bound").port();
+    (listener, port)
+}
+
+impl Stack {
+    /// Call from a multi-threaded runtime: the edge client (curl) blocks the
+    /// test's own thread while the services answer on the workers.
+    pub async fn start() -> Self {
+        vibes_testkit::init_test_logging();
+        let runtime_dir = tempfile::tempdir().expect("runtime dir");
+
+        let mut supervisor_settings = srs_supervisor::configuration::load().expect("settings");
+        let engine = &mut supervisor_settings.engine;
+        engine.binary = vibes_testkit::engine_binary();
+        engine.work_dir = runtime_dir.path().join("engine");
+        engine.rtmp_port = free_port();
+        engine.httpflv_port = free_port();
+        engine.hls_port = free_port();
+        engine.api_port = free_port();
+        let engine = engine.clone();
+        let (listener, supervisor_port) = loopback_listener();
+        let supervisor =
+            srs_supervisor::startup::Application::build_on(listener, supervisor_settings).expect("supervisor");
+        let supervisor_handle = supervisor.supervisor().into_inner();
+        tokio::spawn(supervisor.run_until_stopped());
+
+        let (registry_listener, registry_port) = loopback_listener();
+        let (gateway_listener, gateway_port) = loopback_listener();
+        let edge = Edge::start(
+            &runtime_dir.path().join("edge"),
+            &EdgeUpstreams {
+                gateway_port,
+                engine_flv_port: engine.httpflv_port,
+                engine_hls_port: engine.hls_port,
+            },
+        );
+
+        let mut registry_settings = session_registry::configuration::load().expect("settings");
+        registry_settings.redis.url = vibes_testkit::redis_server::redis_url();
+        registry_settings.playback.public_base_url = edge.url("");
+        let registry = session_registry::startup::Application::build_on(registry_listener, registry_settings)
+            .expect("registry");
+        tokio::spawn(registry.run_until_stopped());
+
+        let mut ingest_settings = ingest::configuration::load().expect("settings");
+        ingest_settings.instance_id = "ingest-e2e".to_owned();
+        ingest_settings.registry.url = format!("http://127.0.0.1:{registry_port}");
+        ingest_settings.encoder.rtmp_base_url = format!("rtmp://127.0.0.1:{}/live", engine.rtmp_port);
+        let (listener, ingest_port) = loopback_listener();
+        let ingest = ingest::startup::Application::build_on(listener, ingest_settings).await.expect("ingest");
+        let ingest_streams = ingest.streams().into_inner();
+        tokio::spawn(ingest.run_until_stopped());
+
+        let mut gateway_settings = gateway::configuration::load().expect("settings");
+        let upstreams = &mut gateway_settings.upstreams;
+        upstreams.registry_url = format!("http://127.0.0.1:{registry_port}");
+        upstreams.ingest_url = format!("http://127.0.0.1:{ingest_port}");
+        upstreams.supervisor_url = format!("http://127.0.0.1:{supervisor_port}");
+        let gateway = gateway::startup::Application::build_on(gateway_listener, gateway_settings).expect("gateway");
+        tokio::spawn(gateway.run_until_stopped());
+
+        Self { edge, ingest_streams, supervisor: supervisor_handle, _runtime_dir: runtime_dir }
+    }
+
+    /// Polls `GET /health` through the edge until every part is up.
+    pub fn wait_until_healthy(&self, limit: Duration) -> Reply {
+        let deadline = Instant::now() + limit;
+        loop {
+            let reply = self.edge.get("/health");
+            if reply.status == 200 {
+                return reply;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "stack not healthy after {limit:?}: {} {}",
+                reply.status,
+                String::from_utf8_lossy(&reply.body)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}

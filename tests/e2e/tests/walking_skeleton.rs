@@ -1,0 +1,137 @@
+//! One creator chunk reaches a listener through the edge: POST audio → gateway
+//! → ingest → ffmpeg → RTMP → engine → HTTP-FLV through nginx → decoded by ffmpeg.
+
+use serde_json::Value;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use vibes_domain::audio::BYTES_PER_SECOND;
+use vibes_e2e::Stack;
+use vibes_testkit::audio::{probe_audio, sine_pcm};
+use vibes_testkit::edge::Reply;
+
+const PCM: &str = "application/octet-stream";
+
+fn assert_problem(reply: &Reply, status: u16, code: &str) {
+    assert_eq!(reply.status, status, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(reply.header("content-type"), Some("application/problem+json"));
+    let problem = reply.json();
+    assert_eq!(problem["code"], code, "{problem}");
+    assert_eq!(problem["status"], status);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
+    let stack = Stack::start().await;
+    let edge = &stack.edge;
+
+    let health = stack.wait_until_healthy(Duration::from_secs(30)).json();
+    assert_eq!(health["status"], "up");
+    for part in ["gateway", "session_registry", "ingest", "media_engine"] {
+        assert_eq!(health["parts"][part]["status"], "up", "{health}");
+    }
+
+    let redirect = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"])
+        .arg(format!("http://localhost:{}/streams/active?x=1", edge.http_port))
+        .output()
+        .expect("curl runs");
+    assert_eq!(
+        String::from_utf8_lossy(&redirect.stdout),
+        format!("301 https://localhost:{}/streams/active?x=1", edge.https_port)
+    );
+
+    // 1. The first chunk starts the stream.
+    let vibe = format!("e2e-{}", std::process::id());
+    let first_chunk = sine_pcm(2.0);
+    let accepted = edge.request("POST", &format!("/stream/{vibe}/audio"), Some(PCM), &first_chunk);
+    assert_eq!(accepted.status, 202, "{}", String::from_utf8_lossy(&accepted.body));
+    let accepted = accepted.json();
+    assert_eq!(accepted["vibe_id"], vibe.as_str());
+    assert_eq!(accepted["accepted_bytes"], 2 * BYTES_PER_SECOND);
+    assert_eq!(accepted["accepted_ms"], 2000);
+
+    // Bad input is refused with its own code and leaves the stream alone.
+    let pipeline = stack.ingest_streams.get(&vibe.parse().unwrap()).expect("stream is live on ingest");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let encoder_before = pipeline.encoder_pid().expect("an encoder runs");
+    let chunks_before = pipeline.stats().chunks_written.load(std::sync::atomic::Ordering::Relaxed);
+    assert_problem(&edge.request("POST", "/stream/bad.id!/audio", Some(PCM), &first_chunk), 400, "invalid_vibe_id");
+    assert_problem(&edge.request("POST", &format!("/stream/{}/audio", "x".repeat(65)), Some(PCM), &first_chunk), 400, "invalid_vibe_id");
+    assert_problem(&edge.request("POST", &format!("/stream/{vibe}/audio"), Some(PCM), &first_chunk[..6]), 400, "partial_frame");
+    assert_problem(&edge.request("POST", &format!("/stream/{vibe}/audio"), Some(PCM), &[]), 400, "empty_body");
+    assert_problem(&edge.request("POST", &format!("/stream/{vibe}/audio"), Some("text/plain"), &first_chunk), 415, "unsupported_content_type");
+    assert_problem(&edge.request("POST", &format!("/stream/{vibe}/audio"), Some(PCM), &sine_pcm(6.0)), 413, "body_too_large");
+    assert_eq!(pipeline.encoder_pid(), Some(encoder_before), "bad input must not disturb the encoder");
+    assert_eq!(pipeline.stats().chunks_written.load(std::sync::atomic::Ordering::Relaxed), chunks_before);
+
+    // 3. A listener joins and gets playback URLs under the edge.
+    let joined = edge.request("POST", &format!("/stream/{vibe}/join"), Some("application/json"), b"{}");
+    assert_eq!(joined.status, 200, "{}", String::from_utf8_lossy(&joined.body));
+    let joined = joined.json();
+    let participant = joined["participant_id"].as_str().expect("participant id").to_owned();
+    assert_eq!(joined["participant_count"], 1);
+    let flv_url = joined["playback"]["flv"].as_str().expect("FLV URL");
+    assert_eq!(flv_url, edge.url(&format!("/live/{vibe}.flv")));
+    assert_eq!(joined["playback"]["hls"], edge.url(&format!("/live/{vibe}/{vibe}.m3u8")).as_str());
+
+    // 4. The listener reads FLV through the edge while the creator sends 6 s more.
+    let capture = tempfile::NamedTempFile::new().unwrap();
+    let listener = Command::new("curl")
+        .args(["-sS", "--max-time", "12", "--cacert"])
+        .arg(&edge.certificate)
+        .arg("-o")
+        .arg(capture.path())
+        .arg(flv_url)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("listener starts");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    for _ in 0..3 {
+        let reply = edge.request("POST", &format!("/stream/{vibe}/audio"), Some(PCM), &sine_pcm(2.0));
+        assert_eq!(reply.status, 202, "{}", String::from_utf8_lossy(&reply.body));
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+    }
+
+    // 5. The stream is listed with its listener; leaving drops the count.
+    let active = edge.get("/streams/active");
+    assert_eq!(active.status, 200);
+    let active = active.json();
+    let listed = find_stream(&active, &vibe);
+    assert_eq!(listed["participant_count"], 1);
+    assert_eq!(listed["playback"]["flv"], flv_url);
+    let body = format!(r#"{{"participant_id":"{participant}"}}"#);
+    let left = edge.request("POST", &format!("/stream/{vibe}/leave"), Some("application/json"), body.as_bytes());
+    assert_eq!(left.status, 200);
+    assert_eq!(left.json()["left"], true);
+    assert_eq!(left.json()["participant_count"], 0);
+    assert_eq!(find_stream(&edge.get("/streams/active").json(), &vibe)["participant_count"], 0);
+
+    // The creator ends the stream: queued audio is flushed, the listing forgets it.
+    let ended = edge.request("DELETE", &format!("/stream/{vibe}"), None, &[]);
+    assert_eq!(ended.status, 200, "{}", String::from_utf8_lossy(&ended.body));
+    assert_eq!(ended.json()["was_live"], true);
+    let streams = edge.get("/streams/active").json();
+    assert!(streams["streams"].as_array().unwrap().iter().all(|stream| stream["vibe_id"] != vibe.as_str()));
+
+    let _ = listener.wait_with_output();
+    let probed = probe_audio(capture.path());
+    println!("listener capture: {probed:?}");
+    assert_eq!(probed.codec, "aac");
+    assert_eq!(probed.profile, "LC");
+    assert_eq!(probed.sample_rate_hz, 48_000);
+    assert_eq!(probed.channels, 2);
+    assert!(
+        probed.decoded_seconds >= 4.0,
+        "the listener should hear most of the 6 s sent after it joined, got {:.2} s",
+        probed.decoded_seconds
+    );
+}
+
+fn find_stream<'a>(active: &'a Value, vibe: &str) -> &'a Value {
+    active["streams"]
+        .as_array()
+        .expect("streams array")
+        .iter()
+        .find(|stream| stream["vibe_id"] == vibe)
+        .unwrap_or_else(|| panic!("{vibe} not listed in {active}"))
+}
