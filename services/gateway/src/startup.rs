@@ -24,7 +24,10 @@ impl Application {
         Self::build_on(listener, settings)
     }
 
-    pub fn build_on(listener: TcpListener, settings: Settings) -> Result<Self, Box<dyn std::error::Error>> {
+    pub fn build_on(
+        listener: TcpListener,
+        settings: Settings,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let port = listener.local_addr()?.port();
         let urls = &settings.upstreams;
         // One pooled client for all upstreams: keep-alive connections are reused per host.
@@ -39,7 +42,9 @@ impl Application {
             supervisor: Upstream::new("engine_supervisor", &urls.supervisor_url, http),
         });
         let server = vibes_web::serve(listener, move |config| {
-            config.app_data(upstreams.clone()).configure(routes::configure);
+            config
+                .app_data(upstreams.clone())
+                .configure(routes::configure);
         })?;
         tracing::info!(port, "gateway listening");
         Ok(Self { port, server })

@@ -26,13 +26,18 @@ pub struct Body {
 
 impl Upstream {
     pub fn new(name: &'static str, base_url: &str, http: reqwest::Client) -> Self {
-        Self { name, base_url: base_url.trim_end_matches('/').to_owned(), http }
+        Self {
+            name,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            http,
+        }
     }
 
     /// Sends the request and relays the answer.
     pub async fn forward(&self, method: Method, path: &str, body: Option<Body>) -> HttpResponse {
         let url = format!("{}{path}", self.base_url);
-        let method = reqwest::Method::from_bytes(method.as_str().as_bytes()).expect("a valid method");
+        let method =
+            reqwest::Method::from_bytes(method.as_str().as_bytes()).expect("a valid method");
         let mut request = self.http.request(method, &url);
         if let Some(body) = body {
             if let Some(content_type) = body.content_type {
@@ -63,14 +68,19 @@ impl Upstream {
 
     fn unavailable(&self, error: &reqwest::Error) -> Problem {
         let code = format!("{}_unavailable", self.name);
-        Problem::new(StatusCode::SERVICE_UNAVAILABLE, &code, "A backend service is unavailable")
-            .with_detail(format!("{} did not answer: {error}", self.name))
-            .with_retry_after(1)
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &code,
+            "A backend service is unavailable",
+        )
+        .with_detail(format!("{} did not answer: {error}", self.name))
+        .with_retry_after(1)
     }
 }
 
 async fn relay(response: reqwest::Response) -> HttpResponse {
-    let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let status =
+        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut relayed = HttpResponse::build(status);
     for name in RELAYED_HEADERS {
         if let Some(value) = response.headers().get(name.as_str()) {
@@ -79,9 +89,13 @@ async fn relay(response: reqwest::Response) -> HttpResponse {
     }
     match response.bytes().await {
         Ok(body) => relayed.body(body),
-        Err(error) => Problem::new(StatusCode::BAD_GATEWAY, "upstream_broken", "Backend answer broken")
-            .with_detail(error.to_string())
-            .error_response(),
+        Err(error) => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_broken",
+            "Backend answer broken",
+        )
+        .with_detail(error.to_string())
+        .error_response(),
     }
 }
 
@@ -94,4 +108,3 @@ fn describe_down_parts(report: &HealthReport) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
-

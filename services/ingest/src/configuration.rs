@@ -21,7 +21,11 @@ impl Settings {
         std::env::var("HOSTNAME")
             .ok()
             .filter(|name| !name.is_empty())
-            .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|name| name.trim().to_owned()))
+            .or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .ok()
+                    .map(|name| name.trim().to_owned())
+            })
             .unwrap_or_else(|| "ingest".to_owned())
     }
 }

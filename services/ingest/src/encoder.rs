@@ -66,10 +66,33 @@ fn ffmpeg_arguments(bitrate: &str, destination: &str) -> Vec<String> {
     let rate = SAMPLE_RATE_HZ.to_string();
     let channels = CHANNELS.to_string();
     [
-        "-hide_banner", "-loglevel", "warning", "-nostats",
-        "-f", FFMPEG_SAMPLE_FORMAT, "-ar", &rate, "-ac", &channels, "-i", "pipe:0",
-        "-c:a", "aac", "-profile:a", "aac_low", "-b:a", bitrate, "-ar", &rate, "-ac", &channels,
-        "-flush_packets", "1", "-f", "flv", destination,
+        "-hide_banner",
+        "-loglevel",
+        "warning",
+        "-nostats",
+        "-f",
+        FFMPEG_SAMPLE_FORMAT,
+        "-ar",
+        &rate,
+        "-ac",
+        &channels,
+        "-i",
+        "pipe:0",
+        "-c:a",
+        "aac",
+        "-profile:a",
+        "aac_low",
+        "-b:a",
+        bitrate,
+        "-ar",
+        &rate,
+        "-ac",
+        &channels,
+        "-flush_packets",
+        "1",
+        "-f",
+        "flv",
+        destination,
     ]
     .iter()
     .map(|argument| argument.to_string())
@@ -90,8 +113,17 @@ mod tests {
     #[test]
     fn arguments_describe_the_creator_format_and_the_aac_output() {
         let arguments = ffmpeg_arguments("128k", "rtmp://engine/live/v1").join(" ");
-        assert!(arguments.contains("-f s16le -ar 48000 -ac 2 -i pipe:0"), "{arguments}");
-        assert!(arguments.contains("-c:a aac -profile:a aac_low -b:a 128k"), "{arguments}");
-        assert!(arguments.ends_with("-f flv rtmp://engine/live/v1"), "{arguments}");
+        assert!(
+            arguments.contains("-f s16le -ar 48000 -ac 2 -i pipe:0"),
+            "{arguments}"
+        );
+        assert!(
+            arguments.contains("-c:a aac -profile:a aac_low -b:a 128k"),
+            "{arguments}"
+        );
+        assert!(
+            arguments.ends_with("-f flv rtmp://engine/live/v1"),
+            "{arguments}"
+        );
     }
 }

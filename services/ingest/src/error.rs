@@ -17,20 +17,24 @@ pub enum IngestError {
 impl From<&IngestError> for Problem {
     fn from(error: &IngestError) -> Self {
         let problem = match error {
-            IngestError::BufferFull => {
-                Problem::new(StatusCode::TOO_MANY_REQUESTS, "buffer_full", "Audio buffer full")
-                    .with_retry_after(1)
-            }
+            IngestError::BufferFull => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "buffer_full",
+                "Audio buffer full",
+            )
+            .with_retry_after(1),
             IngestError::StreamEnding => {
                 Problem::new(StatusCode::CONFLICT, "stream_ending", "Stream is ending")
                     .with_retry_after(1)
             }
-            IngestError::RegistryUnreachable(_) | IngestError::RegistryRefused { .. } => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "registry_unavailable",
-                "Session registry unavailable",
-            )
-            .with_retry_after(1),
+            IngestError::RegistryUnreachable(_) | IngestError::RegistryRefused { .. } => {
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "registry_unavailable",
+                    "Session registry unavailable",
+                )
+                .with_retry_after(1)
+            }
         };
         problem.with_detail(error.to_string())
     }

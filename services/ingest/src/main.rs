@@ -4,6 +4,9 @@ use ingest::{configuration, startup::Application};
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let settings = configuration::load()?;
     vibes_telemetry::init("ingest", &settings.log_level);
-    Application::build(settings).await?.run_until_stopped().await?;
+    Application::build(settings)
+        .await?
+        .run_until_stopped()
+        .await?;
     Ok(())
 }

@@ -56,16 +56,24 @@ impl StreamPipeline {
             encoder_pid: encoder_pid.clone(),
         };
         let task = tokio::spawn(worker.run(queue));
-        Self { vibe, commands, task: Mutex::new(Some(task)), stats, encoder_pid }
+        Self {
+            vibe,
+            commands,
+            task: Mutex::new(Some(task)),
+            stats,
+            encoder_pid,
+        }
     }
 
     /// Queues a chunk; refuses instead of waiting when the queue is full, so a
     /// creator that sends faster than real time is told to back off.
     pub fn enqueue(&self, pcm: Bytes) -> Result<(), EnqueueError> {
-        self.commands.try_send(Command::Chunk(pcm)).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(_) => EnqueueError::Full,
-            mpsc::error::TrySendError::Closed(_) => EnqueueError::Ending,
-        })
+        self.commands
+            .try_send(Command::Chunk(pcm))
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => EnqueueError::Full,
+                mpsc::error::TrySendError::Closed(_) => EnqueueError::Ending,
+            })
     }
 
     /// Chunks waiting for the encoder.
@@ -114,7 +122,9 @@ impl Worker {
         if let Some(encoder) = encoder.take() {
             match encoder.finish(FINISH_GRACE).await {
                 Ok(status) => tracing::info!(vibe_id = %self.vibe, %status, "encoder finished"),
-                Err(error) => tracing::warn!(vibe_id = %self.vibe, %error, "encoder did not finish"),
+                Err(error) => {
+                    tracing::warn!(vibe_id = %self.vibe, %error, "encoder did not finish")
+                }
             }
         }
         self.encoder_pid.store(0, Ordering::Relaxed);
@@ -130,7 +140,8 @@ impl Worker {
                 match Encoder::spawn(&self.settings, &self.vibe) {
                     Ok(started) => {
                         self.stats.encoder_starts.fetch_add(1, Ordering::Relaxed);
-                        self.encoder_pid.store(u64::from(started.pid().unwrap_or(0)), Ordering::Relaxed);
+                        self.encoder_pid
+                            .store(u64::from(started.pid().unwrap_or(0)), Ordering::Relaxed);
                         *encoder = Some(started);
                     }
                     Err(error) => {
@@ -145,7 +156,9 @@ impl Worker {
             match running.write(pcm).await {
                 Ok(()) => {
                     self.stats.chunks_written.fetch_add(1, Ordering::Relaxed);
-                    self.stats.bytes_written.fetch_add(pcm.len() as u64, Ordering::Relaxed);
+                    self.stats
+                        .bytes_written
+                        .fetch_add(pcm.len() as u64, Ordering::Relaxed);
                     return;
                 }
                 Err(error) => {

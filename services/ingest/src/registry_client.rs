@@ -19,7 +19,11 @@ impl RegistryClient {
             .timeout(timeout)
             .connect_timeout(timeout)
             .build()?;
-        Ok(Self { http, base_url: base_url.trim_end_matches('/').to_owned(), owner })
+        Ok(Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            owner,
+        })
     }
 
     fn stream_url(&self, vibe: &VibeId) -> String {
@@ -31,7 +35,12 @@ impl RegistryClient {
             creator: creator.map(str::to_owned),
             owner: self.owner.clone(),
         };
-        let response = self.http.put(self.stream_url(vibe)).json(&registration).send().await?;
+        let response = self
+            .http
+            .put(self.stream_url(vibe))
+            .json(&registration)
+            .send()
+            .await?;
         ensure_success(response).await
     }
 
@@ -47,5 +56,8 @@ async fn ensure_success(response: reqwest::Response) -> Result<(), IngestError> 
         return Ok(());
     }
     let body = response.text().await.unwrap_or_default();
-    Err(IngestError::RegistryRefused { status: status.as_u16(), body })
+    Err(IngestError::RegistryRefused {
+        status: status.as_u16(),
+        body,
+    })
 }

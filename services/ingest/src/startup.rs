@@ -19,10 +19,16 @@ impl Application {
         Self::build_on(listener, settings).await
     }
 
-    pub async fn build_on(listener: TcpListener, settings: Settings) -> Result<Self, Box<dyn std::error::Error>> {
+    pub async fn build_on(
+        listener: TcpListener,
+        settings: Settings,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let port = listener.local_addr()?.port();
-        let encoder_check = web::Data::new(routes::health::EncoderCheck::run(&settings.encoder).await);
-        let engine = web::Data::new(routes::health::EngineAddress::from_rtmp_url(&settings.encoder.rtmp_base_url)?);
+        let encoder_check =
+            web::Data::new(routes::health::EncoderCheck::run(&settings.encoder).await);
+        let engine = web::Data::new(routes::health::EngineAddress::from_rtmp_url(
+            &settings.encoder.rtmp_base_url,
+        )?);
         let registry = RegistryClient::new(
             &settings.registry.url,
             settings.owner_name(),
@@ -38,7 +44,11 @@ impl Application {
                 .configure(routes::configure);
         })?;
         tracing::info!(port, "ingest listening");
-        Ok(Self { port, server, streams })
+        Ok(Self {
+            port,
+            server,
+            streams,
+        })
     }
 
     pub fn port(&self) -> u16 {

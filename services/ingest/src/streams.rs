@@ -17,11 +17,19 @@ pub struct LiveStreams {
 
 impl LiveStreams {
     pub fn new(settings: Settings, registry: RegistryClient) -> Self {
-        Self { pipelines: Mutex::default(), registry, settings }
+        Self {
+            pipelines: Mutex::default(),
+            registry,
+            settings,
+        }
     }
 
     pub fn get(&self, vibe: &VibeId) -> Option<Arc<StreamPipeline>> {
-        self.pipelines.lock().expect("streams lock").get(vibe).cloned()
+        self.pipelines
+            .lock()
+            .expect("streams lock")
+            .get(vibe)
+            .cloned()
     }
 
     pub fn count(&self) -> usize {
@@ -31,7 +39,11 @@ impl LiveStreams {
     /// Queues a chunk for `vibe`, starting the stream on its first chunk. A new
     /// stream is registered before any audio is accepted, so a listener can
     /// join as soon as the creator's first POST succeeds.
-    pub async fn accept(&self, vibe: &VibeId, pcm: Bytes) -> Result<Arc<StreamPipeline>, IngestError> {
+    pub async fn accept(
+        &self,
+        vibe: &VibeId,
+        pcm: Bytes,
+    ) -> Result<Arc<StreamPipeline>, IngestError> {
         let pipeline = match self.get(vibe) {
             Some(pipeline) => pipeline,
             None => self.start(vibe).await?,

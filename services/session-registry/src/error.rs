@@ -9,7 +9,11 @@ pub enum RegistryError {
     #[error("stream {0} is not live")]
     StreamNotLive(VibeId),
     #[error("stream {vibe} is full ({participant_count} of {cap})")]
-    StreamFull { vibe: VibeId, participant_count: u64, cap: u64 },
+    StreamFull {
+        vibe: VibeId,
+        participant_count: u64,
+        cap: u64,
+    },
     #[error("Redis is unavailable")]
     Redis(#[from] RedisError),
 }
@@ -17,16 +21,20 @@ pub enum RegistryError {
 impl From<&RegistryError> for Problem {
     fn from(error: &RegistryError) -> Self {
         match error {
-            RegistryError::StreamNotLive(_) => {
-                Problem::new(StatusCode::NOT_FOUND, "stream_not_live", "Stream is not live")
-                    .with_detail(error.to_string())
-            }
-            RegistryError::StreamFull { participant_count, cap, .. } => {
-                Problem::new(StatusCode::CONFLICT, "stream_full", "Stream is full")
-                    .with_detail(error.to_string())
-                    .with_extension("participant_count", *participant_count)
-                    .with_extension("max_participants", *cap)
-            }
+            RegistryError::StreamNotLive(_) => Problem::new(
+                StatusCode::NOT_FOUND,
+                "stream_not_live",
+                "Stream is not live",
+            )
+            .with_detail(error.to_string()),
+            RegistryError::StreamFull {
+                participant_count,
+                cap,
+                ..
+            } => Problem::new(StatusCode::CONFLICT, "stream_full", "Stream is full")
+                .with_detail(error.to_string())
+                .with_extension("participant_count", *participant_count)
+                .with_extension("max_participants", *cap),
             RegistryError::Redis(cause) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "redis_unavailable",

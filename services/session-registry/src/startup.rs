@@ -20,7 +20,10 @@ impl Application {
         Self::build_on(listener, settings)
     }
 
-    pub fn build_on(listener: TcpListener, settings: Settings) -> Result<Self, Box<dyn std::error::Error>> {
+    pub fn build_on(
+        listener: TcpListener,
+        settings: Settings,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let port = listener.local_addr()?.port();
         let redis = RedisConnector::new(&settings.redis.url, settings.redis.timeout())?;
         let store = web::Data::new(SessionStore::new(redis, &settings.participants));

@@ -51,7 +51,10 @@ impl SessionStore {
         creator: Option<&str>,
     ) -> Result<bool, RegistryError> {
         let mut connection = self.redis.connection().await?;
-        Ok(self.scripts.register_stream(&mut connection, vibe, owner, creator).await?)
+        Ok(self
+            .scripts
+            .register_stream(&mut connection, vibe, owner, creator)
+            .await?)
     }
 
     pub async fn end_stream(&self, vibe: &VibeId) -> Result<bool, RegistryError> {
@@ -59,15 +62,34 @@ impl SessionStore {
         Ok(scripts::end_stream(&mut connection, vibe).await?)
     }
 
-    pub async fn join(&self, vibe: &VibeId, participant: &ParticipantId) -> Result<Seat, RegistryError> {
+    pub async fn join(
+        &self,
+        vibe: &VibeId,
+        participant: &ParticipantId,
+    ) -> Result<Seat, RegistryError> {
         let mut connection = self.redis.connection().await?;
         let outcome = self
             .scripts
-            .join(&mut connection, vibe, participant, self.lease, self.default_cap)
+            .join(
+                &mut connection,
+                vibe,
+                participant,
+                self.lease,
+                self.default_cap,
+            )
             .await?;
         match outcome {
-            JoinOutcome::Admitted { participant_count, cap } => Ok(Seat { participant_count, cap }),
-            JoinOutcome::Full { participant_count, cap } => Err(RegistryError::StreamFull {
+            JoinOutcome::Admitted {
+                participant_count,
+                cap,
+            } => Ok(Seat {
+                participant_count,
+                cap,
+            }),
+            JoinOutcome::Full {
+                participant_count,
+                cap,
+            } => Err(RegistryError::StreamFull {
                 vibe: vibe.clone(),
                 participant_count,
                 cap,
@@ -76,9 +98,16 @@ impl SessionStore {
         }
     }
 
-    pub async fn leave(&self, vibe: &VibeId, participant: &ParticipantId) -> Result<LeaveOutcome, RegistryError> {
+    pub async fn leave(
+        &self,
+        vibe: &VibeId,
+        participant: &ParticipantId,
+    ) -> Result<LeaveOutcome, RegistryError> {
         let mut connection = self.redis.connection().await?;
-        Ok(self.scripts.leave(&mut connection, vibe, participant).await?)
+        Ok(self
+            .scripts
+            .leave(&mut connection, vibe, participant)
+            .await?)
     }
 
     /// Live streams with their participant counts at read time.
@@ -87,7 +116,10 @@ impl SessionStore {
         let records = scripts::live_streams(&mut connection).await?;
         let mut streams = Vec::with_capacity(records.len());
         for record in records {
-            let count = self.scripts.participant_count(&mut connection, &record.vibe_id).await?;
+            let count = self
+                .scripts
+                .participant_count(&mut connection, &record.vibe_id)
+                .await?;
             streams.push((record, count));
         }
         Ok(streams)

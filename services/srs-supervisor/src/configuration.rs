@@ -55,7 +55,11 @@ impl HealthSettings {
     /// Wait before restart number `attempt` (0-based) in a row.
     pub fn restart_backoff(&self, attempt: u32) -> Duration {
         let steps = &self.restart_backoff_ms;
-        let millis = steps.get(attempt as usize).or(steps.last()).copied().unwrap_or(1000);
+        let millis = steps
+            .get(attempt as usize)
+            .or(steps.last())
+            .copied()
+            .unwrap_or(1000);
         Duration::from_millis(millis)
     }
 }

@@ -18,15 +18,24 @@ impl Application {
     }
 
     /// Starts supervising the engine and serves the health and status API.
-    pub fn build_on(listener: TcpListener, settings: Settings) -> Result<Self, Box<dyn std::error::Error>> {
+    pub fn build_on(
+        listener: TcpListener,
+        settings: Settings,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let port = listener.local_addr()?.port();
         let supervisor = web::Data::new(EngineSupervisor::start(settings)?);
         let app_supervisor = supervisor.clone();
         let server = vibes_web::serve(listener, move |config| {
-            config.app_data(app_supervisor.clone()).configure(routes::configure);
+            config
+                .app_data(app_supervisor.clone())
+                .configure(routes::configure);
         })?;
         tracing::info!(port, "srs-supervisor listening");
-        Ok(Self { port, server, supervisor })
+        Ok(Self {
+            port,
+            server,
+            supervisor,
+        })
     }
 
     pub fn port(&self) -> u16 {

@@ -35,7 +35,11 @@ impl ServerSettings {
 /// Loads settings from the defaults, the optional file and the process environment.
 pub fn load<T: DeserializeOwned>(defaults_toml: &str) -> Result<T, SettingsError> {
     let extra_file = std::env::var(CONFIG_FILE_ENV).ok();
-    load_from(defaults_toml, extra_file.as_deref(), Environment::with_prefix(ENV_PREFIX))
+    load_from(
+        defaults_toml,
+        extra_file.as_deref(),
+        Environment::with_prefix(ENV_PREFIX),
+    )
 }
 
 fn load_from<T: DeserializeOwned>(
@@ -43,8 +47,7 @@ fn load_from<T: DeserializeOwned>(
     extra_file: Option<&str>,
     environment: Environment,
 ) -> Result<T, SettingsError> {
-    let mut builder =
-        Config::builder().add_source(File::from_str(defaults_toml, FileFormat::Toml));
+    let mut builder = Config::builder().add_source(File::from_str(defaults_toml, FileFormat::Toml));
     if let Some(path) = extra_file {
         builder = builder.add_source(File::with_name(path).required(true));
     }
@@ -102,7 +105,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(settings.server.port, 8080);
-        assert_eq!(settings.server.host, "127.0.0.1", "unprefixed vars are ignored");
+        assert_eq!(
+            settings.server.host, "127.0.0.1",
+            "unprefixed vars are ignored"
+        );
     }
 
     #[test]

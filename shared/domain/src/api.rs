@@ -116,11 +116,17 @@ pub struct PartHealth {
 
 impl PartHealth {
     pub fn up() -> Self {
-        Self { status: HealthStatus::Up, detail: None }
+        Self {
+            status: HealthStatus::Up,
+            detail: None,
+        }
     }
 
     pub fn down(detail: impl Into<String>) -> Self {
-        Self { status: HealthStatus::Down, detail: Some(detail.into()) }
+        Self {
+            status: HealthStatus::Down,
+            detail: Some(detail.into()),
+        }
     }
 
     pub fn is_up(&self) -> bool {

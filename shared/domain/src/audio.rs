@@ -31,7 +31,7 @@ pub fn validate_pcm_len(byte_len: usize) -> Result<(), PcmError> {
     if byte_len > MAX_RAW_BODY_BYTES {
         return Err(PcmError::TooLarge(byte_len));
     }
-    if byte_len % FRAME_BYTES != 0 {
+    if !byte_len.is_multiple_of(FRAME_BYTES) {
         return Err(PcmError::PartialFrame(byte_len));
     }
     Ok(())

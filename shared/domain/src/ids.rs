@@ -116,7 +116,11 @@ mod tests {
         assert_eq!(VibeId::parse(""), Err(IdError::Empty));
         assert_eq!(VibeId::parse(&"z".repeat(65)), Err(IdError::TooLong(65)));
         for raw in ["a b", "../etc", "a/b", "é", "a.flv", "a%2F", "a\0"] {
-            assert_eq!(VibeId::parse(raw), Err(IdError::InvalidCharacter), "{raw:?}");
+            assert_eq!(
+                VibeId::parse(raw),
+                Err(IdError::InvalidCharacter),
+                "{raw:?}"
+            );
         }
     }
 

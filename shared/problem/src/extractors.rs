@@ -30,8 +30,12 @@ pub async fn not_found(request: HttpRequest) -> HttpResponse {
 fn json_problem(error: &JsonPayloadError) -> Problem {
     match error {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "Body too large")
-                .with_detail(error.to_string())
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "Body too large",
+            )
+            .with_detail(error.to_string())
         }
         JsonPayloadError::ContentType => Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -39,10 +43,16 @@ fn json_problem(error: &JsonPayloadError) -> Problem {
             "Unsupported content type",
         )
         .with_detail("expected application/json"),
-        JsonPayloadError::Payload(PayloadError::Overflow) => {
-            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "Body too large")
-        }
-        _ => Problem::new(StatusCode::BAD_REQUEST, "invalid_json", "Malformed JSON body")
-            .with_detail(error.to_string()),
+        JsonPayloadError::Payload(PayloadError::Overflow) => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "Body too large",
+        ),
+        _ => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "Malformed JSON body",
+        )
+        .with_detail(error.to_string()),
     }
 }

@@ -41,7 +41,9 @@ impl RedisConnector {
 
     pub async fn ping(&self) -> Result<(), RedisError> {
         let mut connection = self.connection().await?;
-        redis::cmd("PING").query_async::<String>(&mut connection).await?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await?;
         Ok(())
     }
 }

@@ -68,8 +68,14 @@ impl SessionScripts {
             .invoke_async(connection)
             .await?;
         Ok(match outcome {
-            1 => JoinOutcome::Admitted { participant_count, cap },
-            0 => JoinOutcome::Full { participant_count, cap },
+            1 => JoinOutcome::Admitted {
+                participant_count,
+                cap,
+            },
+            0 => JoinOutcome::Full {
+                participant_count,
+                cap,
+            },
             _ => JoinOutcome::NotLive,
         })
     }
@@ -86,7 +92,10 @@ impl SessionScripts {
             .arg(participant.as_str())
             .invoke_async(connection)
             .await?;
-        Ok(LeaveOutcome { removed: removed == 1, participant_count })
+        Ok(LeaveOutcome {
+            removed: removed == 1,
+            participant_count,
+        })
     }
 
     pub async fn participant_count<C: ConnectionLike>(
@@ -147,7 +156,9 @@ pub async fn live_streams<C: ConnectionLike>(
     vibe_ids.sort();
     let mut records = Vec::with_capacity(vibe_ids.len());
     for raw in vibe_ids {
-        let Ok(vibe_id) = VibeId::parse(&raw) else { continue };
+        let Ok(vibe_id) = VibeId::parse(&raw) else {
+            continue;
+        };
         let fields: HashMap<String, String> = redis::cmd("HGETALL")
             .arg(keys::stream_record(&vibe_id))
             .query_async(connection)

@@ -23,9 +23,14 @@ where
 
 /// Installs the subscriber for the whole process; call once from `main`.
 pub fn init(service_name: &'static str, default_level: &str) {
-    let installed = tracing::subscriber::set_global_default(subscriber(default_level, std::io::stderr));
+    let installed =
+        tracing::subscriber::set_global_default(subscriber(default_level, std::io::stderr));
     if installed.is_err() {
         eprintln!("{service_name}: a tracing subscriber was already installed");
     }
-    tracing::info!(service = service_name, version = env!("CARGO_PKG_VERSION"), "starting");
+    tracing::info!(
+        service = service_name,
+        version = env!("CARGO_PKG_VERSION"),
+        "starting"
+    );
 }

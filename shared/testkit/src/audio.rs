@@ -28,11 +28,23 @@ pub struct ProbedAudio {
 
 pub fn probe_audio(path: &Path) -> ProbedAudio {
     let output = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "a:0", "-show_streams", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_streams",
+            "-of",
+            "json",
+        ])
         .arg(path)
         .output()
         .expect("ffprobe runs");
-    assert!(output.status.success(), "ffprobe failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "ffprobe failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("ffprobe JSON");
     let stream = &json["streams"][0];
     let text = |key: &str| stream[key].as_str().unwrap_or_default().to_owned();

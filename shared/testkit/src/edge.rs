@@ -37,9 +37,18 @@ impl Edge {
             .env("EDGE_TLS_KEY", certificates.join("edge.key"))
             .env("EDGE_HTTPS_PORT", https_port.to_string())
             .env("EDGE_HTTP_PORT", http_port.to_string())
-            .env("GATEWAY_ADDR", format!("127.0.0.1:{}", upstreams.gateway_port))
-            .env("ENGINE_FLV_ADDR", format!("127.0.0.1:{}", upstreams.engine_flv_port))
-            .env("ENGINE_HLS_ADDR", format!("127.0.0.1:{}", upstreams.engine_hls_port));
+            .env(
+                "GATEWAY_ADDR",
+                format!("127.0.0.1:{}", upstreams.gateway_port),
+            )
+            .env(
+                "ENGINE_FLV_ADDR",
+                format!("127.0.0.1:{}", upstreams.engine_flv_port),
+            )
+            .env(
+                "ENGINE_HLS_ADDR",
+                format!("127.0.0.1:{}", upstreams.engine_hls_port),
+            );
         run_script(&mut render);
         let mut nginx = Command::new(nginx_binary());
         nginx
@@ -49,12 +58,18 @@ impl Edge {
             .arg(&config)
             .arg("-e")
             .arg(runtime_dir.join("error.log"))
-            .args(["-g", "daemon off; master_process on;"])
+            // One process, no workers: killing it (even with SIGKILL) leaves nothing behind.
+            .args(["-g", "daemon off; master_process off;"])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         let nginx = TestProcess::spawn("nginx", nginx);
         wait_for_port(https_port, Duration::from_secs(10));
-        Self { https_port, http_port, certificate: certificates.join("edge.crt"), _nginx: nginx }
+        Self {
+            https_port,
+            http_port,
+            certificate: certificates.join("edge.crt"),
+            _nginx: nginx,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -62,7 +77,13 @@ impl Edge {
     }
 
     /// One request through the edge.
-    pub fn request(&self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> Reply {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Reply {
         let mut curl = self.curl();
         curl.args(["-X", method, "--data-binary", "@-", "-H", "Expect:"]);
         if let Some(content_type) = content_type {
@@ -84,7 +105,8 @@ impl Edge {
     /// curl with the dev CA, bounded time, headers on stdout before the body.
     pub fn curl(&self) -> Command {
         let mut curl = Command::new("curl");
-        curl.args(["-sS", "--max-time", "15", "-D", "-", "--cacert"]).arg(&self.certificate);
+        curl.args(["-sS", "--max-time", "15", "-D", "-", "--cacert"])
+            .arg(&self.certificate);
         curl
     }
 }
@@ -110,9 +132,18 @@ impl Reply {
             .stderr(Stdio::piped())
             .spawn()
             .expect("curl runs");
-        child.stdin.take().expect("stdin piped").write_all(input).expect("body sent to curl");
+        child
+            .stdin
+            .take()
+            .expect("stdin piped")
+            .write_all(input)
+            .expect("body sent to curl");
         let output = child.wait_with_output().expect("curl finishes");
-        assert!(output.status.success(), "curl failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "curl failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         parse_response(&output.stdout)
     }
 
@@ -124,8 +155,12 @@ impl Reply {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|error| panic!("body is not JSON ({error}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|error| {
+            panic!(
+                "body is not JSON ({error}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 }
 
@@ -137,12 +172,20 @@ fn parse_response(raw: &[u8]) -> Reply {
     let head = String::from_utf8_lossy(&raw[..split]);
     let mut lines = head.lines();
     let status_line = lines.next().unwrap_or_default();
-    let status = status_line.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
     let headers = lines
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
         .collect();
-    Reply { status, headers, body: raw[split + 4..].to_vec() }
+    Reply {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
 }
 
 fn nginx_binary() -> String {

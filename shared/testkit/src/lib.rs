@@ -23,7 +23,10 @@ pub fn wait_for_port(port: u16, limit: Duration) {
     let address = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + limit;
     while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {address} after {limit:?}");
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on {address} after {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

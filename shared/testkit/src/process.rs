@@ -24,7 +24,9 @@ impl TestProcess {
                     Ok(())
                 });
             }
-            sender.send(command.spawn()).expect("the test waits for the spawn");
+            sender
+                .send(command.spawn())
+                .expect("the test waits for the spawn");
             loop {
                 std::thread::park();
             }
@@ -33,7 +35,10 @@ impl TestProcess {
             .recv()
             .expect("spawner thread answers")
             .unwrap_or_else(|error| panic!("could not start {name}: {error}"));
-        Self { name: name.to_owned(), child }
+        Self {
+            name: name.to_owned(),
+            child,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -47,7 +52,19 @@ impl TestProcess {
 }
 
 impl Drop for TestProcess {
+    /// SIGTERM first so the process can clean up; SIGKILL if it lingers.
     fn drop(&mut self) {
+        // SAFETY: plain syscall on our own child, not yet reaped.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while std::time::Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

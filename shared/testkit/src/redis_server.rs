@@ -15,7 +15,10 @@ pub fn redis_url() -> String {
         return url;
     }
     static SERVER: OnceLock<(TestProcess, String)> = OnceLock::new();
-    SERVER.get_or_init(|| start_redis().expect_started()).1.clone()
+    SERVER
+        .get_or_init(|| start_redis().expect_started())
+        .1
+        .clone()
 }
 
 /// Starts a private Redis that the caller owns (for tests that stop it).
@@ -24,12 +27,22 @@ pub fn start_redis() -> RedisStart {
     let mut command = Command::new("redis-server");
     command
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no", "--protected-mode", "yes"])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let process = TestProcess::spawn("redis-server", command);
     wait_for_port(port, Duration::from_secs(10));
-    RedisStart { process, url: format!("redis://127.0.0.1:{port}/") }
+    RedisStart {
+        process,
+        url: format!("redis://127.0.0.1:{port}/"),
+    }
 }
 
 pub struct RedisStart {

@@ -16,8 +16,12 @@ pub async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Byt
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|error| {
-            Problem::new(StatusCode::BAD_REQUEST, "body_unreadable", "Request body unreadable")
-                .with_detail(error.to_string())
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "body_unreadable",
+                "Request body unreadable",
+            )
+            .with_detail(error.to_string())
         })?;
         if body.len() + chunk.len() > limit {
             return Err(too_large(limit));
@@ -28,15 +32,26 @@ pub async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Byt
 }
 
 fn too_large(limit: usize) -> Problem {
-    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "Body too large")
-        .with_detail(format!("the limit is {limit} bytes"))
-        .with_extension("limit_bytes", limit)
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        "Body too large",
+    )
+    .with_detail(format!("the limit is {limit} bytes"))
+    .with_extension("limit_bytes", limit)
 }
 
 /// The media type of the request without parameters, lower-cased.
 pub fn media_type(request: &HttpRequest) -> Option<String> {
     let value = request.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
-    Some(value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase(),
+    )
 }
 
 pub fn unsupported_media_type(expected: &str, got: Option<&str>) -> Problem {
@@ -45,7 +60,10 @@ pub fn unsupported_media_type(expected: &str, got: Option<&str>) -> Problem {
         "unsupported_content_type",
         "Unsupported content type",
     )
-    .with_detail(format!("expected {expected}, got {}", got.unwrap_or("no Content-Type")))
+    .with_detail(format!(
+        "expected {expected}, got {}",
+        got.unwrap_or("no Content-Type")
+    ))
 }
 
 /// An audio chunk of raw PCM: `application/octet-stream`, whole s16le stereo
@@ -53,7 +71,10 @@ pub fn unsupported_media_type(expected: &str, got: Option<&str>) -> Problem {
 pub async fn read_pcm(request: &HttpRequest, payload: web::Payload) -> Result<Bytes, Problem> {
     let media_type = media_type(request);
     if media_type.as_deref() != Some(PCM_CONTENT_TYPE) {
-        return Err(unsupported_media_type(PCM_CONTENT_TYPE, media_type.as_deref()));
+        return Err(unsupported_media_type(
+            PCM_CONTENT_TYPE,
+            media_type.as_deref(),
+        ));
     }
     if let Some(length) = declared_length(request) {
         if length > audio::MAX_RAW_BODY_BYTES {
@@ -66,7 +87,13 @@ pub async fn read_pcm(request: &HttpRequest, payload: web::Payload) -> Result<By
 }
 
 fn declared_length(request: &HttpRequest) -> Option<usize> {
-    request.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+    request
+        .headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 fn pcm_problem(error: PcmError) -> Problem {
@@ -79,7 +106,10 @@ fn pcm_problem(error: PcmError) -> Problem {
 }
 
 /// A JSON body that may be absent: no body (or `Content-Length: 0`) is `T::default()`.
-pub async fn read_optional_json<T>(request: &HttpRequest, payload: web::Payload) -> Result<T, Problem>
+pub async fn read_optional_json<T>(
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, Problem>
 where
     T: DeserializeOwned + Default,
 {
@@ -89,10 +119,17 @@ where
     }
     let media_type = media_type(request);
     if media_type.as_deref() != Some("application/json") {
-        return Err(unsupported_media_type("application/json", media_type.as_deref()));
+        return Err(unsupported_media_type(
+            "application/json",
+            media_type.as_deref(),
+        ));
     }
     serde_json::from_slice(&body).map_err(|error| {
-        Problem::new(StatusCode::BAD_REQUEST, "invalid_json", "Malformed JSON body")
-            .with_detail(error.to_string())
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "Malformed JSON body",
+        )
+        .with_detail(error.to_string())
     })
 }

@@ -4,7 +4,10 @@ use vibes_domain::api::{HealthReport, HealthStatus, PartHealth};
 /// Liveness: the process answers. Never checks dependencies, so a Redis outage
 /// does not make an orchestrator restart healthy pods.
 pub async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(PartHealth { status: HealthStatus::Up, detail: None })
+    HttpResponse::Ok().json(PartHealth {
+        status: HealthStatus::Up,
+        detail: None,
+    })
 }
 
 /// Readiness and aggregate health: 200 when every part is up, 503 otherwise,

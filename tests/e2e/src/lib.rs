@@ -41,7 +41,8 @@ impl Stack {
         let engine = engine.clone();
         let (listener, supervisor_port) = loopback_listener();
         let supervisor =
-            srs_supervisor::startup::Application::build_on(listener, supervisor_settings).expect("supervisor");
+            srs_supervisor::startup::Application::build_on(listener, supervisor_settings)
+                .expect("supervisor");
         let supervisor_handle = supervisor.supervisor().into_inner();
         tokio::spawn(supervisor.run_until_stopped());
 
@@ -59,16 +60,20 @@ impl Stack {
         let mut registry_settings = session_registry::configuration::load().expect("settings");
         registry_settings.redis.url = vibes_testkit::redis_server::redis_url();
         registry_settings.playback.public_base_url = edge.url("");
-        let registry = session_registry::startup::Application::build_on(registry_listener, registry_settings)
-            .expect("registry");
+        let registry =
+            session_registry::startup::Application::build_on(registry_listener, registry_settings)
+                .expect("registry");
         tokio::spawn(registry.run_until_stopped());
 
         let mut ingest_settings = ingest::configuration::load().expect("settings");
         ingest_settings.instance_id = "ingest-e2e".to_owned();
         ingest_settings.registry.url = format!("http://127.0.0.1:{registry_port}");
-        ingest_settings.encoder.rtmp_base_url = format!("rtmp://127.0.0.1:{}/live", engine.rtmp_port);
+        ingest_settings.encoder.rtmp_base_url =
+            format!("rtmp://127.0.0.1:{}/live", engine.rtmp_port);
         let (listener, ingest_port) = loopback_listener();
-        let ingest = ingest::startup::Application::build_on(listener, ingest_settings).await.expect("ingest");
+        let ingest = ingest::startup::Application::build_on(listener, ingest_settings)
+            .await
+            .expect("ingest");
         let ingest_streams = ingest.streams().into_inner();
         tokio::spawn(ingest.run_until_stopped());
 
@@ -77,10 +82,16 @@ impl Stack {
         upstreams.registry_url = format!("http://127.0.0.1:{registry_port}");
         upstreams.ingest_url = format!("http://127.0.0.1:{ingest_port}");
         upstreams.supervisor_url = format!("http://127.0.0.1:{supervisor_port}");
-        let gateway = gateway::startup::Application::build_on(gateway_listener, gateway_settings).expect("gateway");
+        let gateway = gateway::startup::Application::build_on(gateway_listener, gateway_settings)
+            .expect("gateway");
         tokio::spawn(gateway.run_until_stopped());
 
-        Self { edge, ingest_streams, supervisor: supervisor_handle, _runtime_dir: runtime_dir }
+        Self {
+            edge,
+            ingest_streams,
+            supervisor: supervisor_handle,
+            _runtime_dir: runtime_dir,
+        }
     }
 
     /// Polls `GET /health` through the edge until every part is up.

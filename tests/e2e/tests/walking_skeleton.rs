@@ -12,8 +12,16 @@ use vibes_testkit::edge::Reply;
 const PCM: &str = "application/octet-stream";
 
 fn assert_problem(reply: &Reply, status: u16, code: &str) {
-    assert_eq!(reply.status, status, "{}", String::from_utf8_lossy(&reply.body));
-    assert_eq!(reply.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        reply.status,
+        status,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json")
+    );
     let problem = reply.json();
     assert_eq!(problem["code"], code, "{problem}");
     assert_eq!(problem["status"], status);
@@ -31,48 +39,146 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
     }
 
     let redirect = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"])
-        .arg(format!("http://localhost:{}/streams/active?x=1", edge.http_port))
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{redirect_url}",
+        ])
+        .arg(format!(
+            "http://localhost:{}/streams/active?x=1",
+            edge.http_port
+        ))
         .output()
         .expect("curl runs");
     assert_eq!(
         String::from_utf8_lossy(&redirect.stdout),
-        format!("301 https://localhost:{}/streams/active?x=1", edge.https_port)
+        format!(
+            "301 https://localhost:{}/streams/active?x=1",
+            edge.https_port
+        )
     );
 
     // 1. The first chunk starts the stream.
     let vibe = format!("e2e-{}", std::process::id());
     let first_chunk = sine_pcm(2.0);
-    let accepted = edge.request("POST", &format!("/stream/{vibe}/audio"), Some(PCM), &first_chunk);
-    assert_eq!(accepted.status, 202, "{}", String::from_utf8_lossy(&accepted.body));
+    let accepted = edge.request(
+        "POST",
+        &format!("/stream/{vibe}/audio"),
+        Some(PCM),
+        &first_chunk,
+    );
+    assert_eq!(
+        accepted.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&accepted.body)
+    );
     let accepted = accepted.json();
     assert_eq!(accepted["vibe_id"], vibe.as_str());
     assert_eq!(accepted["accepted_bytes"], 2 * BYTES_PER_SECOND);
     assert_eq!(accepted["accepted_ms"], 2000);
 
     // Bad input is refused with its own code and leaves the stream alone.
-    let pipeline = stack.ingest_streams.get(&vibe.parse().unwrap()).expect("stream is live on ingest");
+    let pipeline = stack
+        .ingest_streams
+        .get(&vibe.parse().unwrap())
+        .expect("stream is live on ingest");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let encoder_before = pipeline.encoder_pid().expect("an encoder runs");
-    let chunks_before = pipeline.stats().chunks_written.load(std::sync::atomic::Ordering::Relaxed);
-    assert_problem(&edge.request("POST", "/stream/bad.id!/audio", Some(PCM), &first_chunk), 400, "invalid_vibe_id");
-    assert_problem(&edge.request("POST", &format!("/stream/{}/audio", "x".repeat(65)), Some(PCM), &first_chunk), 400, "invalid_vibe_id");
-    assert_problem(&edge.request("POST", &format!("/stream/{vibe}/audio"), Some(PCM), &first_chunk[..6]), 400, "partial_frame");
-    assert_problem(&edge.request("POST", &format!("/stream/{vibe}/audio"), Some(PCM), &[]), 400, "empty_body");
-    assert_problem(&edge.request("POST", &format!("/stream/{vibe}/audio"), Some("text/plain"), &first_chunk), 415, "unsupported_content_type");
-    assert_problem(&edge.request("POST", &format!("/stream/{vibe}/audio"), Some(PCM), &sine_pcm(6.0)), 413, "body_too_large");
-    assert_eq!(pipeline.encoder_pid(), Some(encoder_before), "bad input must not disturb the encoder");
-    assert_eq!(pipeline.stats().chunks_written.load(std::sync::atomic::Ordering::Relaxed), chunks_before);
+    let chunks_before = pipeline
+        .stats()
+        .chunks_written
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_problem(
+        &edge.request("POST", "/stream/bad.id!/audio", Some(PCM), &first_chunk),
+        400,
+        "invalid_vibe_id",
+    );
+    assert_problem(
+        &edge.request(
+            "POST",
+            &format!("/stream/{}/audio", "x".repeat(65)),
+            Some(PCM),
+            &first_chunk,
+        ),
+        400,
+        "invalid_vibe_id",
+    );
+    assert_problem(
+        &edge.request(
+            "POST",
+            &format!("/stream/{vibe}/audio"),
+            Some(PCM),
+            &first_chunk[..6],
+        ),
+        400,
+        "partial_frame",
+    );
+    assert_problem(
+        &edge.request("POST", &format!("/stream/{vibe}/audio"), Some(PCM), &[]),
+        400,
+        "empty_body",
+    );
+    assert_problem(
+        &edge.request(
+            "POST",
+            &format!("/stream/{vibe}/audio"),
+            Some("text/plain"),
+            &first_chunk,
+        ),
+        415,
+        "unsupported_content_type",
+    );
+    assert_problem(
+        &edge.request(
+            "POST",
+            &format!("/stream/{vibe}/audio"),
+            Some(PCM),
+            &sine_pcm(6.0),
+        ),
+        413,
+        "body_too_large",
+    );
+    assert_eq!(
+        pipeline.encoder_pid(),
+        Some(encoder_before),
+        "bad input must not disturb the encoder"
+    );
+    assert_eq!(
+        pipeline
+            .stats()
+            .chunks_written
+            .load(std::sync::atomic::Ordering::Relaxed),
+        chunks_before
+    );
 
     // 3. A listener joins and gets playback URLs under the edge.
-    let joined = edge.request("POST", &format!("/stream/{vibe}/join"), Some("application/json"), b"{}");
-    assert_eq!(joined.status, 200, "{}", String::from_utf8_lossy(&joined.body));
+    let joined = edge.request(
+        "POST",
+        &format!("/stream/{vibe}/join"),
+        Some("application/json"),
+        b"{}",
+    );
+    assert_eq!(
+        joined.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&joined.body)
+    );
     let joined = joined.json();
-    let participant = joined["participant_id"].as_str().expect("participant id").to_owned();
+    let participant = joined["participant_id"]
+        .as_str()
+        .expect("participant id")
+        .to_owned();
     assert_eq!(joined["participant_count"], 1);
     let flv_url = joined["playback"]["flv"].as_str().expect("FLV URL");
     assert_eq!(flv_url, edge.url(&format!("/live/{vibe}.flv")));
-    assert_eq!(joined["playback"]["hls"], edge.url(&format!("/live/{vibe}/{vibe}.m3u8")).as_str());
+    assert_eq!(
+        joined["playback"]["hls"],
+        edge.url(&format!("/live/{vibe}/{vibe}.m3u8")).as_str()
+    );
 
     // 4. The listener reads FLV through the edge while the creator sends 6 s more.
     let capture = tempfile::NamedTempFile::new().unwrap();
@@ -87,8 +193,18 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
         .expect("listener starts");
     tokio::time::sleep(Duration::from_millis(800)).await;
     for _ in 0..3 {
-        let reply = edge.request("POST", &format!("/stream/{vibe}/audio"), Some(PCM), &sine_pcm(2.0));
-        assert_eq!(reply.status, 202, "{}", String::from_utf8_lossy(&reply.body));
+        let reply = edge.request(
+            "POST",
+            &format!("/stream/{vibe}/audio"),
+            Some(PCM),
+            &sine_pcm(2.0),
+        );
+        assert_eq!(
+            reply.status,
+            202,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
         tokio::time::sleep(Duration::from_millis(1000)).await;
     }
 
@@ -100,18 +216,35 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
     assert_eq!(listed["participant_count"], 1);
     assert_eq!(listed["playback"]["flv"], flv_url);
     let body = format!(r#"{{"participant_id":"{participant}"}}"#);
-    let left = edge.request("POST", &format!("/stream/{vibe}/leave"), Some("application/json"), body.as_bytes());
+    let left = edge.request(
+        "POST",
+        &format!("/stream/{vibe}/leave"),
+        Some("application/json"),
+        body.as_bytes(),
+    );
     assert_eq!(left.status, 200);
     assert_eq!(left.json()["left"], true);
     assert_eq!(left.json()["participant_count"], 0);
-    assert_eq!(find_stream(&edge.get("/streams/active").json(), &vibe)["participant_count"], 0);
+    assert_eq!(
+        find_stream(&edge.get("/streams/active").json(), &vibe)["participant_count"],
+        0
+    );
 
     // The creator ends the stream: queued audio is flushed, the listing forgets it.
     let ended = edge.request("DELETE", &format!("/stream/{vibe}"), None, &[]);
-    assert_eq!(ended.status, 200, "{}", String::from_utf8_lossy(&ended.body));
+    assert_eq!(
+        ended.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&ended.body)
+    );
     assert_eq!(ended.json()["was_live"], true);
     let streams = edge.get("/streams/active").json();
-    assert!(streams["streams"].as_array().unwrap().iter().all(|stream| stream["vibe_id"] != vibe.as_str()));
+    assert!(streams["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|stream| stream["vibe_id"] != vibe.as_str()));
 
     let _ = listener.wait_with_output();
     let probed = probe_audio(capture.path());

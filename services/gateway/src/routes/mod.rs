@@ -11,6 +11,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/stream/{vibe_id}/audio", web::post().to(streams::audio))
         .route("/stream/{vibe_id}", web::delete().to(streams::end))
         .route("/stream/{vibe_id}/join", web::post().to(participants::join))
-        .route("/stream/{vibe_id}/leave", web::post().to(participants::leave))
+        .route(
+            "/stream/{vibe_id}/leave",
+            web::post().to(participants::leave),
+        )
         .route("/streams/active", web::get().to(streams::active));
 }

@@ -35,6 +35,12 @@ async fn forward_json(
     let bytes = vibes_web::body::read_limited(payload, vibes_web::MAX_JSON_BODY_BYTES).await?;
     let content_type = vibes_web::body::media_type(request);
     let path = format!("/stream/{}/{action}", vibe.0);
-    let body = Body { content_type, bytes };
-    Ok(upstreams.registry.forward(Method::POST, &path, Some(body)).await)
+    let body = Body {
+        content_type,
+        bytes,
+    };
+    Ok(upstreams
+        .registry
+        .forward(Method::POST, &path, Some(body))
+        .await)
 }

@@ -15,9 +15,15 @@ pub async fn audio(
     upstreams: web::Data<Upstreams>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let pcm = vibes_web::body::read_pcm(&request, payload).await?;
-    let body = Body { content_type: Some(PCM_CONTENT_TYPE.to_owned()), bytes: pcm };
+    let body = Body {
+        content_type: Some(PCM_CONTENT_TYPE.to_owned()),
+        bytes: pcm,
+    };
     let path = format!("/stream/{}/audio", vibe.0);
-    Ok(upstreams.ingest.forward(Method::POST, &path, Some(body)).await)
+    Ok(upstreams
+        .ingest
+        .forward(Method::POST, &path, Some(body))
+        .await)
 }
 
 #[tracing::instrument(name = "gateway_end_stream", skip_all, fields(vibe_id = %vibe.0))]
@@ -27,5 +33,8 @@ pub async fn end(vibe: VibePath, upstreams: web::Data<Upstreams>) -> HttpRespons
 }
 
 pub async fn active(upstreams: web::Data<Upstreams>) -> HttpResponse {
-    upstreams.registry.forward(Method::GET, "/streams/active", None).await
+    upstreams
+        .registry
+        .forward(Method::GET, "/streams/active", None)
+        .await
 }

@@ -24,7 +24,13 @@ pub async fn accept(
 }
 
 #[tracing::instrument(name = "end_stream", skip_all, fields(vibe_id = %vibe.0))]
-pub async fn end(vibe: VibePath, streams: web::Data<LiveStreams>) -> Result<HttpResponse, actix_web::Error> {
+pub async fn end(
+    vibe: VibePath,
+    streams: web::Data<LiveStreams>,
+) -> Result<HttpResponse, actix_web::Error> {
     let was_live = streams.end(&vibe.0).await?;
-    Ok(HttpResponse::Ok().json(StreamEnded { vibe_id: vibe.0, was_live }))
+    Ok(HttpResponse::Ok().json(StreamEnded {
+        vibe_id: vibe.0,
+        was_live,
+    }))
 }

@@ -17,7 +17,10 @@ impl EncoderCheck {
             .await;
         Self(match outcome {
             Ok(output) if output.status.success() => PartHealth::up(),
-            Ok(output) => PartHealth::down(format!("{} -version exited with {}", settings.ffmpeg, output.status)),
+            Ok(output) => PartHealth::down(format!(
+                "{} -version exited with {}",
+                settings.ffmpeg, output.status
+            )),
             Err(error) => PartHealth::down(format!("{} cannot run: {error}", settings.ffmpeg)),
         })
     }
@@ -52,9 +55,12 @@ pub async fn ready(
     parts.insert("ffmpeg".to_owned(), encoder.0.clone());
     parts.insert("engine_rtmp".to_owned(), engine.probe().await);
     let mut report = HealthReport::from_parts(parts);
-    report.parts.entry("streams".to_owned()).or_insert_with(|| PartHealth {
-        status: vibes_domain::api::HealthStatus::Up,
-        detail: Some(format!("{} live", streams.count())),
-    });
+    report
+        .parts
+        .entry("streams".to_owned())
+        .or_insert_with(|| PartHealth {
+            status: vibes_domain::api::HealthStatus::Up,
+            detail: Some(format!("{} live", streams.count())),
+        });
     vibes_web::health::report_response(&report)
 }

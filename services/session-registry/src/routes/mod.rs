@@ -8,8 +8,17 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/health/ready", web::get().to(health::ready))
         .route("/stream/{vibe_id}/join", web::post().to(participants::join))
-        .route("/stream/{vibe_id}/leave", web::post().to(participants::leave))
+        .route(
+            "/stream/{vibe_id}/leave",
+            web::post().to(participants::leave),
+        )
         .route("/streams/active", web::get().to(streams::active))
-        .route("/internal/streams/{vibe_id}", web::put().to(streams::register))
-        .route("/internal/streams/{vibe_id}", web::delete().to(streams::end));
+        .route(
+            "/internal/streams/{vibe_id}",
+            web::put().to(streams::register),
+        )
+        .route(
+            "/internal/streams/{vibe_id}",
+            web::delete().to(streams::end),
+        );
 }

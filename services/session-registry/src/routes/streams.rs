@@ -4,7 +4,9 @@ use crate::startup::PlaybackBase;
 use crate::store::SessionStore;
 use actix_web::{web, HttpResponse};
 use std::time::{Duration, UNIX_EPOCH};
-use vibes_domain::api::{ActiveStream, ActiveStreams, StreamEnded, StreamRegistered, StreamRegistration};
+use vibes_domain::api::{
+    ActiveStream, ActiveStreams, StreamEnded, StreamRegistered, StreamRegistration,
+};
 use vibes_web::VibePath;
 
 #[tracing::instrument(name = "active_streams", skip_all)]
@@ -39,14 +41,27 @@ pub async fn register(
     let fresh = store
         .register_stream(&vibe.0, &body.owner, body.creator.as_deref())
         .await?;
-    let mut response = if fresh { HttpResponse::Created() } else { HttpResponse::Ok() };
-    Ok(response.json(StreamRegistered { vibe_id: vibe.0, fresh }))
+    let mut response = if fresh {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(response.json(StreamRegistered {
+        vibe_id: vibe.0,
+        fresh,
+    }))
 }
 
 #[tracing::instrument(name = "end_stream", skip_all, fields(vibe_id = %vibe.0))]
-pub async fn end(vibe: VibePath, store: web::Data<SessionStore>) -> Result<HttpResponse, RegistryError> {
+pub async fn end(
+    vibe: VibePath,
+    store: web::Data<SessionStore>,
+) -> Result<HttpResponse, RegistryError> {
     let was_live = store.end_stream(&vibe.0).await?;
-    Ok(HttpResponse::Ok().json(StreamEnded { vibe_id: vibe.0, was_live }))
+    Ok(HttpResponse::Ok().json(StreamEnded {
+        vibe_id: vibe.0,
+        was_live,
+    }))
 }
 
 fn rfc3339_utc(epoch_ms: u64) -> String {

@@ -20,6 +20,11 @@ pub struct EngineStatus {
 
 impl Default for EngineStatus {
     fn default() -> Self {
-        Self { state: EngineState::Starting, pid: None, restarts: 0, last_failure: None }
+        Self {
+            state: EngineState::Starting,
+            pid: None,
+            restarts: 0,
+            last_failure: None,
+        }
     }
 }

@@ -33,9 +33,17 @@ impl EngineSupervisor {
         std::fs::write(settings.engine.work_dir.join("engine.toml"), config)?;
         let status = Arc::new(RwLock::new(EngineStatus::default()));
         let (stop, stop_requested) = watch::channel(false);
-        let worker = Worker { settings, status: status.clone(), stop_requested };
+        let worker = Worker {
+            settings,
+            status: status.clone(),
+            stop_requested,
+        };
         let task = tokio::spawn(worker.supervise());
-        Ok(Self { status, stop, task: Mutex::new(Some(task)) })
+        Ok(Self {
+            status,
+            stop,
+            task: Mutex::new(Some(task)),
+        })
     }
 
     pub fn status(&self) -> EngineStatus {
@@ -78,7 +86,10 @@ impl Worker {
                     }
                     outcome
                 }
-                Err(error) => RunOutcome::Failed(format!("could not start {}: {error}", self.settings.engine.binary)),
+                Err(error) => RunOutcome::Failed(format!(
+                    "could not start {}: {error}",
+                    self.settings.engine.binary
+                )),
             };
             let reason = match outcome {
                 RunOutcome::StopRequested => {
@@ -143,7 +154,10 @@ impl Worker {
             match probe(&self.settings.engine, health.probe_timeout()).await {
                 Ok(()) => break,
                 Err(reason) if Instant::now() >= deadline => {
-                    return RunOutcome::Failed(format!("not answering after {:?}: {reason}", health.startup_timeout()))
+                    return RunOutcome::Failed(format!(
+                        "not answering after {:?}: {reason}",
+                        health.startup_timeout()
+                    ))
                 }
                 Err(_) => tokio::time::sleep(STARTUP_POLL).await,
             }
@@ -183,7 +197,9 @@ impl Worker {
             return Some(RunOutcome::StopRequested);
         }
         match child.try_wait() {
-            Ok(Some(status)) => Some(RunOutcome::Failed(format!("engine exited during start: {status}"))),
+            Ok(Some(status)) => Some(RunOutcome::Failed(format!(
+                "engine exited during start: {status}"
+            ))),
             Ok(None) => None,
             Err(error) => Some(RunOutcome::Failed(format!("engine wait failed: {error}"))),
         }
@@ -213,7 +229,10 @@ async fn terminate(child: &mut Child) {
             libc::kill(pid as libc::pid_t, libc::SIGTERM);
         }
     }
-    if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
+    if tokio::time::timeout(STOP_GRACE, child.wait())
+        .await
+        .is_err()
+    {
         let _ = child.kill().await;
     }
 }

@@ -16,7 +16,9 @@ async fn ready(supervisor: web::Data<EngineSupervisor>) -> HttpResponse {
         PartHealth::up()
     } else {
         let reason = status.last_failure.unwrap_or_default();
-        PartHealth::down(format!("engine is {:?}; last failure: {reason}", status.state).to_lowercase())
+        PartHealth::down(
+            format!("engine is {:?}; last failure: {reason}", status.state).to_lowercase(),
+        )
     };
     let report = HealthReport::from_parts(BTreeMap::from([("engine".to_owned(), engine)]));
     vibes_web::health::report_response(&report)

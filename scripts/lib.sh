@@ -1,0 +1,42 @@
+# Shared helpers for the scripts in this folder; source it, do not run it.
+# shellcheck shell=bash
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$CARGO_BIN:$PATH"
+
+say() { printf '==> %s\n' "$*"; }
+
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Waits up to $2 seconds (default 30) for 127.0.0.1:$1 to accept connections.
+wait_for_port() {
+  local port="$1" limit="${2:-30}" waited=0
+  until port_in_use "$port"; do
+    sleep 0.2
+    waited=$((waited + 1))
+    if ((waited > limit * 5)); then
+      return 1
+    fi
+  done
+}
+
+# Prints a port in the ephemeral-free range that nothing listens on right now.
+free_port() {
+  local port
+  while true; do
+    port=$((20000 + RANDOM % 30000))
+    if ! port_in_use "$port"; then
+      echo "$port"
+      return
+    fi
+  done
+}
