@@ -1,6 +1,7 @@
 # Shared helpers for the scripts in this folder; source it, do not run it.
 # shellcheck shell=bash
 
+export REPO_ROOT
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$PATH"
@@ -39,4 +40,27 @@ free_port() {
       return
     fi
   done
+}
+
+# Where ./scripts/up keeps logs, certificates, generated configs and pids.
+RUN_DIR="$REPO_ROOT/run"
+PID_FILE="$RUN_DIR/pids"
+
+# Stops every process listed in the pid file, newest first: SIGTERM, then
+# SIGKILL for whatever is still there after 10 seconds.
+stop_stack() {
+  [[ -f "$PID_FILE" ]] || return 0
+  local pids=() pid waited=0
+  mapfile -t pids < <(tac "$PID_FILE")
+  for pid in "${pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && ((waited < 50)); do
+      sleep 0.2
+      waited=$((waited + 1))
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  rm -f "$PID_FILE"
 }

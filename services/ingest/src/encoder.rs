@@ -70,6 +70,14 @@ fn ffmpeg_arguments(bitrate: &str, destination: &str) -> Vec<String> {
         "-loglevel",
         "warning",
         "-nostats",
+        // The input format is known: do not read ahead to analyse it, which
+        // at real-time pace would delay the first packet by about a second.
+        "-probesize",
+        "32",
+        "-analyzeduration",
+        "0",
+        "-fflags",
+        "nobuffer",
         "-f",
         FFMPEG_SAMPLE_FORMAT,
         "-ar",
@@ -115,6 +123,10 @@ mod tests {
         let arguments = ffmpeg_arguments("128k", "rtmp://engine/live/v1").join(" ");
         assert!(
             arguments.contains("-f s16le -ar 48000 -ac 2 -i pipe:0"),
+            "{arguments}"
+        );
+        assert!(
+            arguments.contains("-probesize 32 -analyzeduration 0"),
             "{arguments}"
         );
         assert!(

@@ -1,24 +1,25 @@
 //! One task per live stream: takes accepted chunks in order from a bounded
-//! queue and writes them into the stream's encoder, restarting the encoder
-//! when it fails so the stream outlives any one ffmpeg process.
+//! queue and feeds them to the stream's encoder at real-time pace, with
+//! silence wherever the creator is late, restarting the encoder when it fails
+//! so the stream outlives any one ffmpeg process.
 
 use crate::configuration::EncoderSettings;
 use crate::encoder::Encoder;
+use crate::pacer::{Pacer, SLICE};
 use bytes::Bytes;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use vibes_domain::VibeId;
 
 /// How long ffmpeg gets to send its last packets when a stream ends.
 const FINISH_GRACE: Duration = Duration::from_secs(5);
-
-enum Command {
-    Chunk(Bytes),
-    End,
-}
+/// When writing fell further behind the clock than this (a stalled encoder),
+/// the schedule restarts from now instead of bursting the backlog.
+const MAX_LAG: Duration = Duration::from_millis(200);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnqueueError {
@@ -31,14 +32,17 @@ pub enum EnqueueError {
 /// Counters a test or the health endpoint can read.
 #[derive(Debug, Default)]
 pub struct PipelineStats {
+    pub chunks_accepted: AtomicU64,
+    /// Chunks whose every byte reached the encoder.
+    pub chunks_played: AtomicU64,
     pub encoder_starts: AtomicU64,
-    pub chunks_written: AtomicU64,
-    pub bytes_written: AtomicU64,
+    pub silence_bytes: AtomicU64,
 }
 
 pub struct StreamPipeline {
     vibe: VibeId,
-    commands: mpsc::Sender<Command>,
+    chunks: mpsc::Sender<Bytes>,
+    ending: Arc<AtomicBool>,
     task: Mutex<Option<JoinHandle<()>>>,
     stats: Arc<PipelineStats>,
     encoder_pid: Arc<AtomicU64>,
@@ -46,19 +50,23 @@ pub struct StreamPipeline {
 
 impl StreamPipeline {
     pub fn start(vibe: VibeId, settings: EncoderSettings, max_queued_chunks: usize) -> Self {
-        let (commands, queue) = mpsc::channel(max_queued_chunks.max(1));
+        let (chunks, queue) = mpsc::channel(max_queued_chunks.max(1));
         let stats = Arc::new(PipelineStats::default());
         let encoder_pid = Arc::new(AtomicU64::new(0));
+        let ending = Arc::new(AtomicBool::new(false));
         let worker = Worker {
             vibe: vibe.clone(),
             settings,
             stats: stats.clone(),
             encoder_pid: encoder_pid.clone(),
+            ending: ending.clone(),
+            encoder: None,
         };
         let task = tokio::spawn(worker.run(queue));
         Self {
             vibe,
-            commands,
+            chunks,
+            ending,
             task: Mutex::new(Some(task)),
             stats,
             encoder_pid,
@@ -68,17 +76,20 @@ impl StreamPipeline {
     /// Queues a chunk; refuses instead of waiting when the queue is full, so a
     /// creator that sends faster than real time is told to back off.
     pub fn enqueue(&self, pcm: Bytes) -> Result<(), EnqueueError> {
-        self.commands
-            .try_send(Command::Chunk(pcm))
-            .map_err(|error| match error {
-                mpsc::error::TrySendError::Full(_) => EnqueueError::Full,
-                mpsc::error::TrySendError::Closed(_) => EnqueueError::Ending,
-            })
+        if self.ending.load(Ordering::Acquire) {
+            return Err(EnqueueError::Ending);
+        }
+        self.chunks.try_send(pcm).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(_) => EnqueueError::Full,
+            mpsc::error::TrySendError::Closed(_) => EnqueueError::Ending,
+        })?;
+        self.stats.chunks_accepted.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Chunks waiting for the encoder.
     pub fn queued_chunks(&self) -> usize {
-        self.commands.max_capacity() - self.commands.capacity()
+        self.chunks.max_capacity() - self.chunks.capacity()
     }
 
     pub fn stats(&self) -> &PipelineStats {
@@ -93,10 +104,10 @@ impl StreamPipeline {
         }
     }
 
-    /// Ends the stream after every queued chunk reached the encoder and the
-    /// encoder flushed its output.
+    /// Ends the stream: every accepted chunk still queued is written at once
+    /// (listeners' players buffer it), then the encoder flushes and exits.
     pub async fn end(&self) {
-        let _ = self.commands.send(Command::End).await;
+        self.ending.store(true, Ordering::Release);
         let task = self.task.lock().expect("pipeline task lock").take();
         if let Some(task) = task {
             if let Err(error) = task.await {
@@ -111,15 +122,45 @@ struct Worker {
     settings: EncoderSettings,
     stats: Arc<PipelineStats>,
     encoder_pid: Arc<AtomicU64>,
+    ending: Arc<AtomicBool>,
+    encoder: Option<Encoder>,
 }
 
 impl Worker {
-    async fn run(self, mut queue: mpsc::Receiver<Command>) {
-        let mut encoder: Option<Encoder> = None;
-        while let Some(Command::Chunk(pcm)) = queue.recv().await {
-            self.write_until_accepted(&mut encoder, &pcm).await;
+    async fn run(mut self, mut queue: mpsc::Receiver<Bytes>) {
+        let mut pacer = Pacer::default();
+        let mut next_slice_at = Instant::now();
+        while !self.ending.load(Ordering::Acquire) {
+            let slice = pacer.next_slice(|| queue.try_recv().ok());
+            self.write_until_accepted(&slice.pcm).await;
+            self.stats
+                .chunks_played
+                .fetch_add(slice.chunks_finished, Ordering::Relaxed);
+            self.stats
+                .silence_bytes
+                .fetch_add(slice.silence_bytes as u64, Ordering::Relaxed);
+
+            next_slice_at += SLICE;
+            let now = Instant::now();
+            if now > next_slice_at + MAX_LAG {
+                next_slice_at = now;
+            }
+            tokio::time::sleep_until(next_slice_at).await;
         }
-        if let Some(encoder) = encoder.take() {
+        self.flush(pacer.take_rest(), &mut queue).await;
+    }
+
+    async fn flush(&mut self, rest: Bytes, queue: &mut mpsc::Receiver<Bytes>) {
+        queue.close();
+        if !rest.is_empty() {
+            self.write_until_accepted(&rest).await;
+            self.stats.chunks_played.fetch_add(1, Ordering::Relaxed);
+        }
+        while let Some(chunk) = queue.recv().await {
+            self.write_until_accepted(&chunk).await;
+            self.stats.chunks_played.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(encoder) = self.encoder.take() {
             match encoder.finish(FINISH_GRACE).await {
                 Ok(status) => tracing::info!(vibe_id = %self.vibe, %status, "encoder finished"),
                 Err(error) => {
@@ -130,19 +171,20 @@ impl Worker {
         self.encoder_pid.store(0, Ordering::Relaxed);
     }
 
-    /// Writes one chunk, (re)starting the encoder as often as needed. A chunk
-    /// that failed part-way is written again whole to the new encoder: a few
-    /// milliseconds repeated beat a gap.
-    async fn write_until_accepted(&self, encoder: &mut Option<Encoder>, pcm: &[u8]) {
+    /// Writes PCM, (re)starting the encoder as often as needed. A write that
+    /// failed part-way is repeated whole to the new encoder: a few
+    /// milliseconds heard twice beat a gap.
+    async fn write_until_accepted(&mut self, pcm: &[u8]) {
         let mut failures = 0;
         loop {
-            if encoder.is_none() {
-                match Encoder::spawn(&self.settings, &self.vibe) {
+            let encoder = match self.encoder.as_mut() {
+                Some(encoder) => encoder,
+                None => match Encoder::spawn(&self.settings, &self.vibe) {
                     Ok(started) => {
                         self.stats.encoder_starts.fetch_add(1, Ordering::Relaxed);
-                        self.encoder_pid
-                            .store(u64::from(started.pid().unwrap_or(0)), Ordering::Relaxed);
-                        *encoder = Some(started);
+                        let pid = started.pid().unwrap_or(0);
+                        self.encoder_pid.store(u64::from(pid), Ordering::Relaxed);
+                        self.encoder.insert(started)
                     }
                     Err(error) => {
                         tracing::error!(vibe_id = %self.vibe, %error, "encoder could not start");
@@ -150,20 +192,13 @@ impl Worker {
                         failures += 1;
                         continue;
                     }
-                }
-            }
-            let running = encoder.as_mut().expect("an encoder runs here");
-            match running.write(pcm).await {
-                Ok(()) => {
-                    self.stats.chunks_written.fetch_add(1, Ordering::Relaxed);
-                    self.stats
-                        .bytes_written
-                        .fetch_add(pcm.len() as u64, Ordering::Relaxed);
-                    return;
-                }
+                },
+            };
+            match encoder.write(pcm).await {
+                Ok(()) => return,
                 Err(error) => {
                     tracing::warn!(vibe_id = %self.vibe, %error, failures, "encoder failed; restarting it");
-                    if let Some(failed) = encoder.take() {
+                    if let Some(failed) = self.encoder.take() {
                         failed.kill().await;
                     }
                     self.encoder_pid.store(0, Ordering::Relaxed);

@@ -26,7 +26,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let encoder_check =
             web::Data::new(routes::health::EncoderCheck::run(&settings.encoder).await);
-        let engine = web::Data::new(routes::health::EngineAddress::from_rtmp_url(
+        let target = web::Data::new(routes::health::PublishTarget::from_base_url(
             &settings.encoder.rtmp_base_url,
         )?);
         let registry = RegistryClient::new(
@@ -40,7 +40,7 @@ impl Application {
             config
                 .app_data(app_streams.clone())
                 .app_data(encoder_check.clone())
-                .app_data(engine.clone())
+                .app_data(target.clone())
                 .configure(routes::configure);
         })?;
         tracing::info!(port, "ingest listening");

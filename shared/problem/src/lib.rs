@@ -108,7 +108,10 @@ mod tests {
             .with_retry_after(5);
         let response = problem.error_response();
         assert_eq!(response.status(), StatusCode::CONFLICT);
-        assert_eq!(response.headers().get(header::CONTENT_TYPE).unwrap(), CONTENT_TYPE);
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            CONTENT_TYPE
+        );
         assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "5");
         let body: Value = serde_json::from_slice(&to_bytes(response.into_body()).await.unwrap())
             .expect("body is JSON");

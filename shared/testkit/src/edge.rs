@@ -102,6 +102,41 @@ impl Edge {
         Reply::from_curl(curl)
     }
 
+    /// Reads `path` (an endless FLV response) into `capture` for up to `limit`,
+    /// reconnecting like a player when the engine answers with an empty body
+    /// (it does for a listener that arrives before the publisher).
+    pub fn listen(
+        &self,
+        path: &str,
+        capture: &Path,
+        limit: Duration,
+    ) -> std::thread::JoinHandle<()> {
+        let url = self.url(path);
+        let certificate = self.certificate.clone();
+        let capture = capture.to_path_buf();
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + limit;
+            while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+                let _ = Command::new("curl")
+                    .args(["-sS", "--max-time", &format!("{:.1}", left.as_secs_f64())])
+                    .arg("--cacert")
+                    .arg(&certificate)
+                    .arg("-o")
+                    .arg(&capture)
+                    .arg(&url)
+                    .stderr(Stdio::null())
+                    .status();
+                let received = std::fs::metadata(&capture)
+                    .map(|meta| meta.len())
+                    .unwrap_or(0);
+                if received > 0 {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+    }
+
     /// curl with the dev CA, bounded time, headers on stdout before the body.
     pub fn curl(&self) -> Command {
         let mut curl = Command::new("curl");

@@ -26,34 +26,53 @@ impl EncoderCheck {
     }
 }
 
-/// The media engine's RTMP address, where encoders publish.
-pub struct EngineAddress(String);
+/// Where encoders publish: the engine's RTMP address, or a local `file:`
+/// folder (recording without an engine, as the ingest tests do).
+pub enum PublishTarget {
+    Rtmp(String),
+    Files(String),
+}
 
-impl EngineAddress {
-    pub fn from_rtmp_url(rtmp_url: &str) -> Result<Self, url::ParseError> {
-        let parsed = url::Url::parse(rtmp_url)?;
+impl PublishTarget {
+    pub fn from_base_url(base_url: &str) -> Result<Self, url::ParseError> {
+        let parsed = url::Url::parse(base_url)?;
+        if parsed.scheme() == "file" {
+            return Ok(Self::Files(parsed.path().to_owned()));
+        }
         let host = parsed.host_str().ok_or(url::ParseError::EmptyHost)?;
-        Ok(Self(format!("{host}:{}", parsed.port().unwrap_or(1935))))
+        Ok(Self::Rtmp(format!(
+            "{host}:{}",
+            parsed.port().unwrap_or(1935)
+        )))
     }
 
     async fn probe(&self) -> PartHealth {
-        let connect = TcpStream::connect(&self.0);
+        let address = match self {
+            Self::Files(folder) => {
+                return match std::fs::metadata(folder) {
+                    Ok(meta) if meta.is_dir() => PartHealth::up(),
+                    _ => PartHealth::down(format!("output folder {folder} is missing")),
+                }
+            }
+            Self::Rtmp(address) => address,
+        };
+        let connect = TcpStream::connect(address);
         match tokio::time::timeout(Duration::from_millis(500), connect).await {
             Ok(Ok(_)) => PartHealth::up(),
-            Ok(Err(error)) => PartHealth::down(format!("RTMP {}: {error}", self.0)),
-            Err(_) => PartHealth::down(format!("RTMP {}: no answer within 500 ms", self.0)),
+            Ok(Err(error)) => PartHealth::down(format!("RTMP {address}: {error}")),
+            Err(_) => PartHealth::down(format!("RTMP {address}: no answer within 500 ms")),
         }
     }
 }
 
 pub async fn ready(
     encoder: web::Data<EncoderCheck>,
-    engine: web::Data<EngineAddress>,
+    target: web::Data<PublishTarget>,
     streams: web::Data<LiveStreams>,
 ) -> HttpResponse {
     let mut parts = BTreeMap::new();
     parts.insert("ffmpeg".to_owned(), encoder.0.clone());
-    parts.insert("engine_rtmp".to_owned(), engine.probe().await);
+    parts.insert("publish_target".to_owned(), target.probe().await);
     let mut report = HealthReport::from_parts(parts);
     report
         .parts

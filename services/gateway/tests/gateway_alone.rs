@@ -1,0 +1,138 @@
+//! The gateway on its own: it validates before forwarding, and turns an
+//! unreachable backend into a clear problem instead of a hang or a 500.
+
+use gateway::configuration;
+use gateway::startup::Application;
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use std::net::TcpListener;
+use vibes_testkit::audio::sine_pcm;
+
+/// Upstream URLs that refuse connections (port 9 is discard; nothing listens).
+async fn spawn_gateway_without_backends() -> String {
+    vibes_testkit::init_test_logging();
+    let mut settings = configuration::load().unwrap();
+    for url in [
+        &mut settings.upstreams.registry_url,
+        &mut settings.upstreams.ingest_url,
+        &mut settings.upstreams.supervisor_url,
+    ] {
+        *url = "http://127.0.0.1:9".to_owned();
+    }
+    let application =
+        Application::build_on(TcpListener::bind("127.0.0.1:0").unwrap(), settings).unwrap();
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    address
+}
+
+async fn problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn health_reports_each_unreachable_part() {
+    let address = spawn_gateway_without_backends().await;
+    let response = reqwest::get(format!("{address}/health")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let health: Value = response.json().await.unwrap();
+    assert_eq!(health["status"], "down");
+    assert_eq!(health["parts"]["gateway"]["status"], "up");
+    for part in ["session_registry", "ingest", "media_engine"] {
+        assert_eq!(health["parts"][part]["status"], "down", "{health}");
+        assert!(health["parts"][part]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unreachable"));
+    }
+}
+
+#[tokio::test]
+async fn valid_audio_for_an_unreachable_ingest_is_a_503_problem() {
+    let address = spawn_gateway_without_backends().await;
+    let response = reqwest::Client::new()
+        .post(format!("{address}/stream/v1/audio"))
+        .header("content-type", "application/octet-stream")
+        .body(sine_pcm(0.1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body = problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(body["code"], "ingest_unavailable");
+}
+
+#[tokio::test]
+async fn bad_audio_is_refused_before_any_backend_is_asked() {
+    let address = spawn_gateway_without_backends().await;
+    let client = reqwest::Client::new();
+    let cases: [(&str, &str, Vec<u8>, StatusCode, &str); 4] = [
+        (
+            "a%20b",
+            "application/octet-stream",
+            sine_pcm(0.1),
+            StatusCode::BAD_REQUEST,
+            "invalid_vibe_id",
+        ),
+        (
+            "v1",
+            "application/octet-stream",
+            vec![1, 2, 3],
+            StatusCode::BAD_REQUEST,
+            "partial_frame",
+        ),
+        (
+            "v1",
+            "application/json",
+            sine_pcm(0.1),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_type",
+        ),
+        (
+            "v1",
+            "application/octet-stream",
+            vec![0; 1024 * 1024 + 4],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+    ];
+    for (vibe, content_type, body, status, code) in cases {
+        let response = client
+            .post(format!("{address}/stream/{vibe}/audio"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(response, status).await["code"], code);
+    }
+}
+
+#[tokio::test]
+async fn join_with_a_bad_id_and_unknown_routes_are_problems() {
+    let address = spawn_gateway_without_backends().await;
+    let client = reqwest::Client::new();
+    let join = client
+        .post(format!("{address}/stream/{}/join", "x".repeat(65)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(join, StatusCode::BAD_REQUEST).await["code"],
+        "invalid_vibe_id"
+    );
+    let unknown = client
+        .get(format!("{address}/stream/v1/whatever"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(unknown, StatusCode::NOT_FOUND).await["code"],
+        "not_found"
+    );
+}

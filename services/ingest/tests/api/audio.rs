@@ -1,0 +1,186 @@
+use crate::helpers::{expect_problem, spawn_app, spawn_app_with, unique_vibe};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use vibes_testkit::audio::{probe_audio, sine_pcm};
+
+const PCM: &str = "application/octet-stream";
+
+async fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunks_are_encoded_to_aac_and_end_flushes_them() {
+    let app = spawn_app().await;
+    let vibe = unique_vibe();
+    for _ in 0..2 {
+        let response = app.post_audio(vibe.as_str(), PCM, sine_pcm(1.5)).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["accepted_ms"], 1500);
+    }
+    let ended: Value = app.end(vibe.as_str()).await.json().await.unwrap();
+    assert_eq!(ended["was_live"], true);
+    assert!(app.streams.get(&vibe).is_none());
+
+    let probed = probe_audio(&app.output_dir.path().join(vibe.as_str()));
+    assert_eq!(
+        (
+            probed.codec.as_str(),
+            probed.sample_rate_hz,
+            probed.channels
+        ),
+        ("aac", 48_000, 2)
+    );
+    assert!(
+        (probed.decoded_seconds - 3.0).abs() < 0.1,
+        "all 3 s flushed: {probed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_encoder_is_restarted_and_the_stream_goes_on() {
+    let app = spawn_app().await;
+    let vibe = unique_vibe();
+    app.post_audio(vibe.as_str(), PCM, sine_pcm(0.5)).await;
+    let pipeline = app.streams.get(&vibe).expect("stream started");
+    wait_for(Duration::from_secs(5), || pipeline.encoder_pid().is_some()).await;
+    let first_pid = pipeline.encoder_pid().unwrap();
+
+    // SAFETY: SIGKILL to the ffmpeg child this test's ingest started.
+    unsafe { libc::kill(first_pid as libc::pid_t, libc::SIGKILL) };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..3 {
+        let response = app.post_audio(vibe.as_str(), PCM, sine_pcm(0.5)).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    wait_for(Duration::from_secs(10), || {
+        pipeline.stats().chunks_played.load(Ordering::Relaxed) == 4
+    })
+    .await;
+    assert_eq!(pipeline.stats().encoder_starts.load(Ordering::Relaxed), 2);
+    assert_ne!(pipeline.encoder_pid(), Some(first_pid));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_encoder_fills_the_buffer_and_the_creator_gets_429() {
+    let app = spawn_app_with(|settings| settings.buffer.max_queued_chunks = 2).await;
+    let vibe = unique_vibe();
+    app.post_audio(vibe.as_str(), PCM, sine_pcm(0.1)).await;
+    let pipeline = app.streams.get(&vibe).expect("stream started");
+    wait_for(Duration::from_secs(5), || pipeline.encoder_pid().is_some()).await;
+    let pid = pipeline.encoder_pid().unwrap() as libc::pid_t;
+
+    // SAFETY: pause and resume the ffmpeg child this test's ingest started.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    // The pacer keeps writing silence until the paused encoder's pipe is full.
+    let silence = || pipeline.stats().silence_bytes.load(Ordering::Relaxed);
+    loop {
+        let before = silence();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if silence() == before {
+            break;
+        }
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let response = app.post_audio(vibe.as_str(), PCM, sine_pcm(2.0)).await;
+        statuses.push(response.status());
+    }
+    use StatusCode as S;
+    assert_eq!(
+        statuses,
+        [
+            S::ACCEPTED,
+            S::ACCEPTED,
+            S::TOO_MANY_REQUESTS,
+            S::TOO_MANY_REQUESTS
+        ]
+    );
+    let refused = app.post_audio(vibe.as_str(), PCM, sine_pcm(2.0)).await;
+    assert_eq!(refused.headers()["retry-after"], "1");
+    expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "buffer_full").await;
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+
+    wait_for(Duration::from_secs(10), || {
+        pipeline.stats().chunks_played.load(Ordering::Relaxed) == 3
+    })
+    .await;
+    assert_eq!(
+        pipeline.stats().encoder_starts.load(Ordering::Relaxed),
+        1,
+        "no chunk was lost to a restart"
+    );
+}
+
+#[tokio::test]
+async fn bad_chunks_are_refused_without_starting_a_stream() {
+    let app = spawn_app().await;
+    let vibe = unique_vibe();
+    let cases = [
+        (
+            "bad!id",
+            PCM,
+            sine_pcm(0.1),
+            StatusCode::BAD_REQUEST,
+            "invalid_vibe_id",
+        ),
+        (
+            vibe.as_str(),
+            PCM,
+            vec![0; 6],
+            StatusCode::BAD_REQUEST,
+            "partial_frame",
+        ),
+        (
+            vibe.as_str(),
+            PCM,
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "empty_body",
+        ),
+        (
+            vibe.as_str(),
+            "audio/wav",
+            sine_pcm(0.1),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_type",
+        ),
+        (
+            vibe.as_str(),
+            PCM,
+            sine_pcm(6.0),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+    ];
+    for (id, content_type, body, status, code) in cases {
+        expect_problem(app.post_audio(id, content_type, body).await, status, code).await;
+    }
+    assert_eq!(app.streams.count(), 0);
+}
+
+#[tokio::test]
+async fn without_the_registry_no_audio_is_accepted() {
+    let app =
+        spawn_app_with(|settings| settings.registry.url = "http://127.0.0.1:9".to_owned()).await;
+    let response = app
+        .post_audio(unique_vibe().as_str(), PCM, sine_pcm(0.1))
+        .await;
+    expect_problem(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "registry_unavailable",
+    )
+    .await;
+    assert_eq!(app.streams.count(), 0);
+}

@@ -1,0 +1,93 @@
+use ingest::configuration::{self, Settings};
+use ingest::startup::Application;
+use ingest::streams::LiveStreams;
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use std::net::TcpListener;
+use std::sync::Arc;
+use tempfile::TempDir;
+use vibes_domain::{ParticipantId, VibeId};
+
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub streams: Arc<LiveStreams>,
+    /// Where encoders write: each stream's FLV lands in a file named by its vibe id.
+    pub output_dir: TempDir,
+}
+
+/// Ingest with a real registry (on the test Redis) and real ffmpeg. Instead of
+/// RTMP, encoders write FLV files: the same muxer, without needing an engine.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    vibes_testkit::init_test_logging();
+    let registry_url = spawn_registry();
+    let output_dir = tempfile::tempdir().unwrap();
+    let mut settings = configuration::load().expect("settings");
+    settings.instance_id = "ingest-test".to_owned();
+    settings.registry.url = registry_url;
+    settings.encoder.rtmp_base_url = format!("file:{}", output_dir.path().display());
+    customize(&mut settings);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let application = Application::build_on(listener, settings)
+        .await
+        .expect("ingest builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let streams = application.streams().into_inner();
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        http: reqwest::Client::new(),
+        streams,
+        output_dir,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+fn spawn_registry() -> String {
+    let mut settings = session_registry::configuration::load().expect("registry settings");
+    settings.redis.url = vibes_testkit::redis_server::redis_url();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let registry =
+        session_registry::startup::Application::build_on(listener, settings).expect("registry");
+    let url = format!("http://127.0.0.1:{}", registry.port());
+    tokio::spawn(registry.run_until_stopped());
+    url
+}
+
+pub fn unique_vibe() -> VibeId {
+    VibeId::parse(&format!("ingest-{}", ParticipantId::generate())).unwrap()
+}
+
+impl TestApp {
+    pub async fn post_audio(&self, vibe: &str, content_type: &str, body: Vec<u8>) -> Response {
+        self.http
+            .post(format!("{}/stream/{vibe}/audio", self.address))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn end(&self, vibe: &str) -> Response {
+        self.http
+            .delete(format!("{}/stream/{vibe}", self.address))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+pub async fn expect_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    body
+}

@@ -1,0 +1,2 @@
+mod audio;
+mod helpers;

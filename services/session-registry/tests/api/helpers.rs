@@ -1,0 +1,102 @@
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use session_registry::configuration::{self, Settings};
+use session_registry::startup::Application;
+use std::net::TcpListener;
+use vibes_domain::ParticipantId;
+
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+}
+
+pub const PUBLIC_BASE_URL: &str = "https://edge.test:8443";
+
+/// The real registry on a free port against the test Redis.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    vibes_testkit::init_test_logging();
+    let mut settings = configuration::load().expect("settings");
+    settings.redis.url = vibes_testkit::redis_server::redis_url();
+    settings.playback.public_base_url = PUBLIC_BASE_URL.to_owned();
+    customize(&mut settings);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let application = Application::build_on(listener, settings).expect("registry builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        http: reqwest::Client::new(),
+    }
+}
+
+pub fn unique_vibe() -> String {
+    format!("vibe-{}", ParticipantId::generate())
+}
+
+impl TestApp {
+    pub async fn register(&self, vibe: &str) -> Response {
+        self.http
+            .put(format!("{}/internal/streams/{vibe}", self.address))
+            .json(&json!({ "owner": "ingest-test", "creator": "creator-1" }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn join(&self, vibe: &str, participant: Option<&str>) -> Response {
+        let body = match participant {
+            Some(id) => json!({ "participant_id": id }),
+            None => json!({}),
+        };
+        self.http
+            .post(format!("{}/stream/{vibe}/join", self.address))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn leave(&self, vibe: &str, participant: &str) -> Response {
+        self.http
+            .post(format!("{}/stream/{vibe}/leave", self.address))
+            .json(&json!({ "participant_id": participant }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn active(&self) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/streams/active", self.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    pub async fn end(&self, vibe: &str) -> Response {
+        self.http
+            .delete(format!("{}/internal/streams/{vibe}", self.address))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// Asserts a problem+json answer and returns its body.
+pub async fn expect_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    body
+}

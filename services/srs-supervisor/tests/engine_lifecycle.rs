@@ -1,0 +1,101 @@
+//! The supervisor with the real engine: starts it, reports it, restarts it
+//! after it is killed, stops it.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use srs_supervisor::configuration;
+use srs_supervisor::engine::EngineState;
+use srs_supervisor::startup::Application;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+use vibes_testkit::free_port;
+
+async fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_engine_is_restarted_and_a_stop_ends_it() {
+    vibes_testkit::init_test_logging();
+    let work_dir = tempfile::tempdir().unwrap();
+    let mut settings = configuration::load().unwrap();
+    settings.engine.binary = vibes_testkit::engine_binary();
+    settings.engine.work_dir = work_dir.path().to_path_buf();
+    settings.engine.rtmp_port = free_port();
+    settings.engine.httpflv_port = free_port();
+    settings.engine.hls_port = free_port();
+    settings.engine.api_port = free_port();
+    settings.health.probe_interval_ms = 200;
+    let rtmp_port = settings.engine.rtmp_port;
+
+    let application =
+        Application::build_on(TcpListener::bind("127.0.0.1:0").unwrap(), settings).unwrap();
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let supervisor = application.supervisor();
+    tokio::spawn(application.run_until_stopped());
+
+    wait_for(Duration::from_secs(20), || {
+        supervisor.status().state == EngineState::Running
+    })
+    .await;
+    let ready = reqwest::get(format!("{address}/health/ready"))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let first_pid = supervisor.status().pid.expect("engine pid");
+    let config = std::fs::read_to_string(work_dir.path().join("engine.toml")).unwrap();
+    assert!(
+        config.contains(&format!("port = {rtmp_port}")) && config.contains("gop_num = 0"),
+        "{config}"
+    );
+
+    // SAFETY: SIGKILL to the engine process the supervisor started.
+    unsafe { libc::kill(first_pid as libc::pid_t, libc::SIGKILL) };
+    wait_for(Duration::from_secs(5), || {
+        supervisor.status().state != EngineState::Running
+    })
+    .await;
+    let not_ready = reqwest::get(format!("{address}/health/ready"))
+        .await
+        .unwrap();
+    assert_eq!(not_ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = not_ready.json().await.unwrap();
+    assert_eq!(body["parts"]["engine"]["status"], "down");
+
+    wait_for(Duration::from_secs(20), || {
+        supervisor.status().state == EngineState::Running
+    })
+    .await;
+    let status = supervisor.status();
+    assert_eq!(status.restarts, 1);
+    assert_ne!(status.pid, Some(first_pid));
+    assert!(status.last_failure.unwrap().contains("signal: 9"));
+    let engine: Value = reqwest::get(format!("{address}/engine"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(engine["state"], "running");
+    assert_eq!(engine["restarts"], 1);
+
+    let second_pid = status.pid.unwrap();
+    supervisor.stop().await;
+    assert_eq!(supervisor.status().state, EngineState::Stopped);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{second_pid}")).exists() || is_zombie(second_pid)
+    );
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| stat.split_whitespace().nth(2) == Some("Z"))
+        .unwrap_or(true)
+}
