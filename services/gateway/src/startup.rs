@@ -1,9 +1,9 @@
 use crate::configuration::Settings;
 use crate::routes;
 use crate::upstream::Upstream;
-use actix_web::dev::Server;
 use actix_web::web;
 use std::net::TcpListener;
+use vibes_web::HttpService;
 
 /// The internal services the gateway talks to.
 #[derive(Clone)]
@@ -13,13 +13,10 @@ pub struct Upstreams {
     pub supervisor: Upstream,
 }
 
-pub struct Application {
-    port: u16,
-    server: Server,
-}
+pub struct Application;
 
 impl Application {
-    pub fn build(settings: Settings) -> Result<Self, Box<dyn std::error::Error>> {
+    pub fn build(settings: Settings) -> Result<HttpService, Box<dyn std::error::Error>> {
         let listener = settings.server.bind()?;
         Self::build_on(listener, settings)
     }
@@ -27,8 +24,7 @@ impl Application {
     pub fn build_on(
         listener: TcpListener,
         settings: Settings,
-    ) -> Result<Self, Box<dyn std::error::Error>> {
-        let port = listener.local_addr()?.port();
+    ) -> Result<HttpService, Box<dyn std::error::Error>> {
         let urls = &settings.upstreams;
         // One pooled client for all upstreams: keep-alive connections are reused per host.
         let http = reqwest::Client::builder()
@@ -41,20 +37,11 @@ impl Application {
             ingest: Upstream::new("ingest", &urls.ingest_url, http.clone()),
             supervisor: Upstream::new("engine_supervisor", &urls.supervisor_url, http),
         });
-        let server = vibes_web::serve(listener, move |config| {
+        let service = vibes_web::serve("gateway", listener, move |config| {
             config
                 .app_data(upstreams.clone())
                 .configure(routes::configure);
         })?;
-        tracing::info!(port, "gateway listening");
-        Ok(Self { port, server })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        Ok(service)
     }
 }

@@ -3,10 +3,11 @@
 
 use gateway::configuration;
 use gateway::startup::Application;
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 use serde_json::Value;
 use std::net::TcpListener;
 use vibes_testkit::audio::sine_pcm;
+use vibes_testkit::http::expect_problem;
 
 /// Upstream URLs that refuse connections (port 9 is discard; nothing listens).
 async fn spawn_gateway_without_backends() -> String {
@@ -24,15 +25,6 @@ async fn spawn_gateway_without_backends() -> String {
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
     address
-}
-
-async fn problem(response: Response, status: StatusCode) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    response.json().await.unwrap()
 }
 
 #[tokio::test]
@@ -63,8 +55,12 @@ async fn valid_audio_for_an_unreachable_ingest_is_a_503_problem() {
         .await
         .unwrap();
     assert_eq!(response.headers()["retry-after"], "1");
-    let body = problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
-    assert_eq!(body["code"], "ingest_unavailable");
+    expect_problem(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ingest_unavailable",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -109,7 +105,7 @@ async fn bad_audio_is_refused_before_any_backend_is_asked() {
             .send()
             .await
             .unwrap();
-        assert_eq!(problem(response, status).await["code"], code);
+        expect_problem(response, status, code).await;
     }
 }
 
@@ -122,17 +118,11 @@ async fn join_with_a_bad_id_and_unknown_routes_are_problems() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        problem(join, StatusCode::BAD_REQUEST).await["code"],
-        "invalid_vibe_id"
-    );
+    expect_problem(join, StatusCode::BAD_REQUEST, "invalid_vibe_id").await;
     let unknown = client
         .get(format!("{address}/stream/v1/whatever"))
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        problem(unknown, StatusCode::NOT_FOUND).await["code"],
-        "not_found"
-    );
+    expect_problem(unknown, StatusCode::NOT_FOUND, "not_found").await;
 }

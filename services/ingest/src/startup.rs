@@ -2,14 +2,13 @@ use crate::configuration::Settings;
 use crate::registry_client::RegistryClient;
 use crate::routes;
 use crate::streams::LiveStreams;
-use actix_web::dev::Server;
 use actix_web::web;
 use std::net::TcpListener;
 use std::time::Duration;
+use vibes_web::HttpService;
 
 pub struct Application {
-    port: u16,
-    server: Server,
+    http: HttpService,
     streams: web::Data<LiveStreams>,
 }
 
@@ -23,7 +22,6 @@ impl Application {
         listener: TcpListener,
         settings: Settings,
     ) -> Result<Self, Box<dyn std::error::Error>> {
-        let port = listener.local_addr()?.port();
         let encoder_check =
             web::Data::new(routes::health::EncoderCheck::run(&settings.encoder).await);
         let target = web::Data::new(routes::health::PublishTarget::from_base_url(
@@ -36,23 +34,18 @@ impl Application {
         )?;
         let streams = web::Data::new(LiveStreams::new(settings, registry));
         let app_streams = streams.clone();
-        let server = vibes_web::serve(listener, move |config| {
+        let http = vibes_web::serve("ingest", listener, move |config| {
             config
                 .app_data(app_streams.clone())
                 .app_data(encoder_check.clone())
                 .app_data(target.clone())
                 .configure(routes::configure);
         })?;
-        tracing::info!(port, "ingest listening");
-        Ok(Self {
-            port,
-            server,
-            streams,
-        })
+        Ok(Self { http, streams })
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.http.port()
     }
 
     /// The live streams, for tests that inspect or disturb a pipeline.
@@ -61,6 +54,6 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        self.http.run_until_stopped().await
     }
 }

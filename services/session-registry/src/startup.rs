@@ -1,21 +1,18 @@
 use crate::configuration::Settings;
 use crate::routes;
 use crate::store::SessionStore;
-use actix_web::dev::Server;
 use actix_web::web;
 use std::net::TcpListener;
 use vibes_redis::RedisConnector;
+use vibes_web::HttpService;
 
-pub struct Application {
-    port: u16,
-    server: Server,
-}
-
-/// Settings the handlers read.
+/// Base of the playback URLs handed to listeners.
 pub struct PlaybackBase(pub String);
 
+pub struct Application;
+
 impl Application {
-    pub fn build(settings: Settings) -> Result<Self, Box<dyn std::error::Error>> {
+    pub fn build(settings: Settings) -> Result<HttpService, Box<dyn std::error::Error>> {
         let listener = settings.server.bind()?;
         Self::build_on(listener, settings)
     }
@@ -23,26 +20,16 @@ impl Application {
     pub fn build_on(
         listener: TcpListener,
         settings: Settings,
-    ) -> Result<Self, Box<dyn std::error::Error>> {
-        let port = listener.local_addr()?.port();
+    ) -> Result<HttpService, Box<dyn std::error::Error>> {
         let redis = RedisConnector::new(&settings.redis.url, settings.redis.timeout())?;
         let store = web::Data::new(SessionStore::new(redis, &settings.participants));
         let playback = web::Data::new(PlaybackBase(settings.playback.public_base_url.clone()));
-        let server = vibes_web::serve(listener, move |config| {
+        let service = vibes_web::serve("session-registry", listener, move |config| {
             config
                 .app_data(store.clone())
                 .app_data(playback.clone())
                 .configure(routes::configure);
         })?;
-        tracing::info!(port, "session-registry listening");
-        Ok(Self { port, server })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        Ok(service)
     }
 }

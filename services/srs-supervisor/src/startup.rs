@@ -1,13 +1,12 @@
 use crate::configuration::Settings;
 use crate::engine::EngineSupervisor;
 use crate::routes;
-use actix_web::dev::Server;
 use actix_web::web;
 use std::net::TcpListener;
+use vibes_web::HttpService;
 
 pub struct Application {
-    port: u16,
-    server: Server,
+    http: HttpService,
     supervisor: web::Data<EngineSupervisor>,
 }
 
@@ -22,24 +21,18 @@ impl Application {
         listener: TcpListener,
         settings: Settings,
     ) -> Result<Self, Box<dyn std::error::Error>> {
-        let port = listener.local_addr()?.port();
         let supervisor = web::Data::new(EngineSupervisor::start(settings)?);
         let app_supervisor = supervisor.clone();
-        let server = vibes_web::serve(listener, move |config| {
+        let http = vibes_web::serve("srs-supervisor", listener, move |config| {
             config
                 .app_data(app_supervisor.clone())
                 .configure(routes::configure);
         })?;
-        tracing::info!(port, "srs-supervisor listening");
-        Ok(Self {
-            port,
-            server,
-            supervisor,
-        })
+        Ok(Self { http, supervisor })
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.http.port()
     }
 
     pub fn supervisor(&self) -> web::Data<EngineSupervisor> {
@@ -48,7 +41,7 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT, then stops the engine before returning.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
+        let served = self.http.run_until_stopped().await;
         self.supervisor.stop().await;
         served
     }

@@ -7,19 +7,8 @@ use srs_supervisor::configuration;
 use srs_supervisor::engine::EngineState;
 use srs_supervisor::startup::Application;
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
-use vibes_testkit::free_port;
-
-async fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "condition not met within {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use std::time::Duration;
+use vibes_testkit::{free_port, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_engine_is_restarted_and_a_stop_ends_it() {
@@ -41,7 +30,7 @@ async fn a_killed_engine_is_restarted_and_a_stop_ends_it() {
     let supervisor = application.supervisor();
     tokio::spawn(application.run_until_stopped());
 
-    wait_for(Duration::from_secs(20), || {
+    wait_until(Duration::from_secs(20), || {
         supervisor.status().state == EngineState::Running
     })
     .await;
@@ -58,7 +47,7 @@ async fn a_killed_engine_is_restarted_and_a_stop_ends_it() {
 
     // SAFETY: SIGKILL to the engine process the supervisor started.
     unsafe { libc::kill(first_pid as libc::pid_t, libc::SIGKILL) };
-    wait_for(Duration::from_secs(5), || {
+    wait_until(Duration::from_secs(5), || {
         supervisor.status().state != EngineState::Running
     })
     .await;
@@ -69,7 +58,7 @@ async fn a_killed_engine_is_restarted_and_a_stop_ends_it() {
     let body: Value = not_ready.json().await.unwrap();
     assert_eq!(body["parts"]["engine"]["status"], "down");
 
-    wait_for(Duration::from_secs(20), || {
+    wait_until(Duration::from_secs(20), || {
         supervisor.status().state == EngineState::Running
     })
     .await;

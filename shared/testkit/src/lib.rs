@@ -2,6 +2,7 @@
 
 pub mod audio;
 pub mod edge;
+pub mod http;
 pub mod process;
 pub mod redis_server;
 
@@ -71,4 +72,16 @@ pub fn repo_root() -> std::path::PathBuf {
         .nth(2)
         .expect("testkit sits two levels below the root")
         .to_path_buf()
+}
+
+/// Polls `condition` until it holds, or panics after `limit`.
+pub async fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -14,13 +14,35 @@ use tracing_actix_web::TracingLogger;
 /// Largest JSON body any service accepts.
 pub const MAX_JSON_BODY_BYTES: usize = 2 * 1024 * 1024;
 
+/// A started HTTP server and the port it listens on.
+pub struct HttpService {
+    port: u16,
+    server: Server,
+}
+
+impl HttpService {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
 /// Serves `routes` on an already bound listener (port 0 in tests) with the
 /// common pieces: request tracing, `/health/live`, problem+json for malformed
 /// JSON or paths and for unknown routes.
-pub fn serve<Routes>(listener: TcpListener, routes: Routes) -> std::io::Result<Server>
+pub fn serve<Routes>(
+    service_name: &'static str,
+    listener: TcpListener,
+    routes: Routes,
+) -> std::io::Result<HttpService>
 where
     Routes: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
+    let port = listener.local_addr()?.port();
     let server = HttpServer::new(move || {
         App::new()
             .wrap(TracingLogger::default())
@@ -33,5 +55,6 @@ where
     .listen(listener)?
     .shutdown_timeout(10)
     .run();
-    Ok(server)
+    tracing::info!(service = service_name, port, "listening");
+    Ok(HttpService { port, server })
 }

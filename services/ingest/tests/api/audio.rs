@@ -1,22 +1,13 @@
-use crate::helpers::{expect_problem, spawn_app, spawn_app_with, unique_vibe};
+use crate::helpers::{spawn_app, spawn_app_with, unique_vibe};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use vibes_testkit::audio::{probe_audio, sine_pcm};
+use vibes_testkit::http::expect_problem;
+use vibes_testkit::wait_until;
 
 const PCM: &str = "application/octet-stream";
-
-async fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "condition not met within {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunks_are_encoded_to_aac_and_end_flushes_them() {
@@ -53,7 +44,7 @@ async fn a_killed_encoder_is_restarted_and_the_stream_goes_on() {
     let vibe = unique_vibe();
     app.post_audio(vibe.as_str(), PCM, sine_pcm(0.5)).await;
     let pipeline = app.streams.get(&vibe).expect("stream started");
-    wait_for(Duration::from_secs(5), || pipeline.encoder_pid().is_some()).await;
+    wait_until(Duration::from_secs(5), || pipeline.encoder_pid().is_some()).await;
     let first_pid = pipeline.encoder_pid().unwrap();
 
     // SAFETY: SIGKILL to the ffmpeg child this test's ingest started.
@@ -63,7 +54,7 @@ async fn a_killed_encoder_is_restarted_and_the_stream_goes_on() {
         let response = app.post_audio(vibe.as_str(), PCM, sine_pcm(0.5)).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
     }
-    wait_for(Duration::from_secs(10), || {
+    wait_until(Duration::from_secs(10), || {
         pipeline.stats().chunks_played.load(Ordering::Relaxed) == 4
     })
     .await;
@@ -77,7 +68,7 @@ async fn a_stalled_encoder_fills_the_buffer_and_the_creator_gets_429() {
     let vibe = unique_vibe();
     app.post_audio(vibe.as_str(), PCM, sine_pcm(0.1)).await;
     let pipeline = app.streams.get(&vibe).expect("stream started");
-    wait_for(Duration::from_secs(5), || pipeline.encoder_pid().is_some()).await;
+    wait_until(Duration::from_secs(5), || pipeline.encoder_pid().is_some()).await;
     let pid = pipeline.encoder_pid().unwrap() as libc::pid_t;
 
     // SAFETY: pause and resume the ffmpeg child this test's ingest started.
@@ -111,7 +102,7 @@ async fn a_stalled_encoder_fills_the_buffer_and_the_creator_gets_429() {
     expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "buffer_full").await;
     unsafe { libc::kill(pid, libc::SIGCONT) };
 
-    wait_for(Duration::from_secs(10), || {
+    wait_until(Duration::from_secs(10), || {
         pipeline.stats().chunks_played.load(Ordering::Relaxed) == 3
     })
     .await;

@@ -1,8 +1,7 @@
 use ingest::configuration::{self, Settings};
 use ingest::startup::Application;
 use ingest::streams::LiveStreams;
-use reqwest::{Response, StatusCode};
-use serde_json::Value;
+use reqwest::Response;
 use std::net::TcpListener;
 use std::sync::Arc;
 use tempfile::TempDir;
@@ -79,15 +78,4 @@ impl TestApp {
             .await
             .unwrap()
     }
-}
-
-pub async fn expect_problem(response: Response, status: StatusCode, code: &str) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["code"], code, "{body}");
-    body
 }

@@ -4,6 +4,7 @@ use session_registry::configuration::{self, Settings};
 use session_registry::startup::Application;
 use std::net::TcpListener;
 use vibes_domain::ParticipantId;
+pub use vibes_testkit::http::expect_problem;
 
 pub struct TestApp {
     pub address: String,
@@ -87,16 +88,4 @@ impl TestApp {
             .await
             .unwrap()
     }
-}
-
-/// Asserts a problem+json answer and returns its body.
-pub async fn expect_problem(response: Response, status: StatusCode, code: &str) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["code"], code, "{body}");
-    body
 }
