@@ -1,3 +1,4 @@
+use secrecy::SecretString;
 use serde::Deserialize;
 use std::time::Duration;
 use vibes_config::{ServerSettings, SettingsError};
@@ -38,6 +39,14 @@ impl ParticipantSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PlaybackSettings {
     pub public_base_url: String,
+    pub token_secret: SecretString,
+    pub token_ttl_seconds: u64,
+}
+
+impl PlaybackSettings {
+    pub fn token_ttl(&self) -> Duration {
+        Duration::from_secs(self.token_ttl_seconds)
+    }
 }
 
 pub fn load() -> Result<Settings, SettingsError> {

@@ -1,6 +1,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use vibes_domain::VibeId;
+use vibes_domain::{ParticipantId, VibeId};
 use vibes_problem::Problem;
 use vibes_redis::RedisError;
 
@@ -14,7 +14,9 @@ pub enum RegistryError {
         participant_count: u64,
         cap: u64,
     },
-    #[error("Redis is unavailable")]
+    #[error("participant {0} left; join again to play")]
+    ParticipantLeft(ParticipantId),
+    #[error("the session store (Redis) is unavailable")]
     Redis(#[from] RedisError),
 }
 
@@ -35,12 +37,18 @@ impl From<&RegistryError> for Problem {
                 .with_detail(error.to_string())
                 .with_extension("participant_count", *participant_count)
                 .with_extension("max_participants", *cap),
+            RegistryError::ParticipantLeft(_) => Problem::new(
+                StatusCode::FORBIDDEN,
+                "participant_left",
+                "Participant left",
+            )
+            .with_detail(error.to_string()),
             RegistryError::Redis(cause) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "redis_unavailable",
-                "Session store unavailable",
+                "registry_unavailable",
+                "Session registry unavailable",
             )
-            .with_detail(cause.to_string())
+            .with_detail(format!("{error}: {cause}"))
             .with_retry_after(1),
         }
     }

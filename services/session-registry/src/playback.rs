@@ -1,24 +1,138 @@
-use vibes_domain::api::PlaybackUrls;
-use vibes_domain::VibeId;
+//! Playback URLs and the tokens inside them.
+//!
+//! A listener's URLs put the token in the path, before the engine's own path:
+//! `/live/<token>/<vibe>.flv` and `/live/<token>/<vibe>/<vibe>.m3u8`. HLS
+//! segment URLs are relative to the playlist, so they carry the token too; the
+//! edge checks it with the registry and strips it before asking the engine.
 
-/// Playback URLs under the public edge. The HLS path is the engine's layout
-/// (`/live/<stream>/<stream>.m3u8`), which the edge passes through.
-pub fn playback_urls(public_base_url: &str, vibe: &VibeId) -> PlaybackUrls {
-    let base = public_base_url.trim_end_matches('/');
-    PlaybackUrls {
-        flv: format!("{base}/live/{vibe}.flv"),
-        hls: format!("{base}/live/{vibe}/{vibe}.m3u8"),
+use std::time::SystemTime;
+use vibes_domain::api::PlaybackUrls;
+use vibes_domain::{ParticipantId, VibeId};
+use vibes_tokens::{PlaybackTokenError, PlaybackTokens};
+
+pub struct Playback {
+    base_url: String,
+    tokens: PlaybackTokens,
+}
+
+impl Playback {
+    pub fn new(public_base_url: &str, tokens: PlaybackTokens) -> Self {
+        Self {
+            base_url: public_base_url.trim_end_matches('/').to_owned(),
+            tokens,
+        }
     }
+
+    pub fn tokens(&self) -> &PlaybackTokens {
+        &self.tokens
+    }
+
+    /// The URLs a participant plays, with a fresh token.
+    pub fn urls_for(&self, vibe: &VibeId, participant: &ParticipantId) -> PlaybackUrls {
+        let token = self.tokens.mint(vibe, participant, SystemTime::now());
+        urls(&format!("{}/live/{token}", self.base_url), vibe)
+    }
+
+    /// The URLs without a token, for listings: they show where a stream
+    /// plays, and only work after a join.
+    pub fn public_urls(&self, vibe: &VibeId) -> PlaybackUrls {
+        urls(&format!("{}/live", self.base_url), vibe)
+    }
+
+    /// Checks the token of a media request path and returns who may play what.
+    pub fn authorize(
+        &self,
+        media_path: &str,
+    ) -> Result<(VibeId, ParticipantId), PlaybackTokenError> {
+        let (token, vibe) = parse_media_path(media_path).ok_or(PlaybackTokenError::Malformed)?;
+        let participant = self.tokens.verify(&vibe, token, SystemTime::now())?;
+        Ok((vibe, participant))
+    }
+}
+
+fn urls(prefix: &str, vibe: &VibeId) -> PlaybackUrls {
+    PlaybackUrls {
+        flv: format!("{prefix}/{vibe}.flv"),
+        hls: format!("{prefix}/{vibe}/{vibe}.m3u8"),
+    }
+}
+
+/// `/live/<token>/<vibe>.flv` or `/live/<token>/<vibe>/<file>` (query ignored)
+/// → the token and the stream.
+fn parse_media_path(path: &str) -> Option<(&str, VibeId)> {
+    let path = path.split('?').next()?;
+    let rest = path.strip_prefix("/live/")?;
+    let (token, media) = rest.split_once('/')?;
+    let vibe = match media.split_once('/') {
+        Some((vibe, file)) if !file.is_empty() && !file.contains('/') => vibe,
+        Some(_) => return None,
+        None => media.strip_suffix(".flv")?,
+    };
+    Some((token, VibeId::parse(vibe).ok()?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::SecretString;
+    use std::time::Duration;
+
+    fn playback() -> Playback {
+        let secret = SecretString::from("a test secret of at least 32 bytes".to_owned());
+        let tokens = PlaybackTokens::new(secret, Duration::from_secs(60)).unwrap();
+        Playback::new("https://edge.example:8443/", tokens)
+    }
 
     #[test]
-    fn urls_sit_under_the_edge_without_double_slashes() {
+    fn participant_urls_carry_a_token_that_authorizes_flv_playlist_and_segments() {
+        let playback = playback();
         let vibe = VibeId::parse("v1").unwrap();
-        let urls = playback_urls("https://edge.example:8443/", &vibe);
+        let participant = ParticipantId::parse("p1").unwrap();
+        let urls = playback.urls_for(&vibe, &participant);
+        let flv_path = urls.flv.strip_prefix("https://edge.example:8443").unwrap();
+        let token = flv_path.split('/').nth(2).unwrap();
+        assert_eq!(flv_path, format!("/live/{token}/v1.flv"));
+        assert!(urls.hls.ends_with(&format!("/live/{token}/v1/v1.m3u8")));
+
+        for path in [
+            flv_path.to_owned(),
+            format!("/live/{token}/v1/v1.m3u8"),
+            format!("/live/{token}/v1/3.ts?x=1"),
+        ] {
+            assert_eq!(
+                playback.authorize(&path),
+                Ok((vibe.clone(), participant.clone())),
+                "{path}"
+            );
+        }
+        let other_stream = format!("/live/{token}/v2.flv");
+        assert_eq!(
+            playback.authorize(&other_stream),
+            Err(PlaybackTokenError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn paths_without_a_token_or_of_another_shape_are_malformed() {
+        let playback = playback();
+        for path in [
+            "/live/v1.flv",
+            "/live/v1/v1.m3u8",
+            "/other/t/v1.flv",
+            "/live/t/v1/a/b.ts",
+            "/live/t/bad.id.flv",
+        ] {
+            assert_eq!(
+                playback.authorize(path),
+                Err(PlaybackTokenError::Malformed),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn listings_show_urls_without_tokens() {
+        let urls = playback().public_urls(&VibeId::parse("v1").unwrap());
         assert_eq!(urls.flv, "https://edge.example:8443/live/v1.flv");
         assert_eq!(urls.hls, "https://edge.example:8443/live/v1/v1.m3u8");
     }

@@ -1,13 +1,12 @@
 use crate::configuration::Settings;
+use crate::playback::Playback;
 use crate::routes;
 use crate::store::SessionStore;
 use actix_web::web;
 use std::net::TcpListener;
 use vibes_redis::RedisConnector;
+use vibes_tokens::PlaybackTokens;
 use vibes_web::HttpService;
-
-/// Base of the playback URLs handed to listeners.
-pub struct PlaybackBase(pub String);
 
 pub struct Application;
 
@@ -22,8 +21,14 @@ impl Application {
         settings: Settings,
     ) -> Result<HttpService, Box<dyn std::error::Error>> {
         let redis = RedisConnector::new(&settings.redis.url, settings.redis.timeout())?;
-        let store = web::Data::new(SessionStore::new(redis, &settings.participants));
-        let playback = web::Data::new(PlaybackBase(settings.playback.public_base_url.clone()));
+        let store = SessionStore::new(redis, &settings.participants, &settings.playback);
+        let store = web::Data::new(store);
+        let tokens = PlaybackTokens::new(
+            settings.playback.token_secret.clone(),
+            settings.playback.token_ttl(),
+        )
+        .map_err(|error| format!("playback.token_secret: {error}"))?;
+        let playback = web::Data::new(Playback::new(&settings.playback.public_base_url, tokens));
         let service = vibes_web::serve("session-registry", listener, move |config| {
             config
                 .app_data(store.clone())

@@ -1,21 +1,21 @@
 //! Stream and participant state, all of it in Redis so any number of registry
 //! instances agree.
 
-use crate::configuration::ParticipantSettings;
+use crate::configuration::{ParticipantSettings, PlaybackSettings};
 use crate::error::RegistryError;
-use std::time::Duration;
 use vibes_domain::{ParticipantId, VibeId};
 use vibes_redis::scripts::{self, StreamRecord};
-use vibes_redis::{JoinOutcome, LeaveOutcome, RedisConnector, SessionScripts};
+use vibes_redis::{
+    JoinOutcome, LeaveOutcome, RedisConnector, SeatRequest, SeatTerms, SessionScripts,
+};
 
 pub struct SessionStore {
     redis: RedisConnector,
     scripts: SessionScripts,
-    default_cap: u64,
-    lease: Duration,
+    terms: SeatTerms,
 }
 
-/// A seat held by a participant after a join.
+/// A seat held by a participant after a join or renewal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Seat {
     pub participant_count: u64,
@@ -23,21 +23,25 @@ pub struct Seat {
 }
 
 impl SessionStore {
-    pub fn new(redis: RedisConnector, participants: &ParticipantSettings) -> Self {
+    pub fn new(
+        redis: RedisConnector,
+        participants: &ParticipantSettings,
+        playback: &PlaybackSettings,
+    ) -> Self {
+        let terms = SeatTerms {
+            lease: participants.lease(),
+            remember_leave: playback.token_ttl(),
+            default_cap: participants.max_per_stream,
+        };
         Self {
             redis,
             scripts: SessionScripts::default(),
-            default_cap: participants.max_per_stream,
-            lease: participants.lease(),
+            terms,
         }
     }
 
-    pub fn lease(&self) -> Duration {
-        self.lease
-    }
-
-    pub fn default_cap(&self) -> u64 {
-        self.default_cap
+    pub fn terms(&self) -> &SeatTerms {
+        &self.terms
     }
 
     pub async fn ping(&self) -> Result<(), RegistryError> {
@@ -51,10 +55,10 @@ impl SessionStore {
         creator: Option<&str>,
     ) -> Result<bool, RegistryError> {
         let mut connection = self.redis.connection().await?;
-        Ok(self
+        let fresh = self
             .scripts
-            .register_stream(&mut connection, vibe, owner, creator)
-            .await?)
+            .register_stream(&mut connection, vibe, owner, creator);
+        Ok(fresh.await?)
     }
 
     pub async fn end_stream(&self, vibe: &VibeId) -> Result<bool, RegistryError> {
@@ -62,21 +66,17 @@ impl SessionStore {
         Ok(scripts::end_stream(&mut connection, vibe).await?)
     }
 
-    pub async fn join(
+    /// Seats a participant: a join, or a media request renewing its lease.
+    pub async fn seat(
         &self,
         vibe: &VibeId,
         participant: &ParticipantId,
+        request: SeatRequest,
     ) -> Result<Seat, RegistryError> {
         let mut connection = self.redis.connection().await?;
         let outcome = self
             .scripts
-            .join(
-                &mut connection,
-                vibe,
-                participant,
-                self.lease,
-                self.default_cap,
-            )
+            .seat(&mut connection, vibe, participant, &self.terms, request)
             .await?;
         match outcome {
             JoinOutcome::Admitted {
@@ -95,6 +95,7 @@ impl SessionStore {
                 cap,
             }),
             JoinOutcome::NotLive => Err(RegistryError::StreamNotLive(vibe.clone())),
+            JoinOutcome::Departed => Err(RegistryError::ParticipantLeft(participant.clone())),
         }
     }
 
@@ -104,10 +105,19 @@ impl SessionStore {
         participant: &ParticipantId,
     ) -> Result<LeaveOutcome, RegistryError> {
         let mut connection = self.redis.connection().await?;
-        Ok(self
+        let outcome = self
             .scripts
-            .leave(&mut connection, vibe, participant)
-            .await?)
+            .leave(&mut connection, vibe, participant, &self.terms);
+        Ok(outcome.await?)
+    }
+
+    /// Overrides one live stream's participant cap.
+    pub async fn set_cap(&self, vibe: &VibeId, cap: u64) -> Result<(), RegistryError> {
+        let mut connection = self.redis.connection().await?;
+        match self.scripts.set_cap(&mut connection, vibe, cap).await? {
+            true => Ok(()),
+            false => Err(RegistryError::StreamNotLive(vibe.clone())),
+        }
     }
 
     /// Live streams with their participant counts at read time.

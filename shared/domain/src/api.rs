@@ -75,6 +75,13 @@ pub struct StreamRegistration {
     pub owner: String,
 }
 
+/// Internal: one stream's participant cap, overriding the deployment default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaxParticipants {
+    pub max_participants: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamRegistered {
     pub vibe_id: VibeId,

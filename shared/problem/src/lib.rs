@@ -54,6 +54,13 @@ impl Problem {
         self
     }
 
+    /// Keeps the problem but answers with another status, e.g. 403 for every
+    /// refusal where the caller (nginx `auth_request`) understands only 401/403.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status.as_u16();
+        self
+    }
+
     /// Adds a `Retry-After` header to the response (used with 429 and 503).
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after_secs = Some(seconds);

@@ -16,6 +16,11 @@ pub fn participant_leases(vibe: &VibeId) -> String {
     format!("vibes:{{{vibe}}}:leases")
 }
 
+/// Sorted set: member = participant id that left, score = when that may be forgotten (ms).
+pub fn departed_participants(vibe: &VibeId) -> String {
+    format!("vibes:{{{vibe}}}:left")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,5 +30,6 @@ mod tests {
         let vibe = VibeId::parse("abc").unwrap();
         assert_eq!(stream_record(&vibe), "vibes:{abc}:stream");
         assert_eq!(participant_leases(&vibe), "vibes:{abc}:leases");
+        assert_eq!(departed_participants(&vibe), "vibes:{abc}:left");
     }
 }

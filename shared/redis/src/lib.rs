@@ -8,4 +8,4 @@ pub mod scripts;
 
 pub use connection::{RedisConnector, RedisSettingsError};
 pub use redis::RedisError;
-pub use scripts::{JoinOutcome, LeaveOutcome, SessionScripts};
+pub use scripts::{JoinOutcome, LeaveOutcome, SeatRequest, SeatTerms, SessionScripts};

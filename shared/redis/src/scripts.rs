@@ -10,9 +10,35 @@ use vibes_domain::{ParticipantId, VibeId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinOutcome {
-    Admitted { participant_count: u64, cap: u64 },
-    Full { participant_count: u64, cap: u64 },
+    Admitted {
+        participant_count: u64,
+        cap: u64,
+    },
+    Full {
+        participant_count: u64,
+        cap: u64,
+    },
     NotLive,
+    /// Only for renewals: the participant left, so its token no longer seats it.
+    Departed,
+}
+
+/// Why a seat is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeatRequest {
+    /// An explicit join: also forgets an earlier leave.
+    Join,
+    /// A media request renewing (or re-creating) the lease.
+    Renew,
+}
+
+/// How long the leases and leave records of a stream last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeatTerms {
+    pub lease: Duration,
+    /// A leave is remembered this long: as long as a playback token can live.
+    pub remember_leave: Duration,
+    pub default_cap: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,39 +58,47 @@ pub struct StreamRecord {
 }
 
 pub struct SessionScripts {
-    join: Script,
+    seat: Script,
     leave: Script,
     count: Script,
     register_stream: Script,
+    set_cap: Script,
 }
 
 impl Default for SessionScripts {
     fn default() -> Self {
         Self {
-            join: Script::new(include_str!("scripts/join.lua")),
+            seat: Script::new(include_str!("scripts/seat.lua")),
             leave: Script::new(include_str!("scripts/leave.lua")),
             count: Script::new(include_str!("scripts/count.lua")),
             register_stream: Script::new(include_str!("scripts/register_stream.lua")),
+            set_cap: Script::new(include_str!("scripts/set_cap.lua")),
         }
     }
 }
 
 impl SessionScripts {
-    pub async fn join<C: ConnectionLike>(
+    pub async fn seat<C: ConnectionLike>(
         &self,
         connection: &mut C,
         vibe: &VibeId,
         participant: &ParticipantId,
-        lease: Duration,
-        default_cap: u64,
+        terms: &SeatTerms,
+        request: SeatRequest,
     ) -> Result<JoinOutcome, RedisError> {
+        let mode = match request {
+            SeatRequest::Join => "join",
+            SeatRequest::Renew => "renew",
+        };
         let (outcome, participant_count, cap): (i64, u64, u64) = self
-            .join
+            .seat
             .key(keys::stream_record(vibe))
             .key(keys::participant_leases(vibe))
+            .key(keys::departed_participants(vibe))
             .arg(participant.as_str())
-            .arg(lease.as_millis() as u64)
-            .arg(default_cap)
+            .arg(terms.lease.as_millis() as u64)
+            .arg(terms.default_cap)
+            .arg(mode)
             .invoke_async(connection)
             .await?;
         Ok(match outcome {
@@ -76,6 +110,7 @@ impl SessionScripts {
                 participant_count,
                 cap,
             },
+            -2 => JoinOutcome::Departed,
             _ => JoinOutcome::NotLive,
         })
     }
@@ -85,11 +120,14 @@ impl SessionScripts {
         connection: &mut C,
         vibe: &VibeId,
         participant: &ParticipantId,
+        terms: &SeatTerms,
     ) -> Result<LeaveOutcome, RedisError> {
         let (removed, participant_count): (u64, u64) = self
             .leave
             .key(keys::participant_leases(vibe))
+            .key(keys::departed_participants(vibe))
             .arg(participant.as_str())
+            .arg(terms.remember_leave.as_millis() as u64)
             .invoke_async(connection)
             .await?;
         Ok(LeaveOutcome {
@@ -107,6 +145,22 @@ impl SessionScripts {
             .key(keys::participant_leases(vibe))
             .invoke_async(connection)
             .await
+    }
+
+    /// Overrides one live stream's cap. Returns false when it is not live.
+    pub async fn set_cap<C: ConnectionLike>(
+        &self,
+        connection: &mut C,
+        vibe: &VibeId,
+        cap: u64,
+    ) -> Result<bool, RedisError> {
+        let set: u64 = self
+            .set_cap
+            .key(keys::stream_record(vibe))
+            .arg(cap)
+            .invoke_async(connection)
+            .await?;
+        Ok(set == 1)
     }
 
     /// Returns true when the stream was not known before (a fresh start).
@@ -135,11 +189,12 @@ pub async fn end_stream<C: ConnectionLike>(
     connection: &mut C,
     vibe: &VibeId,
 ) -> Result<bool, RedisError> {
-    let (removed_from_live, _, _): (u64, u64, u64) = redis::pipe()
+    let (removed_from_live, _, _, _): (u64, u64, u64, u64) = redis::pipe()
         .atomic()
         .srem(keys::LIVE_STREAMS, vibe.as_str())
         .del(keys::stream_record(vibe))
         .del(keys::participant_leases(vibe))
+        .del(keys::departed_participants(vibe))
         .query_async(connection)
         .await?;
     Ok(removed_from_live == 1)

@@ -3,8 +3,8 @@
 use redis::aio::ConnectionManager;
 use std::time::Duration;
 use vibes_domain::{ParticipantId, VibeId};
-use vibes_redis::scripts::{end_stream, live_streams};
-use vibes_redis::{JoinOutcome, RedisConnector, SessionScripts};
+use vibes_redis::scripts::{end_stream, live_streams, StreamRecord};
+use vibes_redis::{JoinOutcome, RedisConnector, SeatRequest, SeatTerms, SessionScripts};
 
 async fn connection() -> ConnectionManager {
     RedisConnector::new(
@@ -17,6 +17,18 @@ async fn connection() -> ConnectionManager {
     .expect("Redis is reachable")
 }
 
+/// A registered stream under a fresh id, with its scripts and connection.
+async fn live_stream() -> (ConnectionManager, SessionScripts, VibeId) {
+    let mut redis = connection().await;
+    let scripts = SessionScripts::default();
+    let vibe = unique_vibe();
+    assert!(scripts
+        .register_stream(&mut redis, &vibe, "ingest-a", None)
+        .await
+        .unwrap());
+    (redis, scripts, vibe)
+}
+
 fn unique_vibe() -> VibeId {
     VibeId::parse(&format!("test-{}", ParticipantId::generate())).unwrap()
 }
@@ -25,77 +37,91 @@ fn participant(name: &str) -> ParticipantId {
     ParticipantId::parse(name).unwrap()
 }
 
-const LEASE: Duration = Duration::from_secs(30);
+fn terms(lease_ms: u64, cap: u64) -> SeatTerms {
+    SeatTerms {
+        lease: Duration::from_millis(lease_ms),
+        remember_leave: Duration::from_secs(60),
+        default_cap: cap,
+    }
+}
+
+fn admitted(participant_count: u64, cap: u64) -> JoinOutcome {
+    JoinOutcome::Admitted {
+        participant_count,
+        cap,
+    }
+}
 
 #[tokio::test]
 async fn join_refuses_a_stream_that_is_not_live() {
     let mut redis = connection().await;
-    let scripts = SessionScripts::default();
-    let outcome = scripts
-        .join(&mut redis, &unique_vibe(), &participant("p1"), LEASE, 10)
+    let outcome = SessionScripts::default()
+        .seat(
+            &mut redis,
+            &unique_vibe(),
+            &participant("p1"),
+            &terms(30_000, 10),
+            SeatRequest::Join,
+        )
         .await;
     assert_eq!(outcome.unwrap(), JoinOutcome::NotLive);
 }
 
 #[tokio::test]
 async fn join_admits_up_to_the_cap_and_rejoin_renews_without_counting_twice() {
-    let mut redis = connection().await;
-    let scripts = SessionScripts::default();
-    let vibe = unique_vibe();
-    assert!(scripts
-        .register_stream(&mut redis, &vibe, "ingest-a", None)
-        .await
-        .unwrap());
-
+    let (mut redis, scripts, vibe) = live_stream().await;
+    let terms = terms(30_000, 2);
     for (index, name) in ["p1", "p2"].iter().enumerate() {
         let outcome = scripts
-            .join(&mut redis, &vibe, &participant(name), LEASE, 2)
-            .await
-            .unwrap();
-        assert_eq!(
-            outcome,
-            JoinOutcome::Admitted {
-                participant_count: index as u64 + 1,
-                cap: 2
-            }
-        );
+            .seat(
+                &mut redis,
+                &vibe,
+                &participant(name),
+                &terms,
+                SeatRequest::Join,
+            )
+            .await;
+        assert_eq!(outcome.unwrap(), admitted(index as u64 + 1, 2));
     }
     let full = scripts
-        .join(&mut redis, &vibe, &participant("p3"), LEASE, 2)
-        .await
-        .unwrap();
+        .seat(
+            &mut redis,
+            &vibe,
+            &participant("p3"),
+            &terms,
+            SeatRequest::Join,
+        )
+        .await;
     assert_eq!(
-        full,
+        full.unwrap(),
         JoinOutcome::Full {
             participant_count: 2,
             cap: 2
         }
     );
     let renewed = scripts
-        .join(&mut redis, &vibe, &participant("p1"), LEASE, 2)
-        .await
-        .unwrap();
-    assert_eq!(
-        renewed,
-        JoinOutcome::Admitted {
-            participant_count: 2,
-            cap: 2
-        }
-    );
+        .seat(
+            &mut redis,
+            &vibe,
+            &participant("p1"),
+            &terms,
+            SeatRequest::Renew,
+        )
+        .await;
+    assert_eq!(renewed.unwrap(), admitted(2, 2));
 }
 
 #[tokio::test]
 async fn expired_leases_free_their_seats() {
-    let mut redis = connection().await;
-    let scripts = SessionScripts::default();
-    let vibe = unique_vibe();
+    let (mut redis, scripts, vibe) = live_stream().await;
     scripts
-        .register_stream(&mut redis, &vibe, "ingest-a", None)
-        .await
-        .unwrap();
-    let short = Duration::from_millis(50);
-    scripts
-        .join(&mut redis, &vibe, &participant("gone"), short, 1)
+        .seat(
+            &mut redis,
+            &vibe,
+            &participant("gone"),
+            &terms(50, 1),
+            SeatRequest::Join,
+        )
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(120)).await;
@@ -105,12 +131,43 @@ async fn expired_leases_free_their_seats() {
         0
     );
     let outcome = scripts
-        .join(&mut redis, &vibe, &participant("next"), LEASE, 1)
-        .await
-        .unwrap();
+        .seat(
+            &mut redis,
+            &vibe,
+            &participant("next"),
+            &terms(30_000, 1),
+            SeatRequest::Join,
+        )
+        .await;
+    assert_eq!(outcome.unwrap(), admitted(1, 1));
+}
+
+#[tokio::test]
+async fn a_renewal_recreates_a_lost_lease_while_there_is_room() {
+    let (mut redis, scripts, vibe) = live_stream().await;
+    let terms = terms(30_000, 1);
+    let renewed = scripts
+        .seat(
+            &mut redis,
+            &vibe,
+            &participant("p1"),
+            &terms,
+            SeatRequest::Renew,
+        )
+        .await;
+    assert_eq!(renewed.unwrap(), admitted(1, 1));
+    let no_room = scripts
+        .seat(
+            &mut redis,
+            &vibe,
+            &participant("p2"),
+            &terms,
+            SeatRequest::Renew,
+        )
+        .await;
     assert_eq!(
-        outcome,
-        JoinOutcome::Admitted {
+        no_room.unwrap(),
+        JoinOutcome::Full {
             participant_count: 1,
             cap: 1
         }
@@ -118,35 +175,115 @@ async fn expired_leases_free_their_seats() {
 }
 
 #[tokio::test]
-async fn leave_is_idempotent() {
-    let mut redis = connection().await;
-    let scripts = SessionScripts::default();
-    let vibe = unique_vibe();
+async fn leave_is_idempotent_and_blocks_renewal_until_a_new_join() {
+    let (mut redis, scripts, vibe) = live_stream().await;
+    let terms = terms(30_000, 5);
     scripts
-        .register_stream(&mut redis, &vibe, "ingest-a", None)
+        .seat(
+            &mut redis,
+            &vibe,
+            &participant("p1"),
+            &terms,
+            SeatRequest::Join,
+        )
         .await
         .unwrap();
     scripts
-        .join(&mut redis, &vibe, &participant("p1"), LEASE, 5)
-        .await
-        .unwrap();
-    scripts
-        .join(&mut redis, &vibe, &participant("p2"), LEASE, 5)
+        .seat(
+            &mut redis,
+            &vibe,
+            &participant("p2"),
+            &terms,
+            SeatRequest::Join,
+        )
         .await
         .unwrap();
 
     let first = scripts
-        .leave(&mut redis, &vibe, &participant("p1"))
+        .leave(&mut redis, &vibe, &participant("p1"), &terms)
         .await
         .unwrap();
     assert!(first.removed);
     assert_eq!(first.participant_count, 1);
     let second = scripts
-        .leave(&mut redis, &vibe, &participant("p1"))
+        .leave(&mut redis, &vibe, &participant("p1"), &terms)
         .await
         .unwrap();
     assert!(!second.removed);
     assert_eq!(second.participant_count, 1);
+
+    let renewal = scripts
+        .seat(
+            &mut redis,
+            &vibe,
+            &participant("p1"),
+            &terms,
+            SeatRequest::Renew,
+        )
+        .await;
+    assert_eq!(renewal.unwrap(), JoinOutcome::Departed);
+    let rejoin = scripts
+        .seat(
+            &mut redis,
+            &vibe,
+            &participant("p1"),
+            &terms,
+            SeatRequest::Join,
+        )
+        .await;
+    assert_eq!(rejoin.unwrap(), admitted(2, 5));
+    let renewal = scripts
+        .seat(
+            &mut redis,
+            &vibe,
+            &participant("p1"),
+            &terms,
+            SeatRequest::Renew,
+        )
+        .await;
+    assert_eq!(renewal.unwrap(), admitted(2, 5));
+}
+
+#[tokio::test]
+async fn a_stream_cap_overrides_the_default() {
+    let (mut redis, scripts, vibe) = live_stream().await;
+    assert!(scripts.set_cap(&mut redis, &vibe, 1).await.unwrap());
+    assert!(
+        !scripts
+            .set_cap(&mut redis, &unique_vibe(), 1)
+            .await
+            .unwrap(),
+        "not live"
+    );
+    let terms = terms(30_000, 1000);
+    scripts
+        .seat(
+            &mut redis,
+            &vibe,
+            &participant("p1"),
+            &terms,
+            SeatRequest::Join,
+        )
+        .await
+        .unwrap();
+    let full = scripts
+        .seat(
+            &mut redis,
+            &vibe,
+            &participant("p2"),
+            &terms,
+            SeatRequest::Join,
+        )
+        .await;
+    assert_eq!(
+        full.unwrap(),
+        JoinOutcome::Full {
+            participant_count: 1,
+            cap: 1
+        }
+    );
+    let listed = find(&live_streams(&mut redis).await.unwrap(), &vibe);
+    assert_eq!(listed.max_participants, Some(1));
 }
 
 #[tokio::test]
@@ -154,10 +291,10 @@ async fn register_keeps_the_first_start_and_end_removes_everything() {
     let mut redis = connection().await;
     let scripts = SessionScripts::default();
     let vibe = unique_vibe();
-    assert!(scripts
+    let fresh = scripts
         .register_stream(&mut redis, &vibe, "ingest-a", Some("creator-1"))
-        .await
-        .unwrap());
+        .await;
+    assert!(fresh.unwrap());
     let started = find(&live_streams(&mut redis).await.unwrap(), &vibe).started_at_ms;
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert!(!scripts
@@ -170,8 +307,19 @@ async fn register_keeps_the_first_start_and_end_removes_everything() {
     assert_eq!(record.owner, "ingest-b");
     assert_eq!(record.creator.as_deref(), Some("creator-1"));
 
+    let terms = terms(30_000, 5);
     scripts
-        .join(&mut redis, &vibe, &participant("p1"), LEASE, 5)
+        .seat(
+            &mut redis,
+            &vibe,
+            &participant("p1"),
+            &terms,
+            SeatRequest::Join,
+        )
+        .await
+        .unwrap();
+    scripts
+        .leave(&mut redis, &vibe, &participant("p1"), &terms)
         .await
         .unwrap();
     assert!(end_stream(&mut redis, &vibe).await.unwrap());
@@ -181,16 +329,17 @@ async fn register_keeps_the_first_start_and_end_removes_everything() {
         .unwrap()
         .iter()
         .all(|r| r.vibe_id != vibe));
-    assert_eq!(
-        scripts.participant_count(&mut redis, &vibe).await.unwrap(),
-        0
-    );
+    let leftovers: u64 = redis::cmd("EXISTS")
+        .arg(vibes_redis::keys::stream_record(&vibe))
+        .arg(vibes_redis::keys::participant_leases(&vibe))
+        .arg(vibes_redis::keys::departed_participants(&vibe))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(leftovers, 0);
 }
 
-fn find(
-    records: &[vibes_redis::scripts::StreamRecord],
-    vibe: &VibeId,
-) -> vibes_redis::scripts::StreamRecord {
+fn find(records: &[StreamRecord], vibe: &VibeId) -> StreamRecord {
     records
         .iter()
         .find(|record| &record.vibe_id == vibe)

@@ -17,6 +17,7 @@ pub struct Edge {
 /// Where the edge forwards to.
 pub struct EdgeUpstreams {
     pub gateway_port: u16,
+    pub registry_port: u16,
     pub engine_flv_port: u16,
     pub engine_hls_port: u16,
 }
@@ -41,6 +42,12 @@ impl Edge {
                 "GATEWAY_ADDR",
                 format!("127.0.0.1:{}", upstreams.gateway_port),
             )
+            .env(
+                "REGISTRY_ADDR",
+                format!("127.0.0.1:{}", upstreams.registry_port),
+            )
+            // Short, so a test sees a leave take effect at the edge quickly.
+            .env("EDGE_PLAYBACK_AUTH_CACHE", "1s")
             .env(
                 "ENGINE_FLV_ADDR",
                 format!("127.0.0.1:{}", upstreams.engine_flv_port),

@@ -23,7 +23,11 @@ pub fn redis_url() -> String {
 
 /// Starts a private Redis that the caller owns (for tests that stop it).
 pub fn start_redis() -> RedisStart {
-    let port = free_port();
+    start_redis_on(free_port())
+}
+
+/// Starts a private Redis on `port`, e.g. again after stopping one there.
+pub fn start_redis_on(port: u16) -> RedisStart {
     let mut command = Command::new("redis-server");
     command
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -42,12 +46,14 @@ pub fn start_redis() -> RedisStart {
     RedisStart {
         process,
         url: format!("redis://127.0.0.1:{port}/"),
+        port,
     }
 }
 
 pub struct RedisStart {
     pub process: TestProcess,
     pub url: String,
+    pub port: u16,
 }
 
 impl RedisStart {

@@ -10,6 +10,10 @@ use tempfile::TempDir;
 use vibes_testkit::edge::{Edge, EdgeUpstreams, Reply};
 use vibes_testkit::free_port;
 
+/// The registry's playback token key in the test stack, so tests can forge
+/// (for instance already expired) tokens.
+pub const PLAYBACK_TOKEN_SECRET: &str = "e2e-playback-secret-0123456789abcdef";
+
 pub struct Stack {
     pub edge: Edge,
     pub ingest_streams: Arc<ingest::streams::LiveStreams>,
@@ -52,6 +56,7 @@ impl Stack {
             &runtime_dir.path().join("edge"),
             &EdgeUpstreams {
                 gateway_port,
+                registry_port,
                 engine_flv_port: engine.httpflv_port,
                 engine_hls_port: engine.hls_port,
             },
@@ -60,6 +65,7 @@ impl Stack {
         let mut registry_settings = session_registry::configuration::load().expect("settings");
         registry_settings.redis.url = vibes_testkit::redis_server::redis_url();
         registry_settings.playback.public_base_url = edge.url("");
+        registry_settings.playback.token_secret = PLAYBACK_TOKEN_SECRET.to_owned().into();
         let registry =
             session_registry::startup::Application::build_on(registry_listener, registry_settings)
                 .expect("registry");

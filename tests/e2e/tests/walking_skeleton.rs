@@ -1,14 +1,17 @@
 //! One creator chunk reaches a listener through the edge: POST audio → gateway
 //! → ingest → ffmpeg → RTMP → engine → HTTP-FLV through nginx → decoded by ffmpeg.
 
+use secrecy::SecretString;
 use serde_json::Value;
 use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use vibes_domain::audio::BYTES_PER_SECOND;
-use vibes_e2e::Stack;
+use vibes_domain::ParticipantId;
+use vibes_e2e::{Stack, PLAYBACK_TOKEN_SECRET};
 use vibes_testkit::audio::{probe_audio, sine_pcm};
 use vibes_testkit::edge::Reply;
+use vibes_tokens::PlaybackTokens;
 
 const PCM: &str = "application/octet-stream";
 
@@ -171,19 +174,30 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
         .to_owned();
     assert_eq!(joined["participant_count"], 1);
     let flv_url = joined["playback"]["flv"].as_str().expect("FLV URL");
-    assert_eq!(flv_url, edge.url(&format!("/live/{vibe}.flv")));
-    assert_eq!(
-        joined["playback"]["hls"],
-        edge.url(&format!("/live/{vibe}/{vibe}.m3u8")).as_str()
-    );
+    let flv_path = flv_url.strip_prefix(&edge.url("")).expect("under the edge");
+    let token = flv_path.split('/').nth(2).expect("a token in the path");
+    assert_eq!(flv_path, format!("/live/{token}/{vibe}.flv"));
+    let hls_url = edge.url(&format!("/live/{token}/{vibe}/{vibe}.m3u8"));
+    assert_eq!(joined["playback"]["hls"], hls_url.as_str());
+
+    // Media without a genuine, current token is refused at the edge.
+    let participant_id = ParticipantId::parse(&participant).unwrap();
+    let secret = SecretString::from(PLAYBACK_TOKEN_SECRET.to_owned());
+    let tokens = PlaybackTokens::new(secret, Duration::from_secs(60)).unwrap();
+    let expired = tokens.mint_with_expiry(&vibe.parse().unwrap(), &participant_id, 1_000);
+    let forged = flv_path.replacen(&participant, "someone-else", 1);
+    for path in [
+        format!("/live/{vibe}.flv"),
+        forged,
+        format!("/live/{expired}/{vibe}.flv"),
+        format!("/live/{expired}/{vibe}/{vibe}.m3u8"),
+    ] {
+        assert_problem(&edge.get(&path), 401, "playback_token_invalid");
+    }
 
     // 4. The listener reads FLV through the edge while the creator sends 6 s more.
     let capture = tempfile::NamedTempFile::new().unwrap();
-    let listener = edge.listen(
-        &format!("/live/{vibe}.flv"),
-        capture.path(),
-        Duration::from_secs(12),
-    );
+    let listener = edge.listen(flv_path, capture.path(), Duration::from_secs(12));
     tokio::time::sleep(Duration::from_millis(800)).await;
     for _ in 0..3 {
         let reply = edge.request(
@@ -207,7 +221,10 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
     let active = active.json();
     let listed = find_stream(&active, &vibe);
     assert_eq!(listed["participant_count"], 1);
-    assert_eq!(listed["playback"]["flv"], flv_url);
+    assert_eq!(
+        listed["playback"]["flv"],
+        edge.url(&format!("/live/{vibe}.flv"))
+    );
     let body = format!(r#"{{"participant_id":"{participant}"}}"#);
     let left = edge.request(
         "POST",
@@ -222,6 +239,10 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
         find_stream(&edge.get("/streams/active").json(), &vibe)["participant_count"],
         0
     );
+    // Once the edge's brief cache of the last authorization lapses (1 s in
+    // tests), the token of a participant that left opens nothing new.
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert_problem(&edge.get(flv_path), 403, "playback_forbidden");
 
     // The creator ends the stream: queued audio is flushed, the listing forgets it.
     let ended = edge.request("DELETE", &format!("/stream/{vibe}"), None, &[]);

@@ -48,6 +48,7 @@ pub async fn spawn_app() -> TestApp {
 fn spawn_registry() -> String {
     let mut settings = session_registry::configuration::load().expect("registry settings");
     settings.redis.url = vibes_testkit::redis_server::redis_url();
+    settings.playback.token_secret = "ingest-tests-secret-0123456789abcdef".to_owned().into();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let registry =
         session_registry::startup::Application::build_on(listener, settings).expect("registry");

@@ -1,5 +1,6 @@
 mod health;
 mod participants;
+mod playback_auth;
 mod streams;
 
 use actix_web::web;
@@ -20,5 +21,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route(
             "/internal/streams/{vibe_id}",
             web::delete().to(streams::end),
+        )
+        .route(
+            "/internal/streams/{vibe_id}/max-participants",
+            web::put().to(streams::set_cap),
+        )
+        .route(
+            "/internal/playback-auth",
+            web::get().to(playback_auth::authorize),
         );
 }

@@ -1,10 +1,10 @@
 use crate::error::RegistryError;
-use crate::playback::playback_urls;
-use crate::startup::PlaybackBase;
+use crate::playback::Playback;
 use crate::store::SessionStore;
 use actix_web::{web, HttpRequest, HttpResponse};
 use vibes_domain::api::{JoinRequest, JoinResponse, LeaveRequest, LeaveResponse};
 use vibes_domain::ParticipantId;
+use vibes_redis::SeatRequest;
 use vibes_web::VibePath;
 
 #[tracing::instrument(name = "join", skip_all, fields(vibe_id = %vibe.0, participant_id))]
@@ -13,19 +13,19 @@ pub async fn join(
     request: HttpRequest,
     payload: web::Payload,
     store: web::Data<SessionStore>,
-    playback: web::Data<PlaybackBase>,
+    playback: web::Data<Playback>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let body: JoinRequest = vibes_web::body::read_optional_json(&request, payload).await?;
     let participant = body.participant_id.unwrap_or_else(ParticipantId::generate);
     tracing::Span::current().record("participant_id", participant.as_str());
-    let seat = store.join(&vibe.0, &participant).await?;
+    let seat = store.seat(&vibe.0, &participant, SeatRequest::Join).await?;
     Ok(HttpResponse::Ok().json(JoinResponse {
-        playback: playback_urls(&playback.0, &vibe.0),
+        playback: playback.urls_for(&vibe.0, &participant),
         vibe_id: vibe.0,
         participant_id: participant,
         participant_count: seat.participant_count,
         max_participants: seat.cap,
-        lease_seconds: store.lease().as_secs(),
+        lease_seconds: store.terms().lease.as_secs(),
     }))
 }
 

@@ -1,29 +1,28 @@
 use crate::error::RegistryError;
-use crate::playback::playback_urls;
-use crate::startup::PlaybackBase;
+use crate::playback::Playback;
 use crate::store::SessionStore;
 use actix_web::{web, HttpResponse};
 use std::time::{Duration, UNIX_EPOCH};
 use vibes_domain::api::{
-    ActiveStream, ActiveStreams, StreamEnded, StreamRegistered, StreamRegistration,
+    ActiveStream, ActiveStreams, MaxParticipants, StreamEnded, StreamRegistered, StreamRegistration,
 };
 use vibes_web::VibePath;
 
 #[tracing::instrument(name = "active_streams", skip_all)]
 pub async fn active(
     store: web::Data<SessionStore>,
-    playback: web::Data<PlaybackBase>,
+    playback: web::Data<Playback>,
 ) -> Result<HttpResponse, RegistryError> {
     let streams = store
         .live_streams()
         .await?
         .into_iter()
         .map(|(record, participant_count)| ActiveStream {
-            playback: playback_urls(&playback.0, &record.vibe_id),
+            playback: playback.public_urls(&record.vibe_id),
             started_at: rfc3339_utc(record.started_at_ms),
             creator: record.creator,
             participant_count,
-            max_participants: record.max_participants.unwrap_or(store.default_cap()),
+            max_participants: record.max_participants.unwrap_or(store.terms().default_cap),
             vibe_id: record.vibe_id,
         })
         .collect();
@@ -62,6 +61,17 @@ pub async fn end(
         vibe_id: vibe.0,
         was_live,
     }))
+}
+
+/// Internal (operators): overrides one live stream's participant cap.
+#[tracing::instrument(name = "set_cap", skip_all, fields(vibe_id = %vibe.0, cap = body.max_participants))]
+pub async fn set_cap(
+    vibe: VibePath,
+    body: web::Json<MaxParticipants>,
+    store: web::Data<SessionStore>,
+) -> Result<HttpResponse, RegistryError> {
+    store.set_cap(&vibe.0, body.max_participants).await?;
+    Ok(HttpResponse::Ok().json(body.into_inner()))
 }
 
 fn rfc3339_utc(epoch_ms: u64) -> String {

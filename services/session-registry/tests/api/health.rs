@@ -42,5 +42,49 @@ async fn without_redis_it_is_live_but_not_ready_and_joins_get_503() {
 
     let join = app.join(&unique_vibe(), None).await;
     assert_eq!(join.headers()["retry-after"], "1");
-    expect_problem(join, StatusCode::SERVICE_UNAVAILABLE, "redis_unavailable").await;
+    expect_problem(
+        join,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "registry_unavailable",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_recovers_by_itself_when_redis_comes_back() {
+    let redis = vibes_testkit::redis_server::start_redis();
+    let (url, port) = (redis.url.clone(), redis.port);
+    let app = spawn_app_with(|settings| settings.redis.url = url).await;
+    let vibe = unique_vibe();
+    app.register(&vibe).await;
+    assert_eq!(
+        app.join(&vibe, Some("before")).await.status(),
+        StatusCode::OK
+    );
+
+    drop(redis.process);
+    let during = app.join(&vibe, Some("during")).await;
+    expect_problem(
+        during,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "registry_unavailable",
+    )
+    .await;
+
+    let _restarted = vibes_testkit::redis_server::start_redis_on(port);
+    let ready = format!("{}/health/ready", app.address);
+    let http = app.http.clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while http.get(&ready).send().await.unwrap().status() != StatusCode::OK {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not ready again within 15 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The new Redis is empty, as after a restart without persistence: the
+    // owning ingest re-registers the stream on its next chunk.
+    app.register(&vibe).await;
+    let after: Value = app.join(&vibe, Some("after")).await.json().await.unwrap();
+    assert_eq!(after["participant_count"], 1);
 }

@@ -12,6 +12,7 @@ pub struct TestApp {
 }
 
 pub const PUBLIC_BASE_URL: &str = "https://edge.test:8443";
+pub const TOKEN_SECRET: &str = "registry-tests-secret-0123456789abcdef";
 
 /// The real registry on a free port against the test Redis.
 pub async fn spawn_app() -> TestApp {
@@ -23,6 +24,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = configuration::load().expect("settings");
     settings.redis.url = vibes_testkit::redis_server::redis_url();
     settings.playback.public_base_url = PUBLIC_BASE_URL.to_owned();
+    settings.playback.token_secret = TOKEN_SECRET.to_owned().into();
     customize(&mut settings);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let application = Application::build_on(listener, settings).expect("registry builds");
@@ -79,6 +81,30 @@ impl TestApp {
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()
+    }
+
+    /// What nginx asks before serving `media_path` (FLV, playlist or segment).
+    pub async fn playback_auth(&self, media_path: &str) -> Response {
+        self.http
+            .get(format!("{}/internal/playback-auth", self.address))
+            .header("x-original-uri", media_path)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Joins and returns the participant id and the FLV path (with its token).
+    pub async fn join_for_playback(&self, vibe: &str, participant: &str) -> String {
+        let body: Value = self
+            .join(vibe, Some(participant))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let flv = body["playback"]["flv"].as_str().expect("FLV URL");
+        flv.strip_prefix(PUBLIC_BASE_URL)
+            .expect("under the edge")
+            .to_owned()
     }
 
     pub async fn end(&self, vibe: &str) -> Response {

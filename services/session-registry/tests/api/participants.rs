@@ -15,20 +15,18 @@ async fn join_returns_a_participant_id_count_and_playback_urls() {
     assert_eq!(body["participant_count"], 1);
     assert_eq!(body["max_participants"], 1000);
     assert_eq!(body["lease_seconds"], 30);
-    assert_eq!(
-        body["playback"]["flv"],
-        format!("{PUBLIC_BASE_URL}/live/{vibe}.flv")
-    );
-    assert_eq!(
-        body["playback"]["hls"],
-        format!("{PUBLIC_BASE_URL}/live/{vibe}/{vibe}.m3u8")
-    );
     let generated = body["participant_id"].as_str().unwrap();
     assert_eq!(
         generated.len(),
         32,
         "a generated id is a simple UUID: {generated}"
     );
+    let flv = body["playback"]["flv"].as_str().unwrap();
+    let token = flv.split('/').nth(4).expect("a token segment");
+    assert!(token.starts_with(&format!("{generated}.")), "{flv}");
+    assert_eq!(flv, format!("{PUBLIC_BASE_URL}/live/{token}/{vibe}.flv"));
+    let hls = format!("{PUBLIC_BASE_URL}/live/{token}/{vibe}/{vibe}.m3u8");
+    assert_eq!(body["playback"]["hls"], hls);
 }
 
 #[tokio::test]

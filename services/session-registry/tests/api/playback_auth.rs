@@ -1,0 +1,147 @@
+use crate::helpers::{expect_problem, spawn_app, spawn_app_with, unique_vibe, TOKEN_SECRET};
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use serde_json::Value;
+use std::time::Duration;
+use vibes_domain::{ParticipantId, VibeId};
+use vibes_tokens::PlaybackTokens;
+
+#[tokio::test]
+async fn a_joined_participant_may_play_flv_playlist_and_segments() {
+    let app = spawn_app().await;
+    let vibe = unique_vibe();
+    app.register(&vibe).await;
+    let flv = app.join_for_playback(&vibe, "listener-1").await;
+    let token_prefix = flv.strip_suffix(&format!("/{vibe}.flv")).unwrap();
+
+    for path in [
+        flv.clone(),
+        format!("{token_prefix}/{vibe}/{vibe}.m3u8"),
+        format!("{token_prefix}/{vibe}/7.ts"),
+    ] {
+        let response = app.playback_auth(&path).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn missing_forged_expired_or_misplaced_tokens_are_401() {
+    let app = spawn_app().await;
+    let vibe = unique_vibe();
+    app.register(&vibe).await;
+    let flv = app.join_for_playback(&vibe, "listener-1").await;
+    let other = unique_vibe();
+    app.register(&other).await;
+
+    let tokens = PlaybackTokens::new(
+        SecretString::from(TOKEN_SECRET.to_owned()),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let vibe_id = VibeId::parse(&vibe).unwrap();
+    let expired = tokens.mint_with_expiry(
+        &vibe_id,
+        &ParticipantId::parse("listener-1").unwrap(),
+        1_000,
+    );
+    let forged = flv.replace("listener-1.", "listener-2.");
+    let cases = [
+        format!("/live/{vibe}.flv"),
+        forged,
+        format!("/live/{expired}/{vibe}.flv"),
+        flv.replace(&format!("/{vibe}.flv"), &format!("/{other}.flv")),
+        String::new(),
+    ];
+    for path in cases {
+        let problem = expect_problem(
+            app.playback_auth(&path).await,
+            StatusCode::UNAUTHORIZED,
+            "playback_token_invalid",
+        )
+        .await;
+        assert!(problem["detail"].is_string(), "{path}: {problem}");
+    }
+}
+
+#[tokio::test]
+async fn after_leave_or_end_the_token_is_403() {
+    let app = spawn_app().await;
+    let vibe = unique_vibe();
+    app.register(&vibe).await;
+    let flv = app.join_for_playback(&vibe, "leaver").await;
+    app.leave(&vibe, "leaver").await;
+    expect_problem(
+        app.playback_auth(&flv).await,
+        StatusCode::FORBIDDEN,
+        "participant_left",
+    )
+    .await;
+
+    let stays = app.join_for_playback(&vibe, "stays").await;
+    app.end(&vibe).await;
+    expect_problem(
+        app.playback_auth(&stays).await,
+        StatusCode::FORBIDDEN,
+        "stream_not_live",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_token_recreates_a_lost_seat_only_while_there_is_room() {
+    let app = spawn_app_with(|settings| {
+        settings.participants.max_per_stream = 1;
+        settings.participants.lease_seconds = 1;
+    })
+    .await;
+    let vibe = unique_vibe();
+    app.register(&vibe).await;
+    let first = app.join_for_playback(&vibe, "first").await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let second = app.join_for_playback(&vibe, "second").await;
+
+    expect_problem(
+        app.playback_auth(&first).await,
+        StatusCode::FORBIDDEN,
+        "stream_full",
+    )
+    .await;
+    assert_eq!(
+        app.playback_auth(&second).await.status(),
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[tokio::test]
+async fn media_requests_renew_the_lease_and_silence_lets_it_expire() {
+    let app = spawn_app_with(|settings| settings.participants.lease_seconds = 2).await;
+    let vibe = unique_vibe();
+    app.register(&vibe).await;
+    let renewing = app.join_for_playback(&vibe, "renewing").await;
+    app.join_for_playback(&vibe, "silent").await;
+
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            app.playback_auth(&renewing).await.status(),
+            StatusCode::NO_CONTENT
+        );
+    }
+    let active = app.active().await;
+    let stream = active["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["vibe_id"] == vibe.as_str())
+        .cloned();
+    assert_eq!(
+        stream.unwrap()["participant_count"],
+        1,
+        "only the renewing participant is left after 3 s"
+    );
+    let body: Value = app.leave(&vibe, "silent").await.json().await.unwrap();
+    assert_eq!(
+        body["left"], false,
+        "the silent participant's lease had already ended"
+    );
+}
