@@ -34,6 +34,13 @@ impl Settings {
 pub struct RegistrySettings {
     pub url: String,
     pub timeout_ms: u64,
+    pub reregister_interval_ms: u64,
+}
+
+impl RegistrySettings {
+    pub fn reregister_interval(&self) -> Duration {
+        Duration::from_millis(self.reregister_interval_ms)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -10,6 +10,13 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub participants: ParticipantSettings,
     pub playback: PlaybackSettings,
+    pub engine: EngineSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EngineSettings {
+    pub api_url: String,
+    pub warden_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -46,6 +53,16 @@ pub struct PlaybackSettings {
 impl PlaybackSettings {
     pub fn token_ttl(&self) -> Duration {
         Duration::from_secs(self.token_ttl_seconds)
+    }
+}
+
+impl Settings {
+    /// How often the FLV warden runs: as configured, or a third of the lease.
+    pub fn warden_interval(&self) -> Duration {
+        match self.engine.warden_interval_ms {
+            0 => self.participants.lease() / 3,
+            millis => Duration::from_millis(millis),
+        }
     }
 }
 

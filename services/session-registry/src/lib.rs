@@ -1,6 +1,9 @@
 pub mod configuration;
+pub mod engine;
 pub mod error;
 pub mod playback;
+pub mod players;
 pub mod routes;
 pub mod startup;
 pub mod store;
+pub mod warden;

@@ -1,7 +1,9 @@
 use crate::configuration::Settings;
+use crate::engine::EngineClients;
 use crate::playback::Playback;
 use crate::routes;
 use crate::store::SessionStore;
+use crate::warden::FlvWarden;
 use actix_web::web;
 use std::net::TcpListener;
 use vibes_redis::RedisConnector;
@@ -23,6 +25,10 @@ impl Application {
         let redis = RedisConnector::new(&settings.redis.url, settings.redis.timeout())?;
         let store = SessionStore::new(redis, &settings.participants, &settings.playback);
         let store = web::Data::new(store);
+        let engine = EngineClients::new(&settings.engine.api_url, settings.redis.timeout() * 2)?;
+        let warden = FlvWarden::new(store.clone().into_inner(), engine.clone());
+        tokio::spawn(warden.run(settings.warden_interval()));
+        let engine = web::Data::new(engine);
         let tokens = PlaybackTokens::new(
             settings.playback.token_secret.clone(),
             settings.playback.token_ttl(),
@@ -33,6 +39,7 @@ impl Application {
             config
                 .app_data(store.clone())
                 .app_data(playback.clone())
+                .app_data(engine.clone())
                 .configure(routes::configure);
         })?;
         Ok(service)

@@ -3,6 +3,7 @@
 
 use crate::configuration::{ParticipantSettings, PlaybackSettings};
 use crate::error::RegistryError;
+use std::collections::HashMap;
 use vibes_domain::{ParticipantId, VibeId};
 use vibes_redis::scripts::{self, StreamRecord};
 use vibes_redis::{
@@ -118,6 +119,41 @@ impl SessionStore {
             true => Ok(()),
             false => Err(RegistryError::StreamNotLive(vibe.clone())),
         }
+    }
+
+    pub async fn record_flv_connection(
+        &self,
+        vibe: &VibeId,
+        client_id: &str,
+        participant: &ParticipantId,
+    ) -> Result<(), RegistryError> {
+        let mut connection = self.redis.connection().await?;
+        let recorded =
+            scripts::record_flv_connection(&mut connection, vibe, client_id, participant);
+        Ok(recorded.await?)
+    }
+
+    pub async fn forget_flv_connection(
+        &self,
+        vibe: &VibeId,
+        client_id: &str,
+    ) -> Result<(), RegistryError> {
+        let mut connection = self.redis.connection().await?;
+        Ok(scripts::forget_flv_connection(&mut connection, vibe, client_id).await?)
+    }
+
+    pub async fn flv_connections(
+        &self,
+        vibe: &VibeId,
+    ) -> Result<HashMap<String, ParticipantId>, RegistryError> {
+        let mut connection = self.redis.connection().await?;
+        Ok(scripts::flv_connections(&mut connection, vibe).await?)
+    }
+
+    pub async fn live_vibe_ids(&self) -> Result<Vec<VibeId>, RegistryError> {
+        let mut connection = self.redis.connection().await?;
+        let records = scripts::live_streams(&mut connection).await?;
+        Ok(records.into_iter().map(|record| record.vibe_id).collect())
     }
 
     /// Live streams with their participant counts at read time.

@@ -28,6 +28,7 @@ pub struct EngineSettings {
     pub hls_port: u16,
     pub api_port: u16,
     pub log_level: String,
+    pub hooks_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

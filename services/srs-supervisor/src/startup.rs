@@ -1,4 +1,5 @@
 use crate::configuration::Settings;
+use crate::engine::xiu_api::XiuApi;
 use crate::engine::EngineSupervisor;
 use crate::routes;
 use actix_web::web;
@@ -21,11 +22,16 @@ impl Application {
         listener: TcpListener,
         settings: Settings,
     ) -> Result<Self, Box<dyn std::error::Error>> {
+        let engine_api = web::Data::new(XiuApi::new(
+            &settings.engine,
+            settings.health.probe_timeout(),
+        )?);
         let supervisor = web::Data::new(EngineSupervisor::start(settings)?);
         let app_supervisor = supervisor.clone();
         let http = vibes_web::serve("srs-supervisor", listener, move |config| {
             config
                 .app_data(app_supervisor.clone())
+                .app_data(engine_api.clone())
                 .configure(routes::configure);
         })?;
         Ok(Self { http, supervisor })

@@ -21,6 +21,11 @@ pub fn departed_participants(vibe: &VibeId) -> String {
     format!("vibes:{{{vibe}}}:left")
 }
 
+/// Hash: engine client id of a connected FLV player → its participant id.
+pub fn flv_connections(vibe: &VibeId) -> String {
+    format!("vibes:{{{vibe}}}:flv")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -189,12 +189,13 @@ pub async fn end_stream<C: ConnectionLike>(
     connection: &mut C,
     vibe: &VibeId,
 ) -> Result<bool, RedisError> {
-    let (removed_from_live, _, _, _): (u64, u64, u64, u64) = redis::pipe()
+    let (removed_from_live, _, _, _, _): (u64, u64, u64, u64, u64) = redis::pipe()
         .atomic()
         .srem(keys::LIVE_STREAMS, vibe.as_str())
         .del(keys::stream_record(vibe))
         .del(keys::participant_leases(vibe))
         .del(keys::departed_participants(vibe))
+        .del(keys::flv_connections(vibe))
         .query_async(connection)
         .await?;
     Ok(removed_from_live == 1)
@@ -234,4 +235,48 @@ pub async fn live_streams<C: ConnectionLike>(
 
 fn parse_field(fields: &HashMap<String, String>, name: &str) -> Option<u64> {
     fields.get(name).and_then(|value| value.parse().ok())
+}
+
+/// Remembers which participant an engine client (an FLV connection) plays for.
+pub async fn record_flv_connection<C: ConnectionLike>(
+    connection: &mut C,
+    vibe: &VibeId,
+    client_id: &str,
+    participant: &ParticipantId,
+) -> Result<(), RedisError> {
+    redis::cmd("HSET")
+        .arg(keys::flv_connections(vibe))
+        .arg(client_id)
+        .arg(participant.as_str())
+        .query_async(connection)
+        .await
+}
+
+pub async fn forget_flv_connection<C: ConnectionLike>(
+    connection: &mut C,
+    vibe: &VibeId,
+    client_id: &str,
+) -> Result<(), RedisError> {
+    redis::cmd("HDEL")
+        .arg(keys::flv_connections(vibe))
+        .arg(client_id)
+        .query_async(connection)
+        .await
+}
+
+/// Engine client id → participant id of the stream's known FLV connections.
+pub async fn flv_connections<C: ConnectionLike>(
+    connection: &mut C,
+    vibe: &VibeId,
+) -> Result<HashMap<String, ParticipantId>, RedisError> {
+    let raw: HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(keys::flv_connections(vibe))
+        .query_async(connection)
+        .await?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|(client, participant)| {
+            Some((client, ParticipantId::parse(&participant).ok()?))
+        })
+        .collect())
 }

@@ -346,3 +346,24 @@ fn find(records: &[StreamRecord], vibe: &VibeId) -> StreamRecord {
         .expect("stream is listed")
         .clone()
 }
+
+#[tokio::test]
+async fn flv_connections_are_recorded_forgotten_and_cleared_with_the_stream() {
+    use vibes_redis::scripts::{flv_connections, forget_flv_connection, record_flv_connection};
+    let (mut redis, _scripts, vibe) = live_stream().await;
+    record_flv_connection(&mut redis, &vibe, "c1", &participant("p1"))
+        .await
+        .unwrap();
+    record_flv_connection(&mut redis, &vibe, "c2", &participant("p2"))
+        .await
+        .unwrap();
+    forget_flv_connection(&mut redis, &vibe, "c1")
+        .await
+        .unwrap();
+    let known = flv_connections(&mut redis, &vibe).await.unwrap();
+    assert_eq!(known.len(), 1);
+    assert_eq!(known["c2"], participant("p2"));
+
+    end_stream(&mut redis, &vibe).await.unwrap();
+    assert!(flv_connections(&mut redis, &vibe).await.unwrap().is_empty());
+}

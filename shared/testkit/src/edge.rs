@@ -125,7 +125,8 @@ impl Edge {
             let deadline = std::time::Instant::now() + limit;
             while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
                 let _ = Command::new("curl")
-                    .args(["-sS", "--max-time", &format!("{:.1}", left.as_secs_f64())])
+                    // --no-buffer: bytes reach the capture file as they arrive.
+                    .args(["-sSN", "--max-time", &format!("{:.1}", left.as_secs_f64())])
                     .arg("--cacert")
                     .arg(&certificate)
                     .arg("-o")

@@ -18,6 +18,8 @@ pub struct Stack {
     pub edge: Edge,
     pub ingest_streams: Arc<ingest::streams::LiveStreams>,
     pub supervisor: Arc<srs_supervisor::engine::EngineSupervisor>,
+    /// srs-supervisor's internal API, with the SRS-compatible `/api/v1/clients`.
+    pub supervisor_url: String,
     _runtime_dir: TempDir,
 }
 
@@ -31,8 +33,19 @@ impl Stack {
     /// Call from a multi-threaded runtime: the edge client (curl) blocks the
     /// test's own thread while the services answer on the workers.
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts the stack with the registry's settings adjusted (lease, cap…).
+    pub async fn start_with(
+        customize_registry: impl FnOnce(&mut session_registry::configuration::Settings),
+    ) -> Self {
         vibes_testkit::init_test_logging();
         let runtime_dir = tempfile::tempdir().expect("runtime dir");
+
+        let (registry_listener, registry_port) = loopback_listener();
+        let (gateway_listener, gateway_port) = loopback_listener();
+        let (supervisor_listener, supervisor_port) = loopback_listener();
 
         let mut supervisor_settings = srs_supervisor::configuration::load().expect("settings");
         let engine = &mut supervisor_settings.engine;
@@ -42,16 +55,16 @@ impl Stack {
         engine.httpflv_port = free_port();
         engine.hls_port = free_port();
         engine.api_port = free_port();
+        engine.hooks_url = format!("http://127.0.0.1:{registry_port}/internal/engine-hooks/xiu");
         let engine = engine.clone();
-        let (listener, supervisor_port) = loopback_listener();
-        let supervisor =
-            srs_supervisor::startup::Application::build_on(listener, supervisor_settings)
-                .expect("supervisor");
+        let supervisor = srs_supervisor::startup::Application::build_on(
+            supervisor_listener,
+            supervisor_settings,
+        )
+        .expect("supervisor");
         let supervisor_handle = supervisor.supervisor().into_inner();
         tokio::spawn(supervisor.run_until_stopped());
 
-        let (registry_listener, registry_port) = loopback_listener();
-        let (gateway_listener, gateway_port) = loopback_listener();
         let edge = Edge::start(
             &runtime_dir.path().join("edge"),
             &EdgeUpstreams {
@@ -66,6 +79,8 @@ impl Stack {
         registry_settings.redis.url = vibes_testkit::redis_server::redis_url();
         registry_settings.playback.public_base_url = edge.url("");
         registry_settings.playback.token_secret = PLAYBACK_TOKEN_SECRET.to_owned().into();
+        registry_settings.engine.api_url = format!("http://127.0.0.1:{supervisor_port}");
+        customize_registry(&mut registry_settings);
         let registry =
             session_registry::startup::Application::build_on(registry_listener, registry_settings)
                 .expect("registry");
@@ -96,6 +111,7 @@ impl Stack {
             edge,
             ingest_streams,
             supervisor: supervisor_handle,
+            supervisor_url: format!("http://127.0.0.1:{supervisor_port}"),
             _runtime_dir: runtime_dir,
         }
     }

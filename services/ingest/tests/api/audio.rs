@@ -175,3 +175,28 @@ async fn without_the_registry_no_audio_is_accepted() {
     .await;
     assert_eq!(app.streams.count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_the_registry_lost_is_registered_again_by_its_next_chunk() {
+    let app = spawn_app_with(|settings| settings.registry.reregister_interval_ms = 0).await;
+    let vibe = unique_vibe();
+    app.post_audio(vibe.as_str(), PCM, sine_pcm(0.2)).await;
+    assert!(app.registry_lists(vibe.as_str()).await);
+
+    // As if Redis restarted without persistence: the registry forgets the stream.
+    let url = format!("{}/internal/streams/{vibe}", app.registry_url);
+    app.http.delete(url).send().await.unwrap();
+    assert!(!app.registry_lists(vibe.as_str()).await);
+
+    let response = app.post_audio(vibe.as_str(), PCM, sine_pcm(0.2)).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let mut listed = false;
+    for _ in 0..50 {
+        if app.registry_lists(vibe.as_str()).await {
+            listed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(listed, "the next chunk registered the stream again");
+}

@@ -13,6 +13,7 @@ pub struct TestApp {
     pub streams: Arc<LiveStreams>,
     /// Where encoders write: each stream's FLV lands in a file named by its vibe id.
     pub output_dir: TempDir,
+    pub registry_url: String,
 }
 
 /// Ingest with a real registry (on the test Redis) and real ffmpeg. Instead of
@@ -23,7 +24,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let output_dir = tempfile::tempdir().unwrap();
     let mut settings = configuration::load().expect("settings");
     settings.instance_id = "ingest-test".to_owned();
-    settings.registry.url = registry_url;
+    settings.registry.url = registry_url.clone();
     settings.encoder.rtmp_base_url = format!("file:{}", output_dir.path().display());
     customize(&mut settings);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -38,6 +39,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         http: reqwest::Client::new(),
         streams,
         output_dir,
+        registry_url,
     }
 }
 
@@ -70,6 +72,24 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Whether the registry lists `vibe` as live.
+    pub async fn registry_lists(&self, vibe: &str) -> bool {
+        let active: serde_json::Value = self
+            .http
+            .get(format!("{}/streams/active", self.registry_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        active["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|stream| stream["vibe_id"] == vibe)
     }
 
     pub async fn end(&self, vibe: &str) -> Response {

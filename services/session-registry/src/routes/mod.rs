@@ -1,3 +1,4 @@
+mod engine_hooks;
 mod health;
 mod participants;
 mod playback_auth;
@@ -29,5 +30,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route(
             "/internal/playback-auth",
             web::get().to(playback_auth::authorize),
+        )
+        .route(
+            "/internal/engine-hooks/xiu",
+            web::post().to(engine_hooks::xiu),
+        )
+        .route(
+            "/internal/engine-hooks/srs",
+            web::post().to(engine_hooks::srs),
         );
 }

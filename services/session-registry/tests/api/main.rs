@@ -3,4 +3,5 @@ mod health;
 mod helpers;
 mod participants;
 mod playback_auth;
+mod srs_hooks;
 mod streams;

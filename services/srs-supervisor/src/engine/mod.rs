@@ -5,6 +5,7 @@ pub mod probe;
 pub mod status;
 pub mod supervisor;
 pub mod xiu;
+pub mod xiu_api;
 
 pub use status::{EngineState, EngineStatus};
 pub use supervisor::EngineSupervisor;

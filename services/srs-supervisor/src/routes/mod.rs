@@ -1,3 +1,5 @@
+mod srs_api;
+
 use crate::engine::{EngineState, EngineSupervisor};
 use actix_web::{web, HttpResponse};
 use std::collections::BTreeMap;
@@ -6,7 +8,12 @@ use vibes_domain::api::{HealthReport, PartHealth};
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/health/ready", web::get().to(ready))
-        .route("/engine", web::get().to(engine_status));
+        .route("/engine", web::get().to(engine_status))
+        .route("/api/v1/clients", web::get().to(srs_api::clients))
+        .route(
+            "/api/v1/clients/{id}",
+            web::delete().to(srs_api::kick_client),
+        );
 }
 
 /// Ready while the engine runs and answers its probes.

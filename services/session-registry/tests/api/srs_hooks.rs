@@ -1,0 +1,59 @@
+//! SRS's http_hooks: a player is allowed only with HTTP 200 and body `0`.
+
+use crate::helpers::{spawn_app, unique_vibe, TestApp};
+use reqwest::{Response, StatusCode};
+use serde_json::json;
+
+async fn hook(app: &TestApp, action: &str, vibe: &str, client_id: &str, param: &str) -> Response {
+    let body = json!({
+        "server_id": "vid-test", "action": action, "client_id": client_id, "ip": "127.0.0.1",
+        "vhost": "__defaultVhost__", "app": "live", "stream": vibe, "param": param,
+    });
+    app.http
+        .post(format!("{}/internal/engine-hooks/srs", app.address))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn on_play_allows_a_seated_participant_and_refuses_anything_else() {
+    let app = spawn_app().await;
+    let vibe = unique_vibe();
+    app.register(&vibe).await;
+    let flv = app.join_for_playback(&vibe, "player").await;
+    let token = flv.split('/').nth(2).unwrap();
+
+    let allowed = hook(&app, "on_play", &vibe, "c1", &format!("?token={token}")).await;
+    assert_eq!(allowed.status(), StatusCode::OK);
+    assert_eq!(allowed.text().await.unwrap(), "0");
+
+    for param in [
+        "",
+        "?token=forged.1.AAAAAAAAAAAAAAAAAAAAAA",
+        &format!("?token={}", token.replacen("player", "other", 1)),
+    ] {
+        let refused = hook(&app, "on_play", &vibe, "c2", param).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{param}");
+        assert_ne!(refused.text().await.unwrap(), "0");
+    }
+
+    app.leave(&vibe, "player").await;
+    let after_leave = hook(&app, "on_play", &vibe, "c3", &format!("?token={token}")).await;
+    assert_eq!(after_leave.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn stop_publish_and_unpublish_are_acknowledged() {
+    let app = spawn_app().await;
+    let vibe = unique_vibe();
+    app.register(&vibe).await;
+    for action in ["on_stop", "on_publish", "on_unpublish"] {
+        let response = hook(&app, action, &vibe, "c1", "").await;
+        assert_eq!(response.status(), StatusCode::OK, "{action}");
+        assert_eq!(response.text().await.unwrap(), "0");
+    }
+    let bad_stream = hook(&app, "on_play", "../etc", "c1", "").await;
+    assert_eq!(bad_stream.status(), StatusCode::FORBIDDEN);
+}

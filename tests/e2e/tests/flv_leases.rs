@@ -1,0 +1,160 @@
+//! HTTP-FLV listeners hold one long response, so their seats are kept in step
+//! with their connections: leases of connected listeners renew past the lease
+//! period, a listener that leaves is disconnected, a crashed listener's seat
+//! frees within one lease period, and connected listeners never exceed the cap.
+
+use serde_json::Value;
+use std::path::Path;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use vibes_e2e::Stack;
+use vibes_testkit::audio::sine_pcm;
+
+const LEASE_SECONDS: u64 = 2;
+const CAP: u64 = 2;
+
+struct Listener {
+    participant: String,
+    flv_path: String,
+    thread: JoinHandle<()>,
+    capture: tempfile::NamedTempFile,
+}
+
+fn join(stack: &Stack, vibe: &str, participant: &str) -> (u16, Value) {
+    let body = format!(r#"{{"participant_id":"{participant}"}}"#);
+    let reply = stack.edge.request(
+        "POST",
+        &format!("/stream/{vibe}/join"),
+        Some("application/json"),
+        body.as_bytes(),
+    );
+    (reply.status, reply.json())
+}
+
+fn listen(stack: &Stack, vibe: &str, participant: &str, limit: Duration) -> Listener {
+    let (status, joined) = join(stack, vibe, participant);
+    assert_eq!(status, 200, "{joined}");
+    let flv = joined["playback"]["flv"].as_str().unwrap();
+    let flv_path = flv.strip_prefix(&stack.edge.url("")).unwrap().to_owned();
+    let capture = tempfile::NamedTempFile::new().unwrap();
+    let thread = stack.edge.listen(&flv_path, capture.path(), limit);
+    Listener {
+        participant: participant.to_owned(),
+        flv_path,
+        thread,
+        capture,
+    }
+}
+
+fn participant_count(stack: &Stack, vibe: &str) -> u64 {
+    let active = stack.edge.get("/streams/active").json();
+    let stream = active["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["vibe_id"] == vibe)
+        .cloned();
+    stream.expect("stream listed")["participant_count"]
+        .as_u64()
+        .unwrap()
+}
+
+/// FLV players the engine has for the stream, from the SRS-compatible API.
+async fn engine_flv_players(stack: &Stack, vibe: &str) -> usize {
+    let clients: Value = reqwest::get(format!("{}/api/v1/clients", stack.supervisor_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(clients["code"], 0);
+    clients["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|client| client["type"] == "flv-play" && client["name"] == vibe)
+        .count()
+}
+
+fn size(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|meta| meta.len()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flv_listeners_keep_their_seats_while_connected_and_lose_the_connection_with_the_seat() {
+    let stack = Stack::start_with(|registry| {
+        registry.participants.lease_seconds = LEASE_SECONDS;
+        registry.participants.max_per_stream = CAP;
+        registry.engine.warden_interval_ms = 300;
+    })
+    .await;
+    stack.wait_until_healthy(Duration::from_secs(30));
+    let vibe = format!("flv-{}", std::process::id());
+    let started = stack.edge.request(
+        "POST",
+        &format!("/stream/{vibe}/audio"),
+        Some("application/octet-stream"),
+        &sine_pcm(2.0),
+    );
+    assert_eq!(started.status, 202);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let first = listen(&stack, &vibe, "first", Duration::from_secs(30));
+    let second = listen(&stack, &vibe, "second", Duration::from_secs(30));
+    tokio::time::sleep(Duration::from_secs(2 * LEASE_SECONDS + 1)).await;
+
+    // Both connected listeners kept their seats past two lease periods.
+    assert_eq!(participant_count(&stack, &vibe), 2);
+    assert_eq!(engine_flv_players(&stack, &vibe).await, 2);
+    let (status, full) = join(&stack, &vibe, "third");
+    assert_eq!((status, full["code"].as_str()), (409, Some("stream_full")));
+
+    // A listener that leaves is disconnected by the warden.
+    let body = format!(r#"{{"participant_id":"{}"}}"#, first.participant);
+    stack.edge.request(
+        "POST",
+        &format!("/stream/{vibe}/leave"),
+        Some("application/json"),
+        body.as_bytes(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !first.thread.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "the listener that left is still connected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(size(first.capture.path()) > 0, "it did play before leaving");
+    assert_eq!(engine_flv_players(&stack, &vibe).await, 1);
+
+    // Its seat went to a newcomer; connected listeners stay within the cap.
+    let third = listen(&stack, &vibe, "third", Duration::from_secs(4));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(participant_count(&stack, &vibe), 2);
+    assert!(engine_flv_players(&stack, &vibe).await <= CAP as usize);
+    let before = size(second.capture.path());
+    let chunk = stack.edge.request(
+        "POST",
+        &format!("/stream/{vibe}/audio"),
+        Some("application/octet-stream"),
+        &sine_pcm(1.0),
+    );
+    assert_eq!(chunk.status, 202);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        size(second.capture.path()) > before,
+        "the remaining listener keeps receiving audio"
+    );
+
+    // A listener that vanishes (its connection ends, no leave) frees its seat
+    // within one lease period.
+    third.thread.join().unwrap();
+    tokio::time::sleep(Duration::from_millis(LEASE_SECONDS * 1000 + 800)).await;
+    assert_eq!(
+        participant_count(&stack, &vibe),
+        1,
+        "only the connected listener holds a seat"
+    );
+    assert!(second.flv_path.contains(&second.participant));
+}
