@@ -1,6 +1,9 @@
 //! Where the media engine reports publishers and players: xiu's notify hooks
 //! (fire-and-forget, so a refused player is disconnected through the engine
 //! API) and SRS's `http_hooks` (which refuse a player unless answered 200 `0`).
+//! A publish marks the stream live (again, e.g. after Redis lost its data);
+//! an unpublish does not end it, because an encoder restart unpublishes for a
+//! moment: the owning ingest pod ends streams.
 
 use crate::engine::EngineClients;
 use crate::playback::Playback;
@@ -103,8 +106,15 @@ pub async fn xiu(
                 }
             }
         }
-        XiuEvent::Publish { identifier } | XiuEvent::UnPublish { identifier } => {
-            tracing::debug!(stream = %identifier.rtmp.stream_name, "engine publish event");
+        XiuEvent::Publish { identifier } => {
+            if let Ok(vibe) = VibeId::parse(&identifier.rtmp.stream_name) {
+                if let Err(error) = stream_published(&store, &vibe).await {
+                    tracing::warn!(%error, "could not mark a published stream live");
+                }
+            }
+        }
+        XiuEvent::UnPublish { identifier } => {
+            tracing::info!(stream = %identifier.rtmp.stream_name, "engine reports the publisher gone");
         }
         XiuEvent::Subscribe { .. } | XiuEvent::UnSubscribe { .. } => {}
     }
@@ -135,8 +145,22 @@ pub async fn srs(
             }
             HttpResponse::Ok().body(SRS_ALLOW)
         }
+        SrsCallbackEvent::OnPublish => match stream_published(&store, &vibe).await {
+            Ok(()) => HttpResponse::Ok().body(SRS_ALLOW),
+            Err(error) => error.error_response(),
+        },
         _ => HttpResponse::Ok().body(SRS_ALLOW),
     }
+}
+
+/// The engine has a publisher for `vibe`: the stream is live.
+async fn stream_published(
+    store: &SessionStore,
+    vibe: &VibeId,
+) -> Result<(), crate::error::RegistryError> {
+    store.register_stream(vibe, "", None).await?;
+    tracing::info!(vibe_id = %vibe, "engine reports the stream published");
+    Ok(())
 }
 
 fn refuse_srs(reason: &str) -> HttpResponse {

@@ -45,6 +45,27 @@ async fn on_play_allows_a_seated_participant_and_refuses_anything_else() {
 }
 
 #[tokio::test]
+async fn a_publish_marks_the_stream_live_and_an_unpublish_does_not_end_it() {
+    let app = spawn_app().await;
+    let vibe = unique_vibe();
+    let published = hook(&app, "on_publish", &vibe, "publisher", "").await;
+    assert_eq!(published.text().await.unwrap(), "0");
+    let listed = |active: serde_json::Value| {
+        active["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|stream| stream["vibe_id"] == vibe.as_str())
+    };
+    assert!(listed(app.active().await));
+    hook(&app, "on_unpublish", &vibe, "publisher", "").await;
+    assert!(
+        listed(app.active().await),
+        "an encoder restart must not end the stream"
+    );
+}
+
+#[tokio::test]
 async fn stop_publish_and_unpublish_are_acknowledged() {
     let app = spawn_app().await;
     let vibe = unique_vibe();

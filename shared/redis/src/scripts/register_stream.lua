@@ -2,10 +2,15 @@
 -- so an ingest pod re-registering after a Redis restart or a handover does not
 -- make a running stream look new.
 -- KEYS[1] stream record (hash), KEYS[2] set of live streams
--- ARGV[1] vibe id, ARGV[2] owner, ARGV[3] creator ('' when unknown)
+-- ARGV[1] vibe id, ARGV[2] owner ('' keeps the recorded one: the engine's
+-- publish hook knows a stream is live, not which ingest pod owns it),
+-- ARGV[3] creator ('' when unknown)
 local clock = redis.call('TIME')
 local now_ms = clock[1] * 1000 + math.floor(clock[2] / 1000)
-redis.call('HSET', KEYS[1], 'state', 'live', 'owner', ARGV[2])
+redis.call('HSET', KEYS[1], 'state', 'live')
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], 'owner', ARGV[2])
+end
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], 'creator', ARGV[3])
 end
