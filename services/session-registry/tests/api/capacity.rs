@@ -43,14 +43,7 @@ async fn five_thousand_concurrent_joins_through_two_instances_admit_exactly_the_
     }
     assert_eq!((admitted, full), (1000, 4000));
     for instance in &instances {
-        let active = instance.active().await;
-        let stream = active["streams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["vibe_id"] == vibe.as_str())
-            .cloned();
-        assert_eq!(stream.unwrap()["participant_count"], 1000);
+        assert_eq!(instance.participant_count(&vibe).await, 1000);
     }
 }
 

@@ -107,6 +107,17 @@ impl TestApp {
             .to_owned()
     }
 
+    /// The stream's participant count in `GET /streams/active`.
+    pub async fn participant_count(&self, vibe: &str) -> u64 {
+        let active = self.active().await;
+        let streams = active["streams"].as_array().expect("streams array");
+        let stream = streams
+            .iter()
+            .find(|stream| stream["vibe_id"] == vibe)
+            .expect("stream listed");
+        stream["participant_count"].as_u64().expect("a count")
+    }
+
     pub async fn end(&self, vibe: &str) -> Response {
         self.http
             .delete(format!("{}/internal/streams/{vibe}", self.address))

@@ -127,18 +127,8 @@ async fn media_requests_renew_the_lease_and_silence_lets_it_expire() {
             StatusCode::NO_CONTENT
         );
     }
-    let active = app.active().await;
-    let stream = active["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["vibe_id"] == vibe.as_str())
-        .cloned();
-    assert_eq!(
-        stream.unwrap()["participant_count"],
-        1,
-        "only the renewing participant is left after 3 s"
-    );
+    let count = app.participant_count(&vibe).await;
+    assert_eq!(count, 1, "only the renewing participant is left after 3 s");
     let body: Value = app.leave(&vibe, "silent").await.json().await.unwrap();
     assert_eq!(
         body["left"], false,
