@@ -18,10 +18,11 @@ pub struct Upstream {
     http: reqwest::Client,
 }
 
-/// A request body and its media type.
+/// A request body, its media type and any headers the upstream needs too.
 pub struct Body {
     pub content_type: Option<String>,
     pub bytes: Bytes,
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Upstream {
@@ -42,6 +43,9 @@ impl Upstream {
         if let Some(body) = body {
             if let Some(content_type) = body.content_type {
                 request = request.header(reqwest::header::CONTENT_TYPE, content_type);
+            }
+            for (name, value) in body.headers {
+                request = request.header(name, value);
             }
             request = request.body(body.bytes);
         }

@@ -84,7 +84,7 @@ async fn bad_audio_is_refused_before_any_backend_is_asked() {
         ),
         (
             "v1",
-            "application/json",
+            "text/plain",
             sine_pcm(0.1),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_content_type",
@@ -125,4 +125,37 @@ async fn join_with_a_bad_id_and_unknown_routes_are_problems() {
         .await
         .unwrap();
     expect_problem(unknown, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn a_bad_chunk_number_is_refused_and_lyria_json_passes_validation() {
+    let address = spawn_gateway_without_backends().await;
+    let client = reqwest::Client::new();
+    let url = format!("{address}/stream/v1/audio");
+    let bad_seq = client
+        .post(&url)
+        .header("content-type", "application/octet-stream")
+        .header("x-chunk-seq", "-3")
+        .body(sine_pcm(0.1))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(bad_seq, StatusCode::BAD_REQUEST, "invalid_chunk_seq").await;
+
+    // Valid Lyria JSON gets as far as the (unreachable) ingest.
+    let lyria = r#"{"serverContent":{"audioChunks":[{"data":"AAAAAAAAAAA=","mimeType":"audio/l16;rate=48000;channels=2"}]}}"#;
+    let forwarded = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("x-chunk-seq", "7")
+        .body(lyria)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(
+        forwarded,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ingest_unavailable",
+    )
+    .await;
 }

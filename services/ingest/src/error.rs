@@ -8,6 +8,8 @@ pub enum IngestError {
     BufferFull,
     #[error("the stream is ending; send again to start a new one")]
     StreamEnding,
+    #[error("chunk {seq} is older than the last accepted chunk {last}")]
+    StaleChunk { seq: u64, last: u64 },
     #[error("the session registry is unreachable: {0}")]
     RegistryUnreachable(#[from] reqwest::Error),
     #[error("the session registry refused with {status}: {body}")]
@@ -23,6 +25,12 @@ impl From<&IngestError> for Problem {
                 "Audio buffer full",
             )
             .with_retry_after(1),
+            IngestError::StaleChunk { last, .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "stale_chunk_seq",
+                "Chunk already superseded",
+            )
+            .with_extension("last_seq", *last),
             IngestError::StreamEnding => {
                 Problem::new(StatusCode::CONFLICT, "stream_ending", "Stream is ending")
                     .with_retry_after(1)

@@ -5,5 +5,6 @@ pub mod pacer;
 pub mod pipeline;
 pub mod registry_client;
 pub mod routes;
+pub mod sequence;
 pub mod startup;
 pub mod streams;

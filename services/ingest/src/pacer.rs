@@ -27,6 +27,10 @@ pub struct Pacer {
 }
 
 impl Pacer {
+    pub fn starting_with(chunk: Bytes) -> Self {
+        Self { current: chunk }
+    }
+
     /// Builds the next slice from the rest of the current chunk and then from
     /// `next_chunk` (queued chunks, without waiting), padding with silence.
     pub fn next_slice(&mut self, mut next_chunk: impl FnMut() -> Option<Bytes>) -> Slice {

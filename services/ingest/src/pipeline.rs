@@ -128,7 +128,12 @@ struct Worker {
 
 impl Worker {
     async fn run(mut self, mut queue: mpsc::Receiver<Bytes>) {
-        let mut pacer = Pacer::default();
+        // The clock starts with the first chunk, so a stream never opens with
+        // silence that only reflects how fast the worker was scheduled.
+        let mut pacer = match self.first_chunk(&mut queue).await {
+            Some(chunk) => Pacer::starting_with(chunk),
+            None => Pacer::default(),
+        };
         let mut next_slice_at = Instant::now();
         while !self.ending.load(Ordering::Acquire) {
             let slice = pacer.next_slice(|| queue.try_recv().ok());
@@ -148,6 +153,16 @@ impl Worker {
             tokio::time::sleep_until(next_slice_at).await;
         }
         self.flush(pacer.take_rest(), &mut queue).await;
+    }
+
+    async fn first_chunk(&self, queue: &mut mpsc::Receiver<Bytes>) -> Option<Bytes> {
+        while !self.ending.load(Ordering::Acquire) {
+            match tokio::time::timeout(SLICE, queue.recv()).await {
+                Ok(chunk) => return chunk,
+                Err(_elapsed) => continue,
+            }
+        }
+        None
     }
 
     async fn flush(&mut self, rest: Bytes, queue: &mut mpsc::Receiver<Bytes>) {

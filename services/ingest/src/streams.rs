@@ -4,6 +4,7 @@ use crate::configuration::Settings;
 use crate::error::IngestError;
 use crate::pipeline::{EnqueueError, StreamPipeline};
 use crate::registry_client::RegistryClient;
+use crate::sequence::{Accepted, ChunkSequence, SeqCheck};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,43 @@ pub struct LiveStreams {
 struct LiveStream {
     pipeline: Arc<StreamPipeline>,
     registered_at: Instant,
+    sequence: ChunkSequence,
+}
+
+impl LiveStream {
+    /// Checks the chunk's number, if it has one, and queues it.
+    fn take(
+        &mut self,
+        vibe: &VibeId,
+        pcm: Bytes,
+        seq: Option<u64>,
+    ) -> Result<Accepted, IngestError> {
+        if let Some(seq) = seq {
+            match self.sequence.check(seq) {
+                SeqCheck::Retry(answer) => return Ok(answer),
+                SeqCheck::Stale { last } => return Err(IngestError::StaleChunk { seq, last }),
+                SeqCheck::New { missing: 0 } => {}
+                SeqCheck::New { missing } => {
+                    tracing::warn!(vibe_id = %vibe, seq, missing, "chunks missing before this one; their time plays as silence");
+                }
+            }
+        }
+        let accepted_bytes = pcm.len();
+        self.pipeline.enqueue(pcm).map_err(|error| match error {
+            EnqueueError::Full => IngestError::BufferFull,
+            EnqueueError::Ending => IngestError::StreamEnding,
+        })?;
+        let answer = Accepted {
+            accepted_bytes,
+            queued_chunks: self.pipeline.queued_chunks(),
+            seq,
+            duplicate: false,
+        };
+        if let Some(seq) = seq {
+            self.sequence.record(seq, answer);
+        }
+        Ok(answer)
+    }
 }
 
 impl LiveStreams {
@@ -39,45 +77,25 @@ impl LiveStreams {
         self.streams.lock().expect("streams lock").len()
     }
 
-    /// The pipeline of a live stream; re-registers the stream in the
-    /// background when the last registration is old enough, so the registry
-    /// recovers it if Redis lost its data.
-    fn existing(&self, vibe: &VibeId) -> Option<Arc<StreamPipeline>> {
-        let mut streams = self.streams.lock().expect("streams lock");
-        let stream = streams.get_mut(vibe)?;
-        if stream.registered_at.elapsed() >= self.settings.registry.reregister_interval() {
-            stream.registered_at = Instant::now();
-            let (registry, vibe) = (self.registry.clone(), vibe.clone());
-            tokio::spawn(async move {
-                if let Err(error) = registry.register(&vibe, None).await {
-                    tracing::warn!(vibe_id = %vibe, %error, "re-registering the stream failed");
-                }
-            });
-        }
-        Some(stream.pipeline.clone())
-    }
-
     /// Queues a chunk for `vibe`, starting the stream on its first chunk. A new
     /// stream is registered before any audio is accepted, so a listener can
-    /// join as soon as the creator's first POST succeeds.
+    /// join as soon as the creator's first POST succeeds; a live stream is
+    /// registered again now and then, so the registry recovers it after
+    /// Redis lost its data.
     pub async fn accept(
         &self,
         vibe: &VibeId,
         pcm: Bytes,
-    ) -> Result<Arc<StreamPipeline>, IngestError> {
-        let pipeline = match self.existing(vibe) {
-            Some(pipeline) => pipeline,
-            None => self.start(vibe).await?,
-        };
-        pipeline.enqueue(pcm).map_err(|error| match error {
-            EnqueueError::Full => IngestError::BufferFull,
-            EnqueueError::Ending => IngestError::StreamEnding,
-        })?;
-        Ok(pipeline)
-    }
-
-    async fn start(&self, vibe: &VibeId) -> Result<Arc<StreamPipeline>, IngestError> {
-        self.registry.register(vibe, None).await?;
+        seq: Option<u64>,
+    ) -> Result<Accepted, IngestError> {
+        let is_new = !self
+            .streams
+            .lock()
+            .expect("streams lock")
+            .contains_key(vibe);
+        if is_new {
+            self.registry.register(vibe, None).await?;
+        }
         let mut streams = self.streams.lock().expect("streams lock");
         let stream = streams.entry(vibe.clone()).or_insert_with(|| {
             tracing::info!(vibe_id = %vibe, "stream started");
@@ -88,9 +106,19 @@ impl LiveStreams {
                     self.settings.buffer.max_queued_chunks,
                 )),
                 registered_at: Instant::now(),
+                sequence: ChunkSequence::default(),
             }
         });
-        Ok(stream.pipeline.clone())
+        if stream.registered_at.elapsed() >= self.settings.registry.reregister_interval() {
+            stream.registered_at = Instant::now();
+            let (registry, vibe) = (self.registry.clone(), vibe.clone());
+            tokio::spawn(async move {
+                if let Err(error) = registry.register(&vibe, None).await {
+                    tracing::warn!(vibe_id = %vibe, %error, "re-registering the stream failed");
+                }
+            });
+        }
+        stream.take(vibe, pcm, seq)
     }
 
     /// Ends a stream: queued audio is encoded and sent, the encoder exits, and

@@ -89,6 +89,50 @@ pub struct StreamRegistered {
     pub fresh: bool,
 }
 
+/// `POST /stream/{vibeId}/audio` with `application/json`: a Lyria RealTime
+/// server message (`serverContent.audioChunks[].data`, base64 PCM) or a bare
+/// `{"data": "<base64>"}`. Other fields are ignored: the shape belongs to a
+/// third party and grows new fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LyriaMessage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_content: Option<LyriaServerContent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LyriaServerContent {
+    #[serde(default)]
+    pub audio_chunks: Vec<LyriaAudioChunk>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LyriaAudioChunk {
+    pub data: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+}
+
+impl LyriaMessage {
+    /// The base64 payloads in order, with their declared MIME types.
+    pub fn chunks(&self) -> Vec<(&str, Option<&str>)> {
+        let mut chunks: Vec<(&str, Option<&str>)> = self
+            .server_content
+            .iter()
+            .flat_map(|content| &content.audio_chunks)
+            .map(|chunk| (chunk.data.as_str(), chunk.mime_type.as_deref()))
+            .collect();
+        if let Some(data) = &self.data {
+            chunks.push((data.as_str(), None));
+        }
+        chunks
+    }
+}
+
 /// `POST /stream/{vibeId}/audio` answered 202: the chunk is queued for the encoder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioAccepted {
@@ -97,6 +141,13 @@ pub struct AudioAccepted {
     pub accepted_ms: u64,
     /// Chunks waiting for the encoder on this stream, this one included.
     pub queued_chunks: u64,
+    /// The chunk's `X-Chunk-Seq`, when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// True (and status 200) when this chunk was a retry of one already
+    /// accepted: the answer repeats the first one and no audio was added.
+    #[serde(default)]
+    pub duplicate: bool,
 }
 
 /// `DELETE /stream/{vibeId}` answered 200.

@@ -3,13 +3,17 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use vibes_domain::api::LyriaMessage;
 use vibes_domain::audio::{self, PcmError};
 use vibes_problem::Problem;
 
 pub const PCM_CONTENT_TYPE: &str = "application/octet-stream";
+pub const JSON_CONTENT_TYPE: &str = "application/json";
 
 /// Reads the body, refusing it with 413 as soon as it grows past `limit`.
 pub async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Bytes, Problem> {
@@ -66,24 +70,87 @@ pub fn unsupported_media_type(expected: &str, got: Option<&str>) -> Problem {
     ))
 }
 
-/// An audio chunk of raw PCM: `application/octet-stream`, whole s16le stereo
-/// frames, at most 1 MiB.
-pub async fn read_pcm(request: &HttpRequest, payload: web::Payload) -> Result<Bytes, Problem> {
+/// An audio chunk as PCM: raw (`application/octet-stream`, at most 1 MiB) or
+/// a Lyria message (`application/json`, at most 2 MiB, base64 inside). Either
+/// way the audio is whole s16le stereo frames, at most 1 MiB of them.
+pub async fn read_audio(request: &HttpRequest, payload: web::Payload) -> Result<Bytes, Problem> {
     let media_type = media_type(request);
-    if media_type.as_deref() != Some(PCM_CONTENT_TYPE) {
-        return Err(unsupported_media_type(
-            PCM_CONTENT_TYPE,
-            media_type.as_deref(),
-        ));
-    }
-    if let Some(length) = declared_length(request) {
-        if length > audio::MAX_RAW_BODY_BYTES {
-            return Err(too_large(audio::MAX_RAW_BODY_BYTES));
+    let (limit, is_json) = match media_type.as_deref() {
+        Some(PCM_CONTENT_TYPE) => (audio::MAX_RAW_BODY_BYTES, false),
+        Some(JSON_CONTENT_TYPE) => (crate::MAX_JSON_BODY_BYTES, true),
+        other => {
+            let expected = format!("{PCM_CONTENT_TYPE} or {JSON_CONTENT_TYPE}");
+            return Err(unsupported_media_type(&expected, other));
         }
+    };
+    if declared_length(request).is_some_and(|length| length > limit) {
+        return Err(too_large(limit));
     }
-    let body = read_limited(payload, audio::MAX_RAW_BODY_BYTES).await?;
-    audio::validate_pcm_len(body.len()).map_err(pcm_problem)?;
-    Ok(body)
+    let body = read_limited(payload, limit).await?;
+    let pcm = if is_json { decode_lyria(&body)? } else { body };
+    audio::validate_pcm_len(pcm.len()).map_err(pcm_problem)?;
+    Ok(pcm)
+}
+
+/// The PCM inside a Lyria message: every chunk's base64 payload, in order.
+fn decode_lyria(body: &[u8]) -> Result<Bytes, Problem> {
+    let message: LyriaMessage = serde_json::from_slice(body).map_err(|error| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "Malformed JSON body",
+        )
+        .with_detail(error.to_string())
+    })?;
+    let chunks = message.chunks();
+    if chunks.is_empty() {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "no_audio",
+            "No audio in the message",
+        )
+        .with_detail("expected serverContent.audioChunks[].data or data (base64 PCM)"));
+    }
+    let mut pcm = BytesMut::new();
+    for (index, (data, mime_type)) in chunks.into_iter().enumerate() {
+        if let Some(mime_type) = mime_type {
+            check_mime_type(mime_type)?;
+        }
+        let decoded = STANDARD.decode(data).map_err(|error| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_base64",
+                "Audio is not valid base64",
+            )
+            .with_detail(format!("audio chunk {index}: {error}"))
+        })?;
+        pcm.extend_from_slice(&decoded);
+    }
+    Ok(pcm.freeze())
+}
+
+/// Lyria labels its PCM `audio/l16` (or `audio/pcm`) with optional `rate`
+/// and `channels` parameters; anything else is not the format we encode.
+fn check_mime_type(mime_type: &str) -> Result<(), Problem> {
+    let lowered = mime_type.to_ascii_lowercase();
+    let mut parts = lowered.split(';').map(str::trim);
+    let essence = parts.next().unwrap_or_default();
+    let parameter_ok = |part: &str| match part.split_once('=') {
+        Some(("rate", rate)) => rate == audio::SAMPLE_RATE_HZ.to_string(),
+        Some(("channels", channels)) => channels == audio::CHANNELS.to_string(),
+        _ => true,
+    };
+    if matches!(essence, "audio/l16" | "audio/pcm") && parts.all(parameter_ok) {
+        return Ok(());
+    }
+    Err(Problem::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_audio_format",
+        "Unsupported audio format",
+    )
+    .with_detail(format!(
+        "{mime_type}: expected 16-bit PCM, 48000 Hz, 2 channels"
+    )))
 }
 
 fn declared_length(request: &HttpRequest) -> Option<usize> {
@@ -118,9 +185,9 @@ where
         return Ok(T::default());
     }
     let media_type = media_type(request);
-    if media_type.as_deref() != Some("application/json") {
+    if media_type.as_deref() != Some(JSON_CONTENT_TYPE) {
         return Err(unsupported_media_type(
-            "application/json",
+            JSON_CONTENT_TYPE,
             media_type.as_deref(),
         ));
     }

@@ -1,6 +1,7 @@
 //! The HTTP layer every service shares, so each service only adds its routes.
 
 pub mod body;
+pub mod headers;
 pub mod health;
 pub mod vibe_path;
 

@@ -38,6 +38,7 @@ async fn forward_json(
     let body = Body {
         content_type,
         bytes,
+        headers: Vec::new(),
     };
     Ok(upstreams
         .registry

@@ -4,22 +4,34 @@ use vibes_domain::api::{AudioAccepted, StreamEnded};
 use vibes_domain::audio::pcm_duration;
 use vibes_web::VibePath;
 
-#[tracing::instrument(name = "accept_audio", skip_all, fields(vibe_id = %vibe.0, bytes))]
+/// 202 for a new chunk, 200 for a retry of the last accepted one (same answer).
+#[tracing::instrument(name = "accept_audio", skip_all, fields(vibe_id = %vibe.0, bytes, seq))]
 pub async fn accept(
     vibe: VibePath,
     request: HttpRequest,
     payload: web::Payload,
     streams: web::Data<LiveStreams>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let pcm = vibes_web::body::read_pcm(&request, payload).await?;
-    let accepted_bytes = pcm.len();
-    tracing::Span::current().record("bytes", accepted_bytes);
-    let pipeline = streams.accept(&vibe.0, pcm).await?;
-    Ok(HttpResponse::Accepted().json(AudioAccepted {
+    let seq = vibes_web::headers::chunk_seq(&request)?;
+    let pcm = vibes_web::body::read_audio(&request, payload).await?;
+    let span = tracing::Span::current();
+    span.record("bytes", pcm.len());
+    if let Some(seq) = seq {
+        span.record("seq", seq);
+    }
+    let accepted = streams.accept(&vibe.0, pcm, seq).await?;
+    let mut response = if accepted.duplicate {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Accepted()
+    };
+    Ok(response.json(AudioAccepted {
         vibe_id: vibe.0,
-        accepted_bytes: accepted_bytes as u64,
-        accepted_ms: pcm_duration(accepted_bytes).as_millis() as u64,
-        queued_chunks: pipeline.queued_chunks() as u64,
+        accepted_bytes: accepted.accepted_bytes as u64,
+        accepted_ms: pcm_duration(accepted.accepted_bytes).as_millis() as u64,
+        queued_chunks: accepted.queued_chunks as u64,
+        seq: accepted.seq,
+        duplicate: accepted.duplicate,
     }))
 }
 

@@ -200,3 +200,59 @@ async fn a_stream_the_registry_lost_is_registered_again_by_its_next_chunk() {
     }
     assert!(listed, "the next chunk registered the stream again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbered_chunks_are_accepted_once_and_retries_add_no_audio() {
+    let app = spawn_app().await;
+    let vibe = unique_vibe();
+    let post = |seq: &str| {
+        app.http
+            .post(format!("{}/stream/{vibe}/audio", app.address))
+            .header("content-type", PCM)
+            .header("x-chunk-seq", seq.to_owned())
+            .body(sine_pcm(0.5))
+            .send()
+    };
+    let first = post("1").await.unwrap();
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(
+        (first["seq"].as_u64(), first["duplicate"].as_bool()),
+        (Some(1), Some(false))
+    );
+
+    let retry = post("1").await.unwrap();
+    assert_eq!(retry.status(), StatusCode::OK);
+    let retry: Value = retry.json().await.unwrap();
+    assert_eq!(retry["duplicate"], true);
+    assert_eq!(
+        retry["queued_chunks"], first["queued_chunks"],
+        "the first answer, repeated"
+    );
+
+    let stale = expect_problem(
+        post("0").await.unwrap(),
+        StatusCode::CONFLICT,
+        "stale_chunk_seq",
+    )
+    .await;
+    assert_eq!(stale["last_seq"], 1);
+    expect_problem(
+        post("one").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_chunk_seq",
+    )
+    .await;
+    assert_eq!(
+        post("5").await.unwrap().status(),
+        StatusCode::ACCEPTED,
+        "a gap is accepted"
+    );
+
+    app.end(vibe.as_str()).await;
+    let probed = probe_audio(&app.output_dir.path().join(vibe.as_str()));
+    assert!(
+        (probed.decoded_seconds - 1.0).abs() < 0.1,
+        "two half-second chunks, nothing twice: {probed:?}"
+    );
+}

@@ -1,2 +1,3 @@
 mod audio;
 mod helpers;
+mod lyria;
