@@ -24,11 +24,12 @@ pub struct Problem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     pub code: String,
-    /// Extension members that help the client act (e.g. `participant_count`).
+    /// Extension members that help the client act (e.g. `participant_count`);
+    /// boxed to keep `Result<_, Problem>` small on the happy path.
     #[serde(flatten)]
-    pub extensions: Map<String, Value>,
+    pub extensions: Box<Map<String, Value>>,
     #[serde(skip)]
-    retry_after_secs: Option<u64>,
+    retry_after_secs: Option<u32>,
 }
 
 impl Problem {
@@ -39,7 +40,7 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             code: code.to_owned(),
-            extensions: Map::new(),
+            extensions: Box::default(),
             retry_after_secs: None,
         }
     }
@@ -62,7 +63,7 @@ impl Problem {
     }
 
     /// Adds a `Retry-After` header to the response (used with 429 and 503).
-    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
         self.retry_after_secs = Some(seconds);
         self
     }
