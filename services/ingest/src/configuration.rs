@@ -10,6 +10,12 @@ pub struct Settings {
     pub registry: RegistrySettings,
     pub encoder: EncoderSettings,
     pub buffer: BufferSettings,
+    pub stream: StreamSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StreamSettings {
+    pub idle_end_seconds: u64,
 }
 
 impl Settings {

@@ -5,7 +5,7 @@
 
 use crate::configuration::EncoderSettings;
 use crate::encoder::Encoder;
-use crate::pacer::{Pacer, SLICE};
+use crate::pacer::{Pacer, SLICE, SLICE_BYTES};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,8 +48,25 @@ pub struct StreamPipeline {
     encoder_pid: Arc<AtomicU64>,
 }
 
+/// What a pipeline needs besides its stream's id.
+#[derive(Clone)]
+pub struct PipelineConfig {
+    pub encoder: EncoderSettings,
+    pub max_queued_chunks: usize,
+    /// A stream that has had nothing but silence this long ends by itself.
+    pub idle_end: Duration,
+    /// Where a pipeline that ended by itself reports its stream.
+    pub ended_by_itself: mpsc::UnboundedSender<VibeId>,
+}
+
 impl StreamPipeline {
-    pub fn start(vibe: VibeId, settings: EncoderSettings, max_queued_chunks: usize) -> Self {
+    pub fn start(vibe: VibeId, config: PipelineConfig) -> Self {
+        let PipelineConfig {
+            encoder: settings,
+            max_queued_chunks,
+            idle_end,
+            ended_by_itself,
+        } = config;
         let (chunks, queue) = mpsc::channel(max_queued_chunks.max(1));
         let stats = Arc::new(PipelineStats::default());
         let encoder_pid = Arc::new(AtomicU64::new(0));
@@ -61,6 +78,8 @@ impl StreamPipeline {
             encoder_pid: encoder_pid.clone(),
             ending: ending.clone(),
             encoder: None,
+            idle_end,
+            ended_by_itself,
         };
         let task = tokio::spawn(worker.run(queue));
         Self {
@@ -85,6 +104,11 @@ impl StreamPipeline {
         })?;
         self.stats.chunks_accepted.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// True once the stream is ending (ended by its creator, or idle).
+    pub fn is_ending(&self) -> bool {
+        self.ending.load(Ordering::Acquire)
     }
 
     /// Chunks waiting for the encoder.
@@ -124,6 +148,8 @@ struct Worker {
     encoder_pid: Arc<AtomicU64>,
     ending: Arc<AtomicBool>,
     encoder: Option<Encoder>,
+    idle_end: Duration,
+    ended_by_itself: mpsc::UnboundedSender<VibeId>,
 }
 
 impl Worker {
@@ -135,8 +161,15 @@ impl Worker {
             None => Pacer::default(),
         };
         let mut next_slice_at = Instant::now();
+        let mut last_audio_at = Instant::now();
         while !self.ending.load(Ordering::Acquire) {
             let slice = pacer.next_slice(|| queue.try_recv().ok());
+            if slice.silence_bytes < SLICE_BYTES {
+                last_audio_at = Instant::now();
+            } else if last_audio_at.elapsed() >= self.idle_end {
+                self.end_by_itself();
+                break;
+            }
             self.write_until_accepted(&slice.pcm).await;
             self.stats
                 .chunks_played
@@ -153,6 +186,14 @@ impl Worker {
             tokio::time::sleep_until(next_slice_at).await;
         }
         self.flush(pacer.take_rest(), &mut queue).await;
+    }
+
+    /// Refuses further chunks (they start a new stream once this one is gone)
+    /// and reports the stream; `flush` still plays anything that raced in.
+    fn end_by_itself(&self) {
+        self.ending.store(true, Ordering::Release);
+        tracing::info!(vibe_id = %self.vibe, idle = ?self.idle_end, "no audio for the idle time; ending the stream");
+        let _ = self.ended_by_itself.send(self.vibe.clone());
     }
 
     async fn first_chunk(&self, queue: &mut mpsc::Receiver<Bytes>) -> Option<Bytes> {

@@ -32,7 +32,7 @@ impl Application {
             settings.owner_name(),
             Duration::from_millis(settings.registry.timeout_ms),
         )?;
-        let streams = web::Data::new(LiveStreams::new(settings, registry));
+        let streams = web::Data::from(LiveStreams::start(settings, registry));
         let app_streams = streams.clone();
         let http = vibes_web::serve("ingest", listener, move |config| {
             config

@@ -2,19 +2,21 @@
 
 use crate::configuration::Settings;
 use crate::error::IngestError;
-use crate::pipeline::{EnqueueError, StreamPipeline};
+use crate::pipeline::{EnqueueError, PipelineConfig, StreamPipeline};
 use crate::registry_client::RegistryClient;
 use crate::sequence::{Accepted, ChunkSequence, SeqCheck};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 use vibes_domain::VibeId;
 
 pub struct LiveStreams {
     streams: Mutex<HashMap<VibeId, LiveStream>>,
     registry: RegistryClient,
     settings: Settings,
+    pipeline_config: PipelineConfig,
 }
 
 struct LiveStream {
@@ -60,12 +62,34 @@ impl LiveStream {
 }
 
 impl LiveStreams {
-    pub fn new(settings: Settings, registry: RegistryClient) -> Self {
-        Self {
+    /// The streams of this instance, and a task that retires streams whose
+    /// pipelines ended by themselves (idle).
+    pub fn start(settings: Settings, registry: RegistryClient) -> Arc<Self> {
+        let (ended_by_itself, mut ended) = mpsc::unbounded_channel();
+        let pipeline_config = PipelineConfig {
+            encoder: settings.encoder.clone(),
+            max_queued_chunks: settings.buffer.max_queued_chunks,
+            idle_end: Duration::from_secs(settings.stream.idle_end_seconds),
+            ended_by_itself,
+        };
+        let streams = Arc::new(Self {
             streams: Mutex::default(),
             registry,
             settings,
-        }
+            pipeline_config,
+        });
+        let retiring = Arc::downgrade(&streams);
+        tokio::spawn(async move {
+            while let Some(vibe) = ended.recv().await {
+                let Some(streams) = retiring.upgrade() else {
+                    return;
+                };
+                if let Err(error) = streams.retire_idle(&vibe).await {
+                    tracing::warn!(vibe_id = %vibe, %error, "could not retire an idle stream");
+                }
+            }
+        });
+        streams
     }
 
     pub fn get(&self, vibe: &VibeId) -> Option<Arc<StreamPipeline>> {
@@ -102,8 +126,7 @@ impl LiveStreams {
             LiveStream {
                 pipeline: Arc::new(StreamPipeline::start(
                     vibe.clone(),
-                    self.settings.encoder.clone(),
-                    self.settings.buffer.max_queued_chunks,
+                    self.pipeline_config.clone(),
                 )),
                 registered_at: Instant::now(),
                 sequence: ChunkSequence::default(),
@@ -119,6 +142,26 @@ impl LiveStreams {
             });
         }
         stream.take(vibe, pcm, seq)
+    }
+
+    /// Removes a stream whose pipeline ended by itself, unless the stream
+    /// under that id is already a new one.
+    async fn retire_idle(&self, vibe: &VibeId) -> Result<(), IngestError> {
+        let pipeline = {
+            let mut streams = self.streams.lock().expect("streams lock");
+            match streams.get(vibe) {
+                Some(stream) if stream.pipeline.is_ending() => {
+                    streams.remove(vibe).map(|stream| stream.pipeline)
+                }
+                _ => None,
+            }
+        };
+        if let Some(pipeline) = pipeline {
+            pipeline.end().await;
+            self.registry.end(vibe).await?;
+            tracing::info!(vibe_id = %vibe, "idle stream ended");
+        }
+        Ok(())
     }
 
     /// Ends a stream: queued audio is encoded and sent, the encoder exits, and

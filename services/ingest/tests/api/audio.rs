@@ -256,3 +256,56 @@ async fn numbered_chunks_are_accepted_once_and_retries_add_no_audio() {
         "two half-second chunks, nothing twice: {probed:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_chunks_leave_silence_so_the_stream_keeps_wall_clock_time() {
+    let app = spawn_app().await;
+    let vibe = unique_vibe();
+    let started = std::time::Instant::now();
+    app.post_audio(vibe.as_str(), PCM, sine_pcm(2.0)).await;
+    // The creator is 3 s late with the next chunk.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    app.post_audio(vibe.as_str(), PCM, sine_pcm(2.0)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    app.end(vibe.as_str()).await;
+    let wall_clock = started.elapsed().as_secs_f64();
+
+    let probed = probe_audio(&app.output_dir.path().join(vibe.as_str()));
+    assert!(
+        (probed.decoded_seconds - wall_clock).abs() <= 0.5,
+        "recorded {:.2} s over {wall_clock:.2} s of wall clock",
+        probed.decoded_seconds
+    );
+    assert!(
+        probed.decoded_seconds >= 6.5,
+        "2 s of audio, 3 s of silence, 2 s of audio"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_without_audio_for_the_idle_time_ends_by_itself() {
+    let app = spawn_app_with(|settings| settings.stream.idle_end_seconds = 1).await;
+    let vibe = unique_vibe();
+    app.post_audio(vibe.as_str(), PCM, sine_pcm(0.2)).await;
+    assert!(app.registry_lists(vibe.as_str()).await);
+    wait_until(Duration::from_secs(5), || app.streams.count() == 0).await;
+    let mut forgotten = false;
+    for _ in 0..50 {
+        if !app.registry_lists(vibe.as_str()).await {
+            forgotten = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(forgotten, "the registry no longer lists the idle stream");
+    let probed = probe_audio(&app.output_dir.path().join(vibe.as_str()));
+    assert!(
+        probed.decoded_seconds >= 1.1,
+        "the audio and the idle second were played: {probed:?}"
+    );
+
+    // The next chunk starts the stream afresh.
+    let response = app.post_audio(vibe.as_str(), PCM, sine_pcm(0.2)).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(app.streams.count(), 1);
+}
