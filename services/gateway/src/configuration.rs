@@ -1,12 +1,41 @@
+use secrecy::SecretString;
 use serde::Deserialize;
 use std::time::Duration;
 use vibes_config::{ServerSettings, SettingsError};
+use vibes_tokens::SigningKey;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub log_level: String,
     pub server: ServerSettings,
     pub upstreams: UpstreamSettings,
+    pub auth: AuthSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub kid: String,
+    pub secret: SecretString,
+    pub previous_kid: String,
+    pub previous_secret: SecretString,
+    pub anonymous_join: bool,
+}
+
+impl AuthSettings {
+    /// The signing keys, current first.
+    pub fn keys(&self) -> Vec<SigningKey> {
+        let mut keys = vec![SigningKey {
+            kid: self.kid.clone(),
+            secret: self.secret.clone(),
+        }];
+        if !self.previous_kid.is_empty() {
+            keys.push(SigningKey {
+                kid: self.previous_kid.clone(),
+                secret: self.previous_secret.clone(),
+            });
+        }
+        keys
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,8 +1,10 @@
+use crate::auth::Authenticator;
 use crate::configuration::Settings;
 use crate::routes;
 use crate::upstream::Upstream;
 use actix_web::web;
 use std::net::TcpListener;
+use vibes_tokens::JwtKeys;
 use vibes_web::HttpService;
 
 /// The internal services the gateway talks to.
@@ -37,9 +39,12 @@ impl Application {
             ingest: Upstream::new("ingest", &urls.ingest_url, http.clone()),
             supervisor: Upstream::new("engine_supervisor", &urls.supervisor_url, http),
         });
+        let keys = JwtKeys::new(settings.auth.keys()).map_err(|error| format!("auth: {error}"))?;
+        let auth = web::Data::new(Authenticator::new(keys, settings.auth.anonymous_join));
         let service = vibes_web::serve("gateway", listener, move |config| {
             config
                 .app_data(upstreams.clone())
+                .app_data(auth.clone())
                 .configure(routes::configure);
         })?;
         Ok(service)

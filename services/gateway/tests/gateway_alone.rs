@@ -8,11 +8,29 @@ use serde_json::Value;
 use std::net::TcpListener;
 use vibes_testkit::audio::sine_pcm;
 use vibes_testkit::http::expect_problem;
+use vibes_testkit::tokens::{creator_bearer, participant_bearer, AUTH_SECRET};
+
+/// A client that speaks as the creator of stream `v1`.
+fn creator_of_v1() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let token = creator_bearer("v1").parse().unwrap();
+    headers.insert(reqwest::header::AUTHORIZATION, token);
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
 
 /// Upstream URLs that refuse connections (port 9 is discard; nothing listens).
 async fn spawn_gateway_without_backends() -> String {
+    spawn_gateway(false).await
+}
+
+async fn spawn_gateway(anonymous_join: bool) -> String {
     vibes_testkit::init_test_logging();
     let mut settings = configuration::load().unwrap();
+    settings.auth.secret = AUTH_SECRET.to_owned().into();
+    settings.auth.anonymous_join = anonymous_join;
     for url in [
         &mut settings.upstreams.registry_url,
         &mut settings.upstreams.ingest_url,
@@ -47,7 +65,7 @@ async fn health_reports_each_unreachable_part() {
 #[tokio::test]
 async fn valid_audio_for_an_unreachable_ingest_is_a_503_problem() {
     let address = spawn_gateway_without_backends().await;
-    let response = reqwest::Client::new()
+    let response = creator_of_v1()
         .post(format!("{address}/stream/v1/audio"))
         .header("content-type", "application/octet-stream")
         .body(sine_pcm(0.1))
@@ -66,7 +84,7 @@ async fn valid_audio_for_an_unreachable_ingest_is_a_503_problem() {
 #[tokio::test]
 async fn bad_audio_is_refused_before_any_backend_is_asked() {
     let address = spawn_gateway_without_backends().await;
-    let client = reqwest::Client::new();
+    let client = creator_of_v1();
     let cases: [(&str, &str, Vec<u8>, StatusCode, &str); 4] = [
         (
             "a%20b",
@@ -130,7 +148,7 @@ async fn join_with_a_bad_id_and_unknown_routes_are_problems() {
 #[tokio::test]
 async fn a_bad_chunk_number_is_refused_and_lyria_json_passes_validation() {
     let address = spawn_gateway_without_backends().await;
-    let client = reqwest::Client::new();
+    let client = creator_of_v1();
     let url = format!("{address}/stream/v1/audio");
     let bad_seq = client
         .post(&url)
@@ -154,6 +172,89 @@ async fn a_bad_chunk_number_is_refused_and_lyria_json_passes_validation() {
         .unwrap();
     expect_problem(
         forwarded,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ingest_unavailable",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn joins_need_a_participant_token_naming_the_caller() {
+    let address = spawn_gateway_without_backends().await;
+    let client = reqwest::Client::new();
+    let url = format!("{address}/stream/v1/join");
+    let anonymous = client.post(&url).send().await.unwrap();
+    expect_problem(anonymous, StatusCode::UNAUTHORIZED, "token_missing").await;
+    let as_creator = client
+        .post(&url)
+        .header("authorization", creator_bearer("v1"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(as_creator, StatusCode::FORBIDDEN, "wrong_role").await;
+    let someone_else = client
+        .post(&url)
+        .header("authorization", participant_bearer("alice"))
+        .json(&serde_json::json!({ "participant_id": "mallory" }))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(someone_else, StatusCode::FORBIDDEN, "wrong_participant").await;
+    // A valid token gets as far as the (unreachable) registry.
+    let alice = client
+        .post(&url)
+        .header("authorization", participant_bearer("alice"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(
+        alice,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "registry_unavailable",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn anonymous_joins_pass_only_where_configured() {
+    let address = spawn_gateway(true).await;
+    let client = reqwest::Client::new();
+    let join = client
+        .post(format!("{address}/stream/v1/join"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(
+        join,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "registry_unavailable",
+    )
+    .await;
+    let leave_without_id = client
+        .post(format!("{address}/stream/v1/leave"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(leave_without_id, StatusCode::BAD_REQUEST, "invalid_json").await;
+}
+
+#[tokio::test]
+async fn ending_a_stream_needs_its_creator() {
+    let address = spawn_gateway_without_backends().await;
+    let client = reqwest::Client::new();
+    let url = format!("{address}/stream/v1");
+    let anonymous = client.delete(&url).send().await.unwrap();
+    expect_problem(anonymous, StatusCode::UNAUTHORIZED, "token_missing").await;
+    let other_stream = client
+        .delete(&url)
+        .header("authorization", creator_bearer("v2"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(other_stream, StatusCode::FORBIDDEN, "wrong_vibe").await;
+    let creator = creator_of_v1().delete(&url).send().await.unwrap();
+    expect_problem(
+        creator,
         StatusCode::SERVICE_UNAVAILABLE,
         "ingest_unavailable",
     )

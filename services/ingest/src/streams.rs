@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use vibes_domain::VibeId;
+use vibes_domain::{CreatorId, VibeId};
 
 pub struct LiveStreams {
     streams: Mutex<HashMap<VibeId, LiveStream>>,
@@ -111,6 +111,7 @@ impl LiveStreams {
         vibe: &VibeId,
         pcm: Bytes,
         seq: Option<u64>,
+        creator: Option<&CreatorId>,
     ) -> Result<Accepted, IngestError> {
         let is_new = !self
             .streams
@@ -118,7 +119,9 @@ impl LiveStreams {
             .expect("streams lock")
             .contains_key(vibe);
         if is_new {
-            self.registry.register(vibe, None).await?;
+            self.registry
+                .register(vibe, creator.map(CreatorId::as_str))
+                .await?;
         }
         let mut streams = self.streams.lock().expect("streams lock");
         let stream = streams.entry(vibe.clone()).or_insert_with(|| {

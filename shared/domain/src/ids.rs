@@ -93,6 +93,11 @@ validated_id!(
     ParticipantId
 );
 
+validated_id!(
+    /// A creator's id (the `sub` of their token): `[A-Za-z0-9_-]{1,64}`.
+    CreatorId
+);
+
 impl ParticipantId {
     /// A fresh random id for a listener whose app did not bring one.
     pub fn generate() -> Self {

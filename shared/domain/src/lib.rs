@@ -5,4 +5,4 @@ pub mod api;
 pub mod audio;
 pub mod ids;
 
-pub use ids::{IdError, ParticipantId, VibeId};
+pub use ids::{CreatorId, IdError, ParticipantId, VibeId};

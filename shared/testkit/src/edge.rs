@@ -91,8 +91,23 @@ impl Edge {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Reply {
+        self.request_as(None, method, path, content_type, body)
+    }
+
+    /// One request through the edge with an `Authorization` header value.
+    pub fn request_as(
+        &self,
+        authorization: Option<&str>,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Reply {
         let mut curl = self.curl();
         curl.args(["-X", method, "--data-binary", "@-", "-H", "Expect:"]);
+        if let Some(authorization) = authorization {
+            curl.args(["-H", &format!("Authorization: {authorization}")]);
+        }
         if let Some(content_type) = content_type {
             curl.args(["-H", &format!("Content-Type: {content_type}")]);
         } else {

@@ -5,6 +5,7 @@ pub mod edge;
 pub mod http;
 pub mod process;
 pub mod redis_server;
+pub mod tokens;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Once;

@@ -2,6 +2,9 @@ use actix_web::http::StatusCode;
 use actix_web::HttpRequest;
 use vibes_problem::Problem;
 
+/// Internal: the authenticated creator of a stream, set by the gateway for ingest.
+pub const CREATOR_HEADER: &str = "x-vibes-creator";
+
 /// Numbers a creator's chunks so retries are harmless (see ingest).
 pub const CHUNK_SEQ_HEADER: &str = "x-chunk-seq";
 

@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use vibes_e2e::Stack;
 use vibes_testkit::audio::sine_pcm;
+use vibes_testkit::tokens::{creator_bearer, participant_bearer};
 
 const LEASE_SECONDS: u64 = 2;
 const CAP: u64 = 2;
@@ -22,7 +23,8 @@ struct Listener {
 
 fn join(stack: &Stack, vibe: &str, participant: &str) -> (u16, Value) {
     let body = format!(r#"{{"participant_id":"{participant}"}}"#);
-    let reply = stack.edge.request(
+    let reply = stack.edge.request_as(
+        Some(&participant_bearer(participant)),
         "POST",
         &format!("/stream/{vibe}/join"),
         Some("application/json"),
@@ -90,7 +92,8 @@ async fn flv_listeners_keep_their_seats_while_connected_and_lose_the_connection_
     .await;
     stack.wait_until_healthy(Duration::from_secs(30));
     let vibe = format!("flv-{}", std::process::id());
-    let started = stack.edge.request(
+    let started = stack.edge.request_as(
+        Some(&creator_bearer(&vibe)),
         "POST",
         &format!("/stream/{vibe}/audio"),
         Some("application/octet-stream"),
@@ -111,7 +114,8 @@ async fn flv_listeners_keep_their_seats_while_connected_and_lose_the_connection_
 
     // A listener that leaves is disconnected by the warden.
     let body = format!(r#"{{"participant_id":"{}"}}"#, first.participant);
-    stack.edge.request(
+    stack.edge.request_as(
+        Some(&participant_bearer(&first.participant)),
         "POST",
         &format!("/stream/{vibe}/leave"),
         Some("application/json"),
@@ -134,7 +138,8 @@ async fn flv_listeners_keep_their_seats_while_connected_and_lose_the_connection_
     assert_eq!(participant_count(&stack, &vibe), 2);
     assert!(engine_flv_players(&stack, &vibe).await <= CAP as usize);
     let before = size(second.capture.path());
-    let chunk = stack.edge.request(
+    let chunk = stack.edge.request_as(
+        Some(&creator_bearer(&vibe)),
         "POST",
         &format!("/stream/{vibe}/audio"),
         Some("application/octet-stream"),

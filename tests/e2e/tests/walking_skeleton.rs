@@ -11,7 +11,9 @@ use vibes_domain::ParticipantId;
 use vibes_e2e::{Stack, PLAYBACK_TOKEN_SECRET};
 use vibes_testkit::audio::{probe_audio, sine_pcm};
 use vibes_testkit::edge::Reply;
+use vibes_testkit::tokens::{bearer, creator_bearer, participant_bearer};
 use vibes_tokens::PlaybackTokens;
+use vibes_tokens::Role;
 
 const PCM: &str = "application/octet-stream";
 
@@ -66,8 +68,40 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
 
     // 1. The first chunk starts the stream.
     let vibe = format!("e2e-{}", std::process::id());
+    let creator = creator_bearer(&vibe);
+    let listener_token = participant_bearer("listener-1");
     let first_chunk = sine_pcm(2.0);
-    let accepted = edge.request(
+
+    // Only the stream's creator may send it audio.
+    let audio_path = format!("/stream/{vibe}/audio");
+    let refusals = [
+        (None, 401, "token_missing"),
+        (Some("Bearer not-a-jwt".to_owned()), 401, "token_invalid"),
+        (
+            Some(bearer(Role::Creator, "creator-1", Some(&vibe), -3600)),
+            401,
+            "token_expired",
+        ),
+        (Some(creator_bearer("another-stream")), 403, "wrong_vibe"),
+        (Some(listener_token.clone()), 403, "wrong_role"),
+    ];
+    for (authorization, status, code) in refusals {
+        let reply = edge.request_as(
+            authorization.as_deref(),
+            "POST",
+            &audio_path,
+            Some(PCM),
+            &first_chunk,
+        );
+        assert_problem(&reply, status, code);
+    }
+    assert!(
+        stack.ingest_streams.get(&vibe.parse().unwrap()).is_none(),
+        "nothing started"
+    );
+
+    let accepted = edge.request_as(
+        Some(&creator),
         "POST",
         &format!("/stream/{vibe}/audio"),
         Some(PCM),
@@ -93,12 +127,19 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
     let encoder_before = pipeline.encoder_pid().expect("an encoder runs");
     let accepted_before = pipeline.stats().chunks_accepted.load(Ordering::Relaxed);
     assert_problem(
-        &edge.request("POST", "/stream/bad.id!/audio", Some(PCM), &first_chunk),
+        &edge.request_as(
+            Some(&creator),
+            "POST",
+            "/stream/bad.id!/audio",
+            Some(PCM),
+            &first_chunk,
+        ),
         400,
         "invalid_vibe_id",
     );
     assert_problem(
-        &edge.request(
+        &edge.request_as(
+            Some(&creator),
             "POST",
             &format!("/stream/{}/audio", "x".repeat(65)),
             Some(PCM),
@@ -108,7 +149,8 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
         "invalid_vibe_id",
     );
     assert_problem(
-        &edge.request(
+        &edge.request_as(
+            Some(&creator),
             "POST",
             &format!("/stream/{vibe}/audio"),
             Some(PCM),
@@ -118,12 +160,19 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
         "partial_frame",
     );
     assert_problem(
-        &edge.request("POST", &format!("/stream/{vibe}/audio"), Some(PCM), &[]),
+        &edge.request_as(
+            Some(&creator),
+            "POST",
+            &format!("/stream/{vibe}/audio"),
+            Some(PCM),
+            &[],
+        ),
         400,
         "empty_body",
     );
     assert_problem(
-        &edge.request(
+        &edge.request_as(
+            Some(&creator),
             "POST",
             &format!("/stream/{vibe}/audio"),
             Some("text/plain"),
@@ -133,7 +182,8 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
         "unsupported_content_type",
     );
     assert_problem(
-        &edge.request(
+        &edge.request_as(
+            Some(&creator),
             "POST",
             &format!("/stream/{vibe}/audio"),
             Some(PCM),
@@ -155,7 +205,8 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
     assert_eq!(stats.encoder_starts.load(Ordering::Relaxed), 1);
 
     // 3. A listener joins and gets playback URLs under the edge.
-    let joined = edge.request(
+    let joined = edge.request_as(
+        Some(&listener_token),
         "POST",
         &format!("/stream/{vibe}/join"),
         Some("application/json"),
@@ -200,7 +251,8 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
     let listener = edge.listen(flv_path, capture.path(), Duration::from_secs(12));
     tokio::time::sleep(Duration::from_millis(800)).await;
     for _ in 0..3 {
-        let reply = edge.request(
+        let reply = edge.request_as(
+            Some(&creator),
             "POST",
             &format!("/stream/{vibe}/audio"),
             Some(PCM),
@@ -220,13 +272,18 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
     assert_eq!(active.status, 200);
     let active = active.json();
     let listed = find_stream(&active, &vibe);
+    assert_eq!(
+        listed["creator"], "creator-1",
+        "the creator named by the token"
+    );
     assert_eq!(listed["participant_count"], 1);
     assert_eq!(
         listed["playback"]["flv"],
         edge.url(&format!("/live/{vibe}.flv"))
     );
     let body = format!(r#"{{"participant_id":"{participant}"}}"#);
-    let left = edge.request(
+    let left = edge.request_as(
+        Some(&listener_token),
         "POST",
         &format!("/stream/{vibe}/leave"),
         Some("application/json"),
@@ -245,7 +302,13 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
     assert_problem(&edge.get(flv_path), 403, "playback_forbidden");
 
     // The creator ends the stream: queued audio is flushed, the listing forgets it.
-    let ended = edge.request("DELETE", &format!("/stream/{vibe}"), None, &[]);
+    let ended = edge.request_as(
+        Some(&creator),
+        "DELETE",
+        &format!("/stream/{vibe}"),
+        None,
+        &[],
+    );
     assert_eq!(
         ended.status,
         200,

@@ -1,7 +1,16 @@
+//! Join and leave. With a participant token, the participant is the token's
+//! `sub` (a body may repeat it, but not name someone else); anonymous callers
+//! (only where allowed) bring their own id or get one.
+
+use crate::auth::Authenticator;
 use crate::startup::Upstreams;
 use crate::upstream::Body;
-use actix_web::http::Method;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use vibes_domain::api::JoinRequest;
+use vibes_domain::ParticipantId;
+use vibes_problem::Problem;
+use vibes_web::body::JSON_CONTENT_TYPE;
 use vibes_web::VibePath;
 
 #[tracing::instrument(name = "gateway_join", skip_all, fields(vibe_id = %vibe.0))]
@@ -9,9 +18,19 @@ pub async fn join(
     vibe: VibePath,
     request: HttpRequest,
     payload: web::Payload,
+    auth: web::Data<Authenticator>,
     upstreams: web::Data<Upstreams>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    forward_json(&vibe, "join", &request, payload, &upstreams).await
+    let participant = participant(&request, payload, &auth).await?;
+    forward(
+        &vibe,
+        "join",
+        JoinRequest {
+            participant_id: participant,
+        },
+        &upstreams,
+    )
+    .await
 }
 
 #[tracing::instrument(name = "gateway_leave", skip_all, fields(vibe_id = %vibe.0))]
@@ -19,27 +38,59 @@ pub async fn leave(
     vibe: VibePath,
     request: HttpRequest,
     payload: web::Payload,
+    auth: web::Data<Authenticator>,
     upstreams: web::Data<Upstreams>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    forward_json(&vibe, "leave", &request, payload, &upstreams).await
+    let participant = participant(&request, payload, &auth)
+        .await?
+        .ok_or_else(|| {
+            Problem::new(StatusCode::BAD_REQUEST, "invalid_json", "Who is leaving?")
+                .with_detail("without a participant token the body must name participant_id")
+        })?;
+    forward(
+        &vibe,
+        "leave",
+        JoinRequest {
+            participant_id: Some(participant),
+        },
+        &upstreams,
+    )
+    .await
 }
 
-/// The registry validates the JSON itself; the gateway bounds its size.
-async fn forward_json(
-    vibe: &VibePath,
-    action: &str,
+/// The caller's participant id: the token's, checked against the body's.
+async fn participant(
     request: &HttpRequest,
     payload: web::Payload,
+    auth: &Authenticator,
+) -> Result<Option<ParticipantId>, Problem> {
+    let from_token = auth.participant(request)?;
+    let body: JoinRequest = vibes_web::body::read_optional_json(request, payload).await?;
+    match (from_token, body.participant_id) {
+        (Some(token), Some(named)) if token != named => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "wrong_participant",
+            "Not your participant id",
+        )
+        .with_detail(format!("the token is for {token}, the body names {named}"))),
+        (Some(token), _) => Ok(Some(token)),
+        (None, named) => Ok(named),
+    }
+}
+
+async fn forward(
+    vibe: &VibePath,
+    action: &str,
+    body: JoinRequest,
     upstreams: &Upstreams,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let bytes = vibes_web::body::read_limited(payload, vibes_web::MAX_JSON_BODY_BYTES).await?;
-    let content_type = vibes_web::body::media_type(request);
-    let path = format!("/stream/{}/{action}", vibe.0);
+    let bytes = serde_json::to_vec(&body).map_err(actix_web::error::ErrorInternalServerError)?;
     let body = Body {
-        content_type,
-        bytes,
+        content_type: Some(JSON_CONTENT_TYPE.to_owned()),
+        bytes: bytes.into(),
         headers: Vec::new(),
     };
+    let path = format!("/stream/{}/{action}", vibe.0);
     Ok(upstreams
         .registry
         .forward(Method::POST, &path, Some(body))

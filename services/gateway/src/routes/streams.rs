@@ -1,27 +1,29 @@
+use crate::auth::Authenticator;
 use crate::startup::Upstreams;
 use crate::upstream::Body;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use vibes_web::body::PCM_CONTENT_TYPE;
-use vibes_web::headers::CHUNK_SEQ_HEADER;
+use vibes_web::headers::{CHUNK_SEQ_HEADER, CREATOR_HEADER};
 use vibes_web::VibePath;
 
-/// Validated here (id, content type, whole frames, size, chunk number) so bad
-/// chunks never cost an ingest pod anything; a Lyria JSON body is decoded
-/// here and passed on as raw PCM, a third smaller than its base64.
-#[tracing::instrument(name = "gateway_audio", skip_all, fields(vibe_id = %vibe.0))]
+/// Checked here (creator token, id, content type, whole frames, size, chunk
+/// number) so bad chunks never cost an ingest pod anything; a Lyria JSON body
+/// is decoded here and passed on as raw PCM, a third smaller than its base64.
+#[tracing::instrument(name = "gateway_audio", skip_all, fields(vibe_id = %vibe.0, creator))]
 pub async fn audio(
     vibe: VibePath,
     request: HttpRequest,
     payload: web::Payload,
+    auth: web::Data<Authenticator>,
     upstreams: web::Data<Upstreams>,
 ) -> Result<HttpResponse, actix_web::Error> {
+    let creator = auth.creator(&request, &vibe.0)?;
+    tracing::Span::current().record("creator", creator.as_str());
     let seq = vibes_web::headers::chunk_seq(&request)?;
     let pcm = vibes_web::body::read_audio(&request, payload).await?;
-    let headers = seq
-        .map(|seq| (CHUNK_SEQ_HEADER, seq.to_string()))
-        .into_iter()
-        .collect();
+    let mut headers = vec![(CREATOR_HEADER, creator.to_string())];
+    headers.extend(seq.map(|seq| (CHUNK_SEQ_HEADER, seq.to_string())));
     let body = Body {
         content_type: Some(PCM_CONTENT_TYPE.to_owned()),
         bytes: pcm,
@@ -35,9 +37,15 @@ pub async fn audio(
 }
 
 #[tracing::instrument(name = "gateway_end_stream", skip_all, fields(vibe_id = %vibe.0))]
-pub async fn end(vibe: VibePath, upstreams: web::Data<Upstreams>) -> HttpResponse {
+pub async fn end(
+    vibe: VibePath,
+    request: HttpRequest,
+    auth: web::Data<Authenticator>,
+    upstreams: web::Data<Upstreams>,
+) -> Result<HttpResponse, actix_web::Error> {
+    auth.creator(&request, &vibe.0)?;
     let path = format!("/stream/{}", vibe.0);
-    upstreams.ingest.forward(Method::DELETE, &path, None).await
+    Ok(upstreams.ingest.forward(Method::DELETE, &path, None).await)
 }
 
 pub async fn active(upstreams: web::Data<Upstreams>) -> HttpResponse {

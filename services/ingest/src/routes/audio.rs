@@ -2,6 +2,8 @@ use crate::streams::LiveStreams;
 use actix_web::{web, HttpRequest, HttpResponse};
 use vibes_domain::api::{AudioAccepted, StreamEnded};
 use vibes_domain::audio::pcm_duration;
+use vibes_domain::CreatorId;
+use vibes_web::headers::CREATOR_HEADER;
 use vibes_web::VibePath;
 
 /// 202 for a new chunk, 200 for a retry of the last accepted one (same answer).
@@ -13,13 +15,14 @@ pub async fn accept(
     streams: web::Data<LiveStreams>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let seq = vibes_web::headers::chunk_seq(&request)?;
+    let creator = creator(&request);
     let pcm = vibes_web::body::read_audio(&request, payload).await?;
     let span = tracing::Span::current();
     span.record("bytes", pcm.len());
     if let Some(seq) = seq {
         span.record("seq", seq);
     }
-    let accepted = streams.accept(&vibe.0, pcm, seq).await?;
+    let accepted = streams.accept(&vibe.0, pcm, seq, creator.as_ref()).await?;
     let mut response = if accepted.duplicate {
         HttpResponse::Ok()
     } else {
@@ -33,6 +36,12 @@ pub async fn accept(
         seq: accepted.seq,
         duplicate: accepted.duplicate,
     }))
+}
+
+/// The creator the gateway authenticated (ingest is only reachable inside).
+fn creator(request: &HttpRequest) -> Option<CreatorId> {
+    let value = request.headers().get(CREATOR_HEADER)?.to_str().ok()?;
+    CreatorId::parse(value).ok()
 }
 
 #[tracing::instrument(name = "end_stream", skip_all, fields(vibe_id = %vibe.0))]
