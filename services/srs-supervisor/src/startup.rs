@@ -1,4 +1,5 @@
 use crate::configuration::Settings;
+use crate::engine::version::EngineVersion;
 use crate::engine::xiu_api::XiuApi;
 use crate::engine::EngineSupervisor;
 use crate::routes;
@@ -26,12 +27,14 @@ impl Application {
             &settings.engine,
             settings.health.probe_timeout(),
         )?);
+        let version = web::Data::new(EngineVersion::probe(&settings.engine));
         let supervisor = web::Data::new(EngineSupervisor::start(settings)?);
         let app_supervisor = supervisor.clone();
         let http = vibes_web::serve("srs-supervisor", listener, move |config| {
             config
                 .app_data(app_supervisor.clone())
                 .app_data(engine_api.clone())
+                .app_data(version.clone())
                 .configure(routes::configure);
         })?;
         Ok(Self { http, supervisor })

@@ -4,6 +4,7 @@
 pub mod probe;
 pub mod status;
 pub mod supervisor;
+pub mod version;
 pub mod xiu;
 pub mod xiu_api;
 

@@ -16,6 +16,9 @@ pub struct EngineStatus {
     pub pid: Option<u32>,
     pub restarts: u64,
     pub last_failure: Option<String>,
+    /// When the running engine process started.
+    #[serde(skip)]
+    pub started_at: Option<std::time::SystemTime>,
 }
 
 impl Default for EngineStatus {
@@ -25,6 +28,7 @@ impl Default for EngineStatus {
             pid: None,
             restarts: 0,
             last_failure: None,
+            started_at: None,
         }
     }
 }

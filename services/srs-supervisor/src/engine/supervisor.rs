@@ -139,6 +139,7 @@ impl Worker {
         self.update(|status| {
             status.state = EngineState::Starting;
             status.pid = child.id();
+            status.started_at = Some(std::time::SystemTime::now());
         });
         Ok(child)
     }

@@ -26,8 +26,19 @@ struct WholeStreams {
     error_code: i64,
     #[serde(default)]
     desp: String,
-    #[serde(default)]
+    /// A list of streams, or `{}` when there are none.
+    #[serde(default, deserialize_with = "streams_or_none")]
     data: Vec<XiuStream>,
+}
+
+fn streams_or_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<XiuStream>, D::Error> {
+    match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Array(items) => serde_json::from_value(serde_json::Value::Array(items))
+            .map_err(serde::de::Error::custom),
+        _ => Ok(Vec::new()),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -47,6 +58,25 @@ pub struct XiuPublisher {
     pub identifier: XiuIdentifier,
     #[serde(default)]
     pub remote_address: String,
+    /// RFC 3339.
+    #[serde(default)]
+    pub start_time: String,
+    #[serde(default)]
+    pub audio: Option<XiuAudio>,
+    #[serde(rename = "recv_bitrate(kbits/s)", default)]
+    pub recv_kbps: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct XiuAudio {
+    #[serde(default)]
+    pub sound_format: String,
+    #[serde(default)]
+    pub profile: String,
+    #[serde(default)]
+    pub samplerate: i64,
+    #[serde(default)]
+    pub channels: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

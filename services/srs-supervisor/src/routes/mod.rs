@@ -9,6 +9,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/health/ready", web::get().to(ready))
         .route("/engine", web::get().to(engine_status))
+        .route("/api/v1/versions", web::get().to(srs_api::versions))
+        .route("/api/v1/summaries", web::get().to(srs_api::summaries))
+        .route("/api/v1/streams", web::get().to(srs_api::streams))
         .route("/api/v1/clients", web::get().to(srs_api::clients))
         .route(
             "/api/v1/clients/{id}",

@@ -2,11 +2,138 @@
 //! registry and on-call tooling speak one API. Types are SRS's own, from the
 //! `srs-client` crate.
 
+use crate::engine::version::EngineVersion;
 use crate::engine::xiu_api::{EngineApiError, XiuApi, XiuStream};
+use crate::engine::EngineSupervisor;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use srs_client::{Client, Kbps, SrsClientResp, SrsClientRespData};
+use serde_json::{json, Value};
+use srs_client::{Audio, Client, Kbps, Publish, SrsClientResp, SrsClientRespData, Stream, Version};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use vibes_problem::Problem;
+
+/// `GET /api/v1/versions`: the engine's version.
+pub async fn versions(version: web::Data<Option<EngineVersion>>) -> Result<HttpResponse, Problem> {
+    let version = version.as_ref().as_ref().ok_or_else(|| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "engine_version_unknown",
+            "Engine version unknown",
+        )
+        .with_detail("the engine binary did not report a version")
+    })?;
+    let data = Version {
+        major: version.major,
+        minor: version.minor,
+        revision: version.revision,
+        version: version.text.clone(),
+    };
+    Ok(HttpResponse::Ok().json(srs_response(SrsClientRespData::Version { data })))
+}
+
+/// `GET /api/v1/summaries`: the engine process and the machine, in SRS's
+/// `data.self` / `data.system` shape (the fields this machine can tell).
+pub async fn summaries(
+    supervisor: web::Data<EngineSupervisor>,
+    version: web::Data<Option<EngineVersion>>,
+) -> HttpResponse {
+    let status = supervisor.status();
+    let now_ms = epoch_ms(SystemTime::now());
+    let uptime = status
+        .started_at
+        .and_then(|started| started.elapsed().ok())
+        .unwrap_or_default();
+    let memory = status.pid.and_then(resident_kbytes);
+    let summary = json!({
+        "ok": status.pid.is_some(),
+        "now_ms": now_ms,
+        "self": {
+            "version": version.as_ref().as_ref().map(|version| version.text.clone()),
+            "pid": status.pid,
+            "ppid": std::process::id(),
+            "mem_kbyte": memory,
+            "srs_uptime": uptime.as_secs_f64(),
+        },
+        "system": {
+            "cpus": std::thread::available_parallelism().map(|cpus| cpus.get()).ok(),
+            "load_1m": load_averages().map(|loads| loads[0]),
+            "load_5m": load_averages().map(|loads| loads[1]),
+            "load_15m": load_averages().map(|loads| loads[2]),
+            "mem_ram_kbyte": memory_total_kbytes(),
+        },
+    });
+    HttpResponse::Ok().json(srs_value(json!({ "data": summary })))
+}
+
+/// `GET /api/v1/streams`: the engine's streams with their audio and players.
+pub async fn streams(engine: web::Data<XiuApi>) -> Result<HttpResponse, Problem> {
+    let streams = engine.streams().await.map_err(engine_problem)?;
+    let streams = streams.iter().map(srs_stream).collect();
+    Ok(HttpResponse::Ok().json(srs_response(SrsClientRespData::Streams { streams })))
+}
+
+fn srs_stream(stream: &XiuStream) -> Stream {
+    let publisher = &stream.publisher;
+    let name = &publisher.identifier.rtmp.stream_name;
+    let app = &publisher.identifier.rtmp.app_name;
+    let live_since =
+        humantime::parse_rfc3339_weak(&publisher.start_time.replace("+00:00", "Z")).ok();
+    Stream {
+        id: name.clone(),
+        name: name.clone(),
+        vhost: "__defaultVhost__".to_owned(),
+        app: app.clone(),
+        tc_url: format!("rtmp://127.0.0.1/{app}"),
+        url: format!("/{app}/{name}"),
+        live_ms: live_since.map(epoch_ms).unwrap_or(0) as i64,
+        clients: stream.subscribers.len() as i64 + 1,
+        frames: 0,
+        send_bytes: stream.total_send_bytes,
+        recv_bytes: stream.total_recv_bytes,
+        kbps: Kbps {
+            recv_30s: publisher.recv_kbps,
+            send_30s: 0,
+        },
+        publish: Publish {
+            active: true,
+            cid: Some(publisher.id.clone()),
+        },
+        video: None,
+        audio: publisher.audio.as_ref().map(|audio| Audio {
+            codec: audio.sound_format.clone(),
+            sample_rate: audio.samplerate,
+            channel: audio.channels,
+            profile: audio.profile.clone(),
+        }),
+    }
+}
+
+fn epoch_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as u64
+}
+
+/// Resident memory of a process, from `/proc/<pid>/status` (`VmRSS`).
+fn resident_kbytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    proc_field_kbytes(&status, "VmRSS:")
+}
+
+fn memory_total_kbytes() -> Option<u64> {
+    proc_field_kbytes(&std::fs::read_to_string("/proc/meminfo").ok()?, "MemTotal:")
+}
+
+fn proc_field_kbytes(text: &str, field: &str) -> Option<u64> {
+    let line = text.lines().find(|line| line.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn load_averages() -> Option<[f64; 3]> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut loads = text.split_whitespace().map(|load| load.parse::<f64>().ok());
+    Some([loads.next()??, loads.next()??, loads.next()??])
+}
 
 /// The names SRS gives its client types.
 const SRS_PUBLISHER_TYPE: &str = "fmle-publish";
@@ -30,14 +157,27 @@ pub async fn kick_client(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "code": 0 })))
 }
 
+const SERVER: &str = "vibes-srs-supervisor";
+const SERVICE: &str = "xiu";
+
 fn srs_response(data: SrsClientRespData) -> SrsClientResp {
     SrsClientResp {
         code: 0,
-        server: "vibes-srs-supervisor".to_owned(),
-        service: "xiu".to_owned(),
+        server: SERVER.to_owned(),
+        service: SERVICE.to_owned(),
         pid: std::process::id().to_string(),
         data,
     }
+}
+
+/// The SRS envelope around a body built as JSON (for shapes whose types the
+/// `srs-client` crate does not let us build).
+fn srs_value(mut body: Value) -> Value {
+    body["code"] = json!(0);
+    body["server"] = json!(SERVER);
+    body["service"] = json!(SERVICE);
+    body["pid"] = json!(std::process::id().to_string());
+    body
 }
 
 fn srs_clients(stream: &XiuStream) -> Vec<Client> {

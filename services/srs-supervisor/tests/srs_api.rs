@@ -1,0 +1,156 @@
+//! The SRS-compatible API over the real local engine: every answer parses as
+//! SRS's own response types (from the `srs-client` crate) and says what the
+//! engine really has, here one audio-only stream published by ffmpeg.
+
+use serde_json::Value;
+use srs_client::{SrsClientResp, SrsClientRespData};
+use srs_supervisor::configuration;
+use srs_supervisor::engine::EngineState;
+use srs_supervisor::startup::Application;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use vibes_testkit::process::TestProcess;
+use vibes_testkit::{free_port, wait_until};
+
+async fn get(address: &str, path: &str) -> SrsClientResp {
+    let response = reqwest::get(format!("{address}{path}")).await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], 0, "{path}: {body}");
+    serde_json::from_value(body.clone())
+        .unwrap_or_else(|error| panic!("{path} is not SRS-shaped ({error}): {body}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_summaries_streams_and_clients_answer_in_srs_shape() {
+    vibes_testkit::init_test_logging();
+    let work_dir = tempfile::tempdir().unwrap();
+    let mut settings = configuration::load().unwrap();
+    settings.engine.binary = vibes_testkit::engine_binary();
+    settings.engine.work_dir = work_dir.path().to_path_buf();
+    settings.engine.hooks_url = String::new();
+    settings.engine.rtmp_port = free_port();
+    settings.engine.httpflv_port = free_port();
+    settings.engine.hls_port = free_port();
+    settings.engine.api_port = free_port();
+    let rtmp_port = settings.engine.rtmp_port;
+    let application =
+        Application::build_on(TcpListener::bind("127.0.0.1:0").unwrap(), settings).unwrap();
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let supervisor = application.supervisor();
+    tokio::spawn(application.run_until_stopped());
+    wait_until(Duration::from_secs(20), || {
+        supervisor.status().state == EngineState::Running
+    })
+    .await;
+
+    let mut ffmpeg = Command::new("ffmpeg");
+    ffmpeg
+        .args([
+            "-v",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=30",
+        ])
+        .args(["-c:a", "aac", "-ar", "48000", "-ac", "2", "-f", "flv"])
+        .arg(format!("rtmp://127.0.0.1:{rtmp_port}/live/t1"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _publisher = TestProcess::spawn("ffmpeg", ffmpeg);
+
+    let SrsClientRespData::Version { data: version } = get(&address, "/api/v1/versions").await.data
+    else {
+        panic!("versions carries data.version");
+    };
+    assert_eq!(
+        version.version,
+        format!("{}.{}.{}", version.major, version.minor, version.revision)
+    );
+
+    let summaries: Value = reqwest::get(format!("{address}/api/v1/summaries"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(matches!(
+        get(&address, "/api/v1/summaries").await.data,
+        SrsClientRespData::Summaries { .. }
+    ));
+    assert_eq!(summaries["data"]["ok"], true);
+    assert_eq!(
+        summaries["data"]["self"]["pid"],
+        supervisor.status().pid.unwrap()
+    );
+    assert!(summaries["data"]["self"]["mem_kbyte"].as_u64().unwrap() > 0);
+
+    let mut streams = Vec::new();
+    for _ in 0..50 {
+        let SrsClientRespData::Streams { streams: listed } =
+            get(&address, "/api/v1/streams").await.data
+        else {
+            panic!("streams carries a streams list");
+        };
+        if listed.iter().any(|stream| {
+            stream
+                .audio
+                .as_ref()
+                .is_some_and(|audio| audio.sample_rate > 0)
+        }) {
+            streams = listed;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stream = streams
+        .iter()
+        .find(|stream| stream.name == "t1")
+        .expect("the published stream is listed");
+    let audio = stream.audio.as_ref().expect("audio described");
+    assert_eq!(
+        (audio.codec.as_str(), audio.sample_rate, audio.channel),
+        ("AAC", 48_000, 2)
+    );
+    assert!(stream.publish.active);
+    assert_eq!(stream.url, "/live/t1");
+
+    let SrsClientRespData::Clients { clients } = get(&address, "/api/v1/clients").await.data else {
+        panic!("clients carries a clients list");
+    };
+    let publisher = clients
+        .iter()
+        .find(|client| client.publish)
+        .expect("the publisher is a client");
+    assert_eq!(
+        (publisher.name.as_str(), publisher.r#type.as_str()),
+        ("t1", "fmle-publish")
+    );
+
+    // Kicking the publisher through the API ends its stream.
+    let kicked = reqwest::Client::new()
+        .delete(format!("{address}/api/v1/clients/{}", publisher.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kicked.status(), 200);
+    let mut gone = false;
+    for _ in 0..50 {
+        let SrsClientRespData::Streams { streams } = get(&address, "/api/v1/streams").await.data
+        else {
+            panic!("streams carries a streams list");
+        };
+        if streams
+            .iter()
+            .all(|stream| stream.name != "t1" || !stream.publish.active)
+        {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the kicked publisher's stream is gone");
+}
