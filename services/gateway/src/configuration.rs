@@ -10,6 +10,29 @@ pub struct Settings {
     pub server: ServerSettings,
     pub upstreams: UpstreamSettings,
     pub auth: AuthSettings,
+    pub redis: RedisSettings,
+    pub rate_limits: RateLimitSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisSettings {
+    pub url: String,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub audio: Budget,
+    pub membership: Budget,
+    pub reads: Budget,
+}
+
+/// At most `per_second` requests on average, `burst` at once.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Budget {
+    pub per_second: f64,
+    pub burst: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

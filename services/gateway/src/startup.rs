@@ -1,5 +1,6 @@
 use crate::auth::Authenticator;
 use crate::configuration::Settings;
+use crate::rate_limit::RateLimiter;
 use crate::routes;
 use crate::upstream::Upstream;
 use actix_web::web;
@@ -41,10 +42,13 @@ impl Application {
         });
         let keys = JwtKeys::new(settings.auth.keys()).map_err(|error| format!("auth: {error}"))?;
         let auth = web::Data::new(Authenticator::new(keys, settings.auth.anonymous_join));
+        let limiter = RateLimiter::new(&settings.redis, settings.rate_limits.clone())?;
+        let limiter = web::Data::new(limiter);
         let service = vibes_web::serve("gateway", listener, move |config| {
             config
                 .app_data(upstreams.clone())
                 .app_data(auth.clone())
+                .app_data(limiter.clone())
                 .configure(routes::configure);
         })?;
         Ok(service)

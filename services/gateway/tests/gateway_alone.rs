@@ -27,10 +27,15 @@ async fn spawn_gateway_without_backends() -> String {
 }
 
 async fn spawn_gateway(anonymous_join: bool) -> String {
+    spawn_gateway_with(|settings| settings.auth.anonymous_join = anonymous_join).await
+}
+
+async fn spawn_gateway_with(customize: impl FnOnce(&mut configuration::Settings)) -> String {
     vibes_testkit::init_test_logging();
     let mut settings = configuration::load().unwrap();
+    settings.redis.url = vibes_testkit::redis_server::redis_url();
     settings.auth.secret = AUTH_SECRET.to_owned().into();
-    settings.auth.anonymous_join = anonymous_join;
+    customize(&mut settings);
     for url in [
         &mut settings.upstreams.registry_url,
         &mut settings.upstreams.ingest_url,
@@ -259,4 +264,65 @@ async fn ending_a_stream_needs_its_creator() {
         "ingest_unavailable",
     )
     .await;
+}
+
+#[tokio::test]
+async fn two_gateways_share_one_rate_limit_budget_per_client() {
+    let tight = |settings: &mut configuration::Settings| {
+        settings.rate_limits.reads = configuration::Budget {
+            per_second: 0.5,
+            burst: 3,
+        };
+    };
+    let gateways = [
+        spawn_gateway_with(tight).await,
+        spawn_gateway_with(tight).await,
+    ];
+    let client = reqwest::Client::new();
+    let client_ip = format!(
+        "10.1.{}.{}",
+        std::process::id() % 250,
+        std::process::id() % 199
+    );
+    let listing = |gateway: &str, ip: &str| {
+        client
+            .get(format!("{gateway}/streams/active"))
+            .header("x-real-ip", ip.to_owned())
+            .send()
+    };
+
+    for (index, remaining) in [2, 1, 0].into_iter().enumerate() {
+        let response = listing(&gateways[index % 2], &client_ip).await.unwrap();
+        assert_ne!(
+            response.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "request {index} is within the burst"
+        );
+        assert_eq!(response.headers()["ratelimit-limit"], "3");
+        assert_eq!(
+            response.headers()["ratelimit-remaining"],
+            remaining.to_string()
+        );
+    }
+    let refused = listing(&gateways[1], &client_ip).await.unwrap();
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=2).contains(&retry_after),
+        "about one emission interval: {retry_after}"
+    );
+    assert_eq!(refused.headers()["ratelimit-remaining"], "0");
+    expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+
+    let other_client = listing(&gateways[0], &format!("{client_ip}0"))
+        .await
+        .unwrap();
+    assert_ne!(
+        other_client.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "another client has its own budget"
+    );
 }

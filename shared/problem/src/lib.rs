@@ -28,8 +28,9 @@ pub struct Problem {
     /// boxed to keep `Result<_, Problem>` small on the happy path.
     #[serde(flatten)]
     pub extensions: Box<Map<String, Value>>,
+    /// Response headers that go with the problem (`Retry-After`, rate limits).
     #[serde(skip)]
-    retry_after_secs: Option<u32>,
+    headers: Option<Box<Vec<(&'static str, String)>>>,
 }
 
 impl Problem {
@@ -41,7 +42,7 @@ impl Problem {
             detail: None,
             code: code.to_owned(),
             extensions: Box::default(),
-            retry_after_secs: None,
+            headers: None,
         }
     }
 
@@ -63,8 +64,15 @@ impl Problem {
     }
 
     /// Adds a `Retry-After` header to the response (used with 429 and 503).
-    pub fn with_retry_after(mut self, seconds: u32) -> Self {
-        self.retry_after_secs = Some(seconds);
+    pub fn with_retry_after(self, seconds: u32) -> Self {
+        self.with_header("retry-after", seconds.to_string())
+    }
+
+    /// Adds a response header.
+    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers
+            .get_or_insert_with(Box::default)
+            .push((name, value));
         self
     }
 
@@ -93,8 +101,8 @@ impl ResponseError for Problem {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(Problem::status_code(self));
         response.insert_header((header::CONTENT_TYPE, CONTENT_TYPE));
-        if let Some(seconds) = self.retry_after_secs {
-            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        for (name, value) in self.headers.iter().flat_map(|headers| headers.iter()) {
+            response.insert_header((*name, value.as_str()));
         }
         if self.status >= 500 {
             tracing::error!(code = %self.code, detail = ?self.detail, "request failed");

@@ -21,6 +21,11 @@ pub fn departed_participants(vibe: &VibeId) -> String {
     format!("vibes:{{{vibe}}}:left")
 }
 
+/// String: a client's GCRA state for one class of requests.
+pub fn rate_limit(class: &str, client: &str) -> String {
+    format!("vibes:rl:{class}:{client}")
+}
+
 /// Hash: engine client id of a connected FLV player → its participant id.
 pub fn flv_connections(vibe: &VibeId) -> String {
     format!("vibes:{{{vibe}}}:flv")

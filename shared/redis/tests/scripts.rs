@@ -367,3 +367,38 @@ async fn flv_connections_are_recorded_forgotten_and_cleared_with_the_stream() {
     end_stream(&mut redis, &vibe).await.unwrap();
     assert!(flv_connections(&mut redis, &vibe).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_rate_limit_allows_the_burst_then_spaces_requests_by_the_rate() {
+    let mut redis = connection().await;
+    let limit = vibes_redis::scripts::RateLimitScript::default();
+    let key = format!("vibes:rl:test:{}", ParticipantId::generate());
+    for expected_remaining in (0..3).rev() {
+        let decision = limit.check(&mut redis, &key, 10.0, 3).await.unwrap();
+        assert!(decision.allowed);
+        assert_eq!(decision.remaining, expected_remaining);
+    }
+    let refused = limit.check(&mut redis, &key, 10.0, 3).await.unwrap();
+    assert!(!refused.allowed);
+    assert!(
+        refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_millis(100)
+    );
+    tokio::time::sleep(refused.retry_after + Duration::from_millis(5)).await;
+    assert!(
+        limit
+            .check(&mut redis, &key, 10.0, 3)
+            .await
+            .unwrap()
+            .allowed,
+        "one more after the interval"
+    );
+    let other = format!("{key}-other");
+    assert!(
+        limit
+            .check(&mut redis, &other, 10.0, 3)
+            .await
+            .unwrap()
+            .allowed,
+        "clients are independent"
+    );
+}

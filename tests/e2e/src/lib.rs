@@ -104,6 +104,7 @@ impl Stack {
         upstreams.ingest_url = format!("http://127.0.0.1:{ingest_port}");
         upstreams.supervisor_url = format!("http://127.0.0.1:{supervisor_port}");
         gateway_settings.auth.secret = vibes_testkit::tokens::AUTH_SECRET.to_owned().into();
+        gateway_settings.redis.url = vibes_testkit::redis_server::redis_url();
         let gateway = gateway::startup::Application::build_on(gateway_listener, gateway_settings)
             .expect("gateway");
         tokio::spawn(gateway.run_until_stopped());

@@ -3,6 +3,7 @@
 //! (only where allowed) bring their own id or get one.
 
 use crate::auth::Authenticator;
+use crate::rate_limit::{with_quota, RateLimiter, RequestClass};
 use crate::startup::Upstreams;
 use crate::upstream::Body;
 use actix_web::http::{Method, StatusCode};
@@ -19,18 +20,21 @@ pub async fn join(
     request: HttpRequest,
     payload: web::Payload,
     auth: web::Data<Authenticator>,
+    limiter: web::Data<RateLimiter>,
     upstreams: web::Data<Upstreams>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let participant = participant(&request, payload, &auth).await?;
-    forward(
-        &vibe,
-        "join",
-        JoinRequest {
-            participant_id: participant,
-        },
-        &upstreams,
-    )
-    .await
+    let caller = participant.as_ref().map(ParticipantId::as_str);
+    let quota = limiter
+        .admit(RequestClass::Membership, &request, caller)
+        .await?;
+    let body = JoinRequest {
+        participant_id: participant,
+    };
+    Ok(with_quota(
+        forward(&vibe, "join", body, &upstreams).await?,
+        quota,
+    ))
 }
 
 #[tracing::instrument(name = "gateway_leave", skip_all, fields(vibe_id = %vibe.0))]
@@ -39,6 +43,7 @@ pub async fn leave(
     request: HttpRequest,
     payload: web::Payload,
     auth: web::Data<Authenticator>,
+    limiter: web::Data<RateLimiter>,
     upstreams: web::Data<Upstreams>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let participant = participant(&request, payload, &auth)
@@ -47,15 +52,20 @@ pub async fn leave(
             Problem::new(StatusCode::BAD_REQUEST, "invalid_json", "Who is leaving?")
                 .with_detail("without a participant token the body must name participant_id")
         })?;
-    forward(
-        &vibe,
-        "leave",
-        JoinRequest {
-            participant_id: Some(participant),
-        },
-        &upstreams,
-    )
-    .await
+    let quota = limiter
+        .admit(
+            RequestClass::Membership,
+            &request,
+            Some(participant.as_str()),
+        )
+        .await?;
+    let body = JoinRequest {
+        participant_id: Some(participant),
+    };
+    Ok(with_quota(
+        forward(&vibe, "leave", body, &upstreams).await?,
+        quota,
+    ))
 }
 
 /// The caller's participant id: the token's, checked against the body's.

@@ -1,0 +1,192 @@
+//! Rate limits shared by every gateway instance (one Redis script, GCRA):
+//! each request counts against its client IP and, where a token names the
+//! caller, against the caller too. Refusals are `429 rate_limited` with
+//! `Retry-After`; every answer carries `RateLimit-Limit/-Remaining/-Reset`.
+//! If Redis is down the request passes (logged): the stream matters more.
+
+use crate::configuration::{Budget, RateLimitSettings, RedisSettings};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use std::time::Duration;
+use vibes_problem::Problem;
+use vibes_redis::scripts::{RateDecision, RateLimitScript};
+use vibes_redis::{keys, RedisConnector, RedisSettingsError};
+
+/// The header the edge sets to the client's address (it overwrites whatever
+/// the client sent, unlike X-Forwarded-For).
+pub const CLIENT_IP_HEADER: &str = "x-real-ip";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestClass {
+    Audio,
+    Membership,
+    Reads,
+}
+
+impl RequestClass {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Audio => "audio",
+            Self::Membership => "membership",
+            Self::Reads => "reads",
+        }
+    }
+}
+
+pub struct RateLimiter {
+    redis: RedisConnector,
+    script: RateLimitScript,
+    settings: RateLimitSettings,
+}
+
+/// What to tell the client about its budget.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    limit: u64,
+    remaining: u64,
+    reset: Duration,
+}
+
+impl Quota {
+    fn headers(&self) -> [(&'static str, String); 3] {
+        [
+            ("ratelimit-limit", self.limit.to_string()),
+            ("ratelimit-remaining", self.remaining.to_string()),
+            (
+                "ratelimit-reset",
+                self.reset.as_secs_f64().ceil().to_string(),
+            ),
+        ]
+    }
+
+    /// Adds the budget headers to an answer.
+    pub fn apply(&self, response: &mut HttpResponse) {
+        for (name, value) in self.headers() {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response
+                    .headers_mut()
+                    .insert(HeaderName::from_static(name), value);
+            }
+        }
+    }
+}
+
+/// The answer with the caller's budget headers, when there is a budget.
+pub fn with_quota(mut response: HttpResponse, quota: Option<Quota>) -> HttpResponse {
+    if let Some(quota) = quota {
+        quota.apply(&mut response);
+    }
+    response
+}
+
+impl RateLimiter {
+    pub fn new(
+        redis: &RedisSettings,
+        settings: RateLimitSettings,
+    ) -> Result<Self, RedisSettingsError> {
+        let redis = RedisConnector::new(&redis.url, Duration::from_millis(redis.timeout_ms))?;
+        Ok(Self {
+            redis,
+            script: RateLimitScript::default(),
+            settings,
+        })
+    }
+
+    fn budget(&self, class: RequestClass) -> Budget {
+        match class {
+            RequestClass::Audio => self.settings.audio,
+            RequestClass::Membership => self.settings.membership,
+            RequestClass::Reads => self.settings.reads,
+        }
+    }
+
+    /// Counts the request; `Err` is the 429 to answer with.
+    pub async fn admit(
+        &self,
+        class: RequestClass,
+        request: &HttpRequest,
+        caller: Option<&str>,
+    ) -> Result<Option<Quota>, Problem> {
+        if !self.settings.enabled {
+            return Ok(None);
+        }
+        let budget = self.budget(class);
+        let mut subjects = vec![format!("ip:{}", client_ip(request))];
+        subjects.extend(caller.map(|caller| format!("caller:{caller}")));
+        let mut tightest: Option<RateDecision> = None;
+        for subject in subjects {
+            let key = keys::rate_limit(class.name(), &subject);
+            let decision = match self.count(&key, budget).await {
+                Some(decision) => decision,
+                None => return Ok(None),
+            };
+            if !decision.allowed {
+                return Err(refusal(class, budget, decision));
+            }
+            if tightest.is_none_or(|known| decision.remaining < known.remaining) {
+                tightest = Some(decision);
+            }
+        }
+        Ok(tightest.map(|decision| Quota {
+            limit: budget.burst,
+            remaining: decision.remaining,
+            reset: decision.reset,
+        }))
+    }
+
+    async fn count(&self, key: &str, budget: Budget) -> Option<RateDecision> {
+        let outcome = async {
+            let mut connection = self.redis.connection().await?;
+            self.script
+                .check(&mut connection, key, budget.per_second, budget.burst)
+                .await
+        };
+        match outcome.await {
+            Ok(decision) => Some(decision),
+            Err(error) => {
+                tracing::warn!(%error, "rate limits unavailable; letting the request through");
+                None
+            }
+        }
+    }
+}
+
+fn refusal(class: RequestClass, budget: Budget, decision: RateDecision) -> Problem {
+    let quota = Quota {
+        limit: budget.burst,
+        remaining: 0,
+        reset: decision.reset,
+    };
+    let retry_after = decision.retry_after.as_secs_f64().ceil().max(1.0) as u32;
+    let mut problem = Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "Too many requests",
+    )
+    .with_detail(format!(
+        "{} requests: at most {} per second, {} at once",
+        class.name(),
+        budget.per_second,
+        budget.burst
+    ))
+    .with_retry_after(retry_after);
+    for (name, value) in quota.headers() {
+        problem = problem.with_header(name, value);
+    }
+    problem
+}
+
+fn client_ip(request: &HttpRequest) -> String {
+    let forwarded = request
+        .headers()
+        .get(CLIENT_IP_HEADER)
+        .and_then(|value| value.to_str().ok());
+    match forwarded {
+        Some(ip) if !ip.is_empty() => ip.to_owned(),
+        _ => request
+            .peer_addr()
+            .map(|address| address.ip().to_string())
+            .unwrap_or_default(),
+    }
+}
