@@ -14,6 +14,16 @@ use std::fmt;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Extras {
+    /// Extension members that help the client act (e.g. `participant_count`).
+    #[serde(flatten)]
+    extensions: Map<String, Value>,
+    /// Response headers that go with the problem (`Retry-After`, rate limits).
+    #[serde(skip)]
+    headers: Vec<(&'static str, String)>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Problem {
     /// `urn:vibes:problem:<code>`; stable, so clients may switch on it or on `code`.
@@ -24,13 +34,10 @@ pub struct Problem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     pub code: String,
-    /// Extension members that help the client act (e.g. `participant_count`);
-    /// boxed to keep `Result<_, Problem>` small on the happy path.
+    /// Extension members and response headers, boxed together to keep
+    /// `Result<_, Problem>` small on the happy path.
     #[serde(flatten)]
-    pub extensions: Box<Map<String, Value>>,
-    /// Response headers that go with the problem (`Retry-After`, rate limits).
-    #[serde(skip)]
-    headers: Option<Box<Vec<(&'static str, String)>>>,
+    extras: Box<Extras>,
 }
 
 impl Problem {
@@ -41,8 +48,7 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             code: code.to_owned(),
-            extensions: Box::default(),
-            headers: None,
+            extras: Box::default(),
         }
     }
 
@@ -52,7 +58,7 @@ impl Problem {
     }
 
     pub fn with_extension(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.extensions.insert(key.to_owned(), value.into());
+        self.extras.extensions.insert(key.to_owned(), value.into());
         self
     }
 
@@ -70,9 +76,7 @@ impl Problem {
 
     /// Adds a response header.
     pub fn with_header(mut self, name: &'static str, value: String) -> Self {
-        self.headers
-            .get_or_insert_with(Box::default)
-            .push((name, value));
+        self.extras.headers.push((name, value));
         self
     }
 
@@ -101,7 +105,7 @@ impl ResponseError for Problem {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(Problem::status_code(self));
         response.insert_header((header::CONTENT_TYPE, CONTENT_TYPE));
-        for (name, value) in self.headers.iter().flat_map(|headers| headers.iter()) {
+        for (name, value) in &self.extras.headers {
             response.insert_header((*name, value.as_str()));
         }
         if self.status >= 500 {
