@@ -135,7 +135,8 @@ impl LiveStreams {
                 sequence: ChunkSequence::default(),
             }
         });
-        if stream.registered_at.elapsed() >= self.settings.registry.reregister_interval() {
+        if !is_new && stream.registered_at.elapsed() >= self.settings.registry.reregister_interval()
+        {
             stream.registered_at = Instant::now();
             let (registry, vibe) = (self.registry.clone(), vibe.clone());
             tokio::spawn(async move {
