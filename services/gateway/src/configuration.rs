@@ -12,6 +12,21 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub redis: RedisSettings,
     pub rate_limits: RateLimitSettings,
+    pub cors: CorsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CorsSettings {
+    pub allowed_origins: String,
+}
+
+impl CorsSettings {
+    pub fn origins(&self) -> impl Iterator<Item = &str> {
+        self.allowed_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

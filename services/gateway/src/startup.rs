@@ -1,5 +1,6 @@
 use crate::auth::Authenticator;
 use crate::configuration::Settings;
+use crate::cors;
 use crate::rate_limit::RateLimiter;
 use crate::routes;
 use crate::upstream::Upstream;
@@ -44,12 +45,19 @@ impl Application {
         let auth = web::Data::new(Authenticator::new(keys, settings.auth.anonymous_join));
         let limiter = RateLimiter::new(&settings.redis, settings.rate_limits.clone())?;
         let limiter = web::Data::new(limiter);
+        let cors = settings.cors.clone();
         let service = vibes_web::serve("gateway", listener, move |config| {
             config
                 .app_data(upstreams.clone())
                 .app_data(auth.clone())
                 .app_data(limiter.clone())
-                .configure(routes::configure);
+                // A scope spanning every route, so the CORS policy also
+                // answers preflights for them.
+                .service(
+                    web::scope("")
+                        .wrap(cors::policy(&cors))
+                        .configure(routes::configure),
+                );
         })?;
         Ok(service)
     }
