@@ -38,6 +38,8 @@ pub struct HealthSettings {
     pub failures_before_restart: u32,
     pub startup_timeout_ms: u64,
     pub restart_backoff_ms: Vec<u64>,
+    pub crash_loop_failures: usize,
+    pub crash_loop_window_ms: u64,
 }
 
 impl HealthSettings {
@@ -53,7 +55,8 @@ impl HealthSettings {
         Duration::from_millis(self.startup_timeout_ms)
     }
 
-    /// Wait before restart number `attempt` (0-based) in a row.
+    /// Wait before restart number `attempt` (0-based) in a row, ±20 %
+    /// jitter so restarts of many supervisors do not march in step.
     pub fn restart_backoff(&self, attempt: u32) -> Duration {
         let steps = &self.restart_backoff_ms;
         let millis = steps
@@ -61,7 +64,16 @@ impl HealthSettings {
             .or(steps.last())
             .copied()
             .unwrap_or(1000);
-        Duration::from_millis(millis)
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.subsec_nanos())
+            .unwrap_or(0);
+        let jitter = 0.8 + f64::from(nanos % 401) / 1000.0;
+        Duration::from_millis(millis).mul_f64(jitter)
+    }
+
+    pub fn crash_loop_window(&self) -> Duration {
+        Duration::from_millis(self.crash_loop_window_ms)
     }
 }
 

@@ -88,3 +88,35 @@ fn is_zombie(pid: u32) -> bool {
         .map(|stat| stat.split_whitespace().nth(2) == Some("Z"))
         .unwrap_or(true)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_that_keeps_dying_is_reported_as_a_crash_loop() {
+    vibes_testkit::init_test_logging();
+    let work_dir = tempfile::tempdir().unwrap();
+    let mut settings = configuration::load().unwrap();
+    // A real program that exits at once, like an engine with a broken config.
+    settings.engine.binary = "false".to_owned();
+    settings.engine.work_dir = work_dir.path().to_path_buf();
+    settings.engine.rtmp_port = free_port();
+    settings.engine.httpflv_port = free_port();
+    settings.health.restart_backoff_ms = vec![20];
+    settings.health.crash_loop_failures = 3;
+    let application =
+        Application::build_on(TcpListener::bind("127.0.0.1:0").unwrap(), settings).unwrap();
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let supervisor = application.supervisor();
+    tokio::spawn(application.run_until_stopped());
+
+    wait_until(Duration::from_secs(10), || supervisor.status().crash_loop).await;
+    let status = supervisor.status();
+    assert!(status.restarts >= 3);
+    assert!(status.last_failure.unwrap().contains("exited during start"));
+    let ready = reqwest::get(format!("{address}/health/ready"))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = ready.json().await.unwrap();
+    let detail = body["parts"]["engine"]["detail"].as_str().unwrap();
+    assert!(detail.contains("crash loop"), "{detail}");
+    supervisor.stop().await;
+}

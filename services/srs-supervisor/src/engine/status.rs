@@ -16,6 +16,8 @@ pub struct EngineStatus {
     pub pid: Option<u32>,
     pub restarts: u64,
     pub last_failure: Option<String>,
+    /// Too many failures in the crash-loop window: readiness stays red.
+    pub crash_loop: bool,
     /// When the running engine process started.
     #[serde(skip)]
     pub started_at: Option<std::time::SystemTime>,
@@ -28,6 +30,7 @@ impl Default for EngineStatus {
             pid: None,
             restarts: 0,
             last_failure: None,
+            crash_loop: false,
             started_at: None,
         }
     }

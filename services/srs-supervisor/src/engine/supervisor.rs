@@ -5,6 +5,7 @@ use crate::configuration::{EngineKind, Settings};
 use crate::engine::probe::probe;
 use crate::engine::status::{EngineState, EngineStatus};
 use crate::engine::xiu;
+use std::collections::VecDeque;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -74,6 +75,7 @@ struct Worker {
 impl Worker {
     async fn supervise(mut self) {
         let mut failures_in_a_row = 0;
+        let mut recent_failures = VecDeque::new();
         loop {
             let outcome = match self.spawn() {
                 Ok(mut child) => {
@@ -107,18 +109,34 @@ impl Worker {
             }
             let backoff = self.settings.health.restart_backoff(failures_in_a_row);
             failures_in_a_row += 1;
-            tracing::warn!(%reason, ?backoff, failures_in_a_row, "engine failed; restarting");
+            let crash_loop = self.note_failure(&mut recent_failures);
+            tracing::warn!(%reason, ?backoff, failures_in_a_row, crash_loop, "engine failed; restarting");
             self.update(|status| {
                 status.state = EngineState::Restarting;
                 status.pid = None;
                 status.restarts += 1;
                 status.last_failure = Some(reason);
+                status.crash_loop = crash_loop;
             });
             if self.sleep_unless_stopped(backoff).await {
                 self.update(|status| status.state = EngineState::Stopped);
                 return;
             }
         }
+    }
+
+    /// Records a failure; true when the window now holds a crash loop.
+    fn note_failure(&self, recent: &mut VecDeque<Instant>) -> bool {
+        let now = Instant::now();
+        let window = self.settings.health.crash_loop_window();
+        recent.push_back(now);
+        while recent
+            .front()
+            .is_some_and(|failed| now.duration_since(*failed) > window)
+        {
+            recent.pop_front();
+        }
+        recent.len() >= self.settings.health.crash_loop_failures
     }
 
     fn spawn(&self) -> std::io::Result<Child> {

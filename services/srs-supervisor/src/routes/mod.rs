@@ -22,7 +22,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
 /// Ready while the engine runs and answers its probes.
 async fn ready(supervisor: web::Data<EngineSupervisor>) -> HttpResponse {
     let status = supervisor.status();
-    let engine = if status.state == EngineState::Running {
+    let engine = if status.crash_loop {
+        let reason = status.last_failure.unwrap_or_default();
+        PartHealth::down(format!("engine in a crash loop; last failure: {reason}"))
+    } else if status.state == EngineState::Running {
         PartHealth::up()
     } else {
         let reason = status.last_failure.unwrap_or_default();
