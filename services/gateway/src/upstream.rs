@@ -40,6 +40,9 @@ impl Upstream {
         let method =
             reqwest::Method::from_bytes(method.as_str().as_bytes()).expect("a valid method");
         let mut request = self.http.request(method, &url);
+        for (name, value) in vibes_telemetry::trace_headers() {
+            request = request.header(name, value);
+        }
         if let Some(body) = body {
             if let Some(content_type) = body.content_type {
                 request = request.header(reqwest::header::CONTENT_TYPE, content_type);

@@ -35,19 +35,25 @@ impl RegistryClient {
             creator: creator.map(str::to_owned),
             owner: self.owner.clone(),
         };
-        let response = self
-            .http
-            .put(self.stream_url(vibe))
-            .json(&registration)
-            .send()
-            .await?;
+        let request = self.http.put(self.stream_url(vibe)).json(&registration);
+        let response = with_trace(request).send().await?;
         ensure_success(response).await
     }
 
     pub async fn end(&self, vibe: &VibeId) -> Result<(), IngestError> {
-        let response = self.http.delete(self.stream_url(vibe)).send().await?;
+        let response = with_trace(self.http.delete(self.stream_url(vibe)))
+            .send()
+            .await?;
         ensure_success(response).await
     }
+}
+
+/// Carries the current trace to the registry.
+fn with_trace(mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    for (name, value) in vibes_telemetry::trace_headers() {
+        request = request.header(name, value);
+    }
+    request
 }
 
 async fn ensure_success(response: reqwest::Response) -> Result<(), IngestError> {

@@ -8,7 +8,7 @@ use crate::error::RegistryError;
 use crate::store::SessionStore;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use vibes_redis::SeatRequest;
 
 /// What one round did, for logs and tests.
@@ -22,17 +22,20 @@ pub struct Round {
 pub struct FlvWarden {
     store: Arc<SessionStore>,
     engine: EngineClients,
-    /// Players seen without a recorded participant in the previous round: a
-    /// hook may still be on its way, so they get one round of grace.
-    unvouched: HashSet<String>,
+    /// Players seen without a recorded participant, and since when: a hook
+    /// may still be on its way, so they get `UNVOUCHED_GRACE` first.
+    unvouched: HashMap<String, Instant>,
 }
+
+/// How long a connected player may go without its hook having vouched for it.
+const UNVOUCHED_GRACE: Duration = Duration::from_secs(5);
 
 impl FlvWarden {
     pub fn new(store: Arc<SessionStore>, engine: EngineClients) -> Self {
         Self {
             store,
             engine,
-            unvouched: HashSet::new(),
+            unvouched: HashMap::new(),
         }
     }
 
@@ -62,7 +65,7 @@ impl FlvWarden {
                 .push(player);
         }
         let mut round = Round::default();
-        let mut unvouched = HashSet::new();
+        let mut unvouched = HashMap::new();
         for vibe in self.store.live_vibe_ids().await? {
             let vibe = &vibe;
             let known = self.store.flv_connections(vibe).await?;
@@ -94,12 +97,17 @@ impl FlvWarden {
                 .iter()
                 .filter(|player| !known.contains_key(&player.client_id))
             {
-                if self.unvouched.contains(&player.client_id) {
+                let first_seen = self
+                    .unvouched
+                    .get(&player.client_id)
+                    .copied()
+                    .unwrap_or_else(Instant::now);
+                if first_seen.elapsed() >= UNVOUCHED_GRACE {
                     tracing::warn!(vibe_id = %vibe, client_id = %player.client_id, "FLV player without a seat; disconnecting");
                     self.disconnect(&player.client_id).await;
                     round.disconnected += 1;
                 } else {
-                    unvouched.insert(player.client_id.clone());
+                    unvouched.insert(player.client_id.clone(), first_seen);
                 }
             }
         }

@@ -1,14 +1,59 @@
-//! Logging is set up the same way in every service: JSON lines on stderr, one
-//! object per event with the span fields that led to it, so on-call can filter
-//! by `vibe_id` or `participant_id`. `RUST_LOG` overrides the configured level.
+//! Telemetry is set up the same way in every service:
+//! - JSON log lines on stderr with the span fields that led to each event
+//!   (`RUST_LOG` overrides the configured level);
+//! - OTLP traces over HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, honouring the standard
+//!   `OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf`,
+//!   default, or `http/json`) and `OTEL_TRACES_SAMPLER[_ARG]` variables;
+//! - W3C trace context (`traceparent`, `tracestate`) across service calls.
 
+mod propagation;
+
+pub use propagation::{adopt_remote_parent, trace_headers};
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
 use tracing::Subscriber;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::{layer::SubscriberExt, EnvFilter, Registry};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{layer::SubscriberExt, EnvFilter, Layer, Registry};
+
+/// Keeps the trace exporter alive; dropping it sends what is still buffered.
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl TelemetryGuard {
+    /// Sends every finished span now (tests use it before they look).
+    pub fn flush(&self) {
+        if let Some(provider) = &self.provider {
+            let _ = provider.force_flush();
+        }
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            let _ = provider.shutdown();
+        }
+    }
+}
 
 /// Builds the subscriber; `sink` is stderr in services and a discard sink in tests.
 pub fn subscriber<Sink>(default_level: &str, sink: Sink) -> impl Subscriber + Send + Sync
 where
+    Sink: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    Registry::default().with(log_layers(default_level, sink))
+}
+
+fn log_layers<S, Sink>(default_level: &str, sink: Sink) -> impl Layer<S>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
     Sink: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
     let filter =
@@ -18,19 +63,75 @@ where
         .with_current_span(true)
         .with_span_list(false)
         .with_writer(sink);
-    Registry::default().with(filter).with(json)
+    json.with_filter(filter)
 }
 
-/// Installs the subscriber for the whole process; call once from `main`.
-pub fn init(service_name: &'static str, default_level: &str) {
-    let installed =
-        tracing::subscriber::set_global_default(subscriber(default_level, std::io::stderr));
-    if installed.is_err() {
+/// Installs logs and, when configured, trace export for the whole process;
+/// call once from `main` (or a test) and keep the guard until exit.
+pub fn init(service_name: &'static str, default_level: &str) -> TelemetryGuard {
+    init_with_sink(service_name, default_level, std::io::stderr)
+}
+
+pub fn init_with_sink<Sink>(
+    service_name: &'static str,
+    default_level: &str,
+    sink: Sink,
+) -> TelemetryGuard
+where
+    Sink: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    let provider = trace_provider(service_name);
+    let traces = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer(service_name))
+            .with_filter(EnvFilter::new("info"))
+    });
+    let subscriber = Registry::default()
+        .with(log_layers(default_level, sink))
+        .with(traces);
+    if tracing::subscriber::set_global_default(subscriber).is_err() {
         eprintln!("{service_name}: a tracing subscriber was already installed");
     }
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     tracing::info!(
         service = service_name,
         version = env!("CARGO_PKG_VERSION"),
+        traces = provider.is_some(),
         "starting"
     );
+    TelemetryGuard { provider }
+}
+
+fn trace_provider(service_name: &str) -> Option<SdkTracerProvider> {
+    let configured = [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|name| std::env::var(name).is_ok_and(|value| !value.is_empty()));
+    if !configured {
+        return None;
+    }
+    let protocol = match std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL").as_deref() {
+        Ok("http/json") => Protocol::HttpJson,
+        _ => Protocol::HttpBinary,
+    };
+    let exporter = match SpanExporter::builder()
+        .with_http()
+        .with_protocol(protocol)
+        .build()
+    {
+        Ok(exporter) => exporter,
+        Err(error) => {
+            eprintln!("{service_name}: OTLP trace export is off: {error}");
+            return None;
+        }
+    };
+    let name = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service_name.to_owned());
+    Some(
+        SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(Resource::builder().with_service_name(name).build())
+            .build(),
+    )
 }

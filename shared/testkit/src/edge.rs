@@ -20,10 +20,22 @@ pub struct EdgeUpstreams {
     pub registry_port: u16,
     pub engine_flv_port: u16,
     pub engine_hls_port: u16,
+    /// srs-supervisor, for the read-only `/api/v1/*` stats routes.
+    pub supervisor_port: u16,
 }
 
 impl Edge {
     pub fn start(runtime_dir: &Path, upstreams: &EdgeUpstreams) -> Self {
+        Self::start_with_env(runtime_dir, upstreams, &[])
+    }
+
+    /// Like [`Edge::start`], with more variables for `scripts/render-edge-config`
+    /// (they win over the ones set here, e.g. `EDGE_CORS_ORIGINS`, `EDGE_API_BURST`).
+    pub fn start_with_env(
+        runtime_dir: &Path,
+        upstreams: &EdgeUpstreams,
+        extra_env: &[(&str, &str)],
+    ) -> Self {
         let root = repo_root();
         let https_port = free_port();
         let http_port = free_port();
@@ -55,7 +67,12 @@ impl Edge {
             .env(
                 "ENGINE_HLS_ADDR",
                 format!("127.0.0.1:{}", upstreams.engine_hls_port),
-            );
+            )
+            .env(
+                "SUPERVISOR_ADDR",
+                format!("127.0.0.1:{}", upstreams.supervisor_port),
+            )
+            .envs(extra_env.iter().copied());
         run_script(&mut render);
         let mut nginx = Command::new(nginx_binary());
         nginx
@@ -178,7 +195,8 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn from_curl(curl: Command) -> Self {
+    /// Runs a curl command made with [`Edge::curl`] (headers on stdout before the body).
+    pub fn from_curl(curl: Command) -> Self {
         Self::from_curl_with_input(curl, &[])
     }
 

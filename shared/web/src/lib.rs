@@ -3,6 +3,7 @@
 pub mod body;
 pub mod headers;
 pub mod health;
+pub mod tracing_span;
 pub mod vibe_path;
 
 pub use vibe_path::VibePath;
@@ -11,6 +12,7 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
 use tracing_actix_web::TracingLogger;
+use tracing_span::TracedRootSpan;
 
 /// Largest JSON body any service accepts.
 pub const MAX_JSON_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -46,7 +48,7 @@ where
     let port = listener.local_addr()?.port();
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<TracedRootSpan>::new())
             .app_data(vibes_problem::json_config(MAX_JSON_BODY_BYTES))
             .app_data(vibes_problem::path_config())
             .route("/health/live", web::get().to(health::live))

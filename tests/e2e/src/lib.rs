@@ -72,6 +72,7 @@ impl Stack {
                 registry_port,
                 engine_flv_port: engine.httpflv_port,
                 engine_hls_port: engine.hls_port,
+                supervisor_port,
             },
         );
 
