@@ -1,34 +1,26 @@
 //! The supervisor with the real engine: starts it, reports it, restarts it
 //! after it is killed, stops it.
 
+mod support;
+
 use reqwest::StatusCode;
 use serde_json::Value;
-use srs_supervisor::configuration;
 use srs_supervisor::engine::EngineState;
-use srs_supervisor::startup::Application;
-use std::net::TcpListener;
 use std::time::Duration;
-use vibes_testkit::{free_port, wait_until};
+use vibes_testkit::wait_until;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_engine_is_restarted_and_a_stop_ends_it() {
-    vibes_testkit::init_test_logging();
     let work_dir = tempfile::tempdir().unwrap();
-    let mut settings = configuration::load().unwrap();
-    settings.engine.binary = vibes_testkit::engine_binary();
-    settings.engine.work_dir = work_dir.path().to_path_buf();
-    settings.engine.rtmp_port = free_port();
-    settings.engine.httpflv_port = free_port();
-    settings.engine.hls_port = free_port();
-    settings.engine.api_port = free_port();
+    let mut settings = support::settings(&work_dir);
     settings.health.probe_interval_ms = 200;
-    let rtmp_port = settings.engine.rtmp_port;
-
-    let application =
-        Application::build_on(TcpListener::bind("127.0.0.1:0").unwrap(), settings).unwrap();
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let supervisor = application.supervisor();
-    tokio::spawn(application.run_until_stopped());
+    let config_file = work_dir.path().join("engine.toml");
+    let running = support::start(work_dir, settings);
+    let (address, supervisor, rtmp_port) = (
+        running.address.clone(),
+        running.supervisor.clone(),
+        running.rtmp_port,
+    );
 
     wait_until(Duration::from_secs(20), || {
         supervisor.status().state == EngineState::Running
@@ -39,7 +31,7 @@ async fn a_killed_engine_is_restarted_and_a_stop_ends_it() {
         .unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
     let first_pid = supervisor.status().pid.expect("engine pid");
-    let config = std::fs::read_to_string(work_dir.path().join("engine.toml")).unwrap();
+    let config = std::fs::read_to_string(&config_file).unwrap();
     assert!(
         config.contains(&format!("port = {rtmp_port}")) && config.contains("gop_num = 0"),
         "{config}"
@@ -91,21 +83,14 @@ fn is_zombie(pid: u32) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_that_keeps_dying_is_reported_as_a_crash_loop() {
-    vibes_testkit::init_test_logging();
     let work_dir = tempfile::tempdir().unwrap();
-    let mut settings = configuration::load().unwrap();
+    let mut settings = support::settings(&work_dir);
     // A real program that exits at once, like an engine with a broken config.
     settings.engine.binary = "false".to_owned();
-    settings.engine.work_dir = work_dir.path().to_path_buf();
-    settings.engine.rtmp_port = free_port();
-    settings.engine.httpflv_port = free_port();
     settings.health.restart_backoff_ms = vec![20];
     settings.health.crash_loop_failures = 3;
-    let application =
-        Application::build_on(TcpListener::bind("127.0.0.1:0").unwrap(), settings).unwrap();
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let supervisor = application.supervisor();
-    tokio::spawn(application.run_until_stopped());
+    let running = support::start(work_dir, settings);
+    let (address, supervisor) = (running.address.clone(), running.supervisor.clone());
 
     wait_until(Duration::from_secs(10), || supervisor.status().crash_loop).await;
     let status = supervisor.status();

@@ -2,16 +2,15 @@
 //! SRS's own response types (from the `srs-client` crate) and says what the
 //! engine really has, here one audio-only stream published by ffmpeg.
 
+mod support;
+
 use serde_json::Value;
 use srs_client::{SrsClientResp, SrsClientRespData};
-use srs_supervisor::configuration;
 use srs_supervisor::engine::EngineState;
-use srs_supervisor::startup::Application;
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use vibes_testkit::process::TestProcess;
-use vibes_testkit::{free_port, wait_until};
+use vibes_testkit::wait_until;
 
 async fn get(address: &str, path: &str) -> SrsClientResp {
     let response = reqwest::get(format!("{address}{path}")).await.unwrap();
@@ -24,22 +23,14 @@ async fn get(address: &str, path: &str) -> SrsClientResp {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn versions_summaries_streams_and_clients_answer_in_srs_shape() {
-    vibes_testkit::init_test_logging();
     let work_dir = tempfile::tempdir().unwrap();
-    let mut settings = configuration::load().unwrap();
-    settings.engine.binary = vibes_testkit::engine_binary();
-    settings.engine.work_dir = work_dir.path().to_path_buf();
-    settings.engine.hooks_url = String::new();
-    settings.engine.rtmp_port = free_port();
-    settings.engine.httpflv_port = free_port();
-    settings.engine.hls_port = free_port();
-    settings.engine.api_port = free_port();
-    let rtmp_port = settings.engine.rtmp_port;
-    let application =
-        Application::build_on(TcpListener::bind("127.0.0.1:0").unwrap(), settings).unwrap();
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let supervisor = application.supervisor();
-    tokio::spawn(application.run_until_stopped());
+    let settings = support::settings(&work_dir);
+    let running = support::start(work_dir, settings);
+    let (address, supervisor, rtmp_port) = (
+        running.address.clone(),
+        running.supervisor.clone(),
+        running.rtmp_port,
+    );
     wait_until(Duration::from_secs(20), || {
         supervisor.status().state == EngineState::Running
     })

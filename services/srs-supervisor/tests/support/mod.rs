@@ -1,0 +1,46 @@
+//! Starting the supervisor for tests: the real local engine on free ports.
+
+use actix_web::web;
+use srs_supervisor::configuration::{self, Settings};
+use srs_supervisor::engine::EngineSupervisor;
+use srs_supervisor::startup::Application;
+use std::net::TcpListener;
+use tempfile::TempDir;
+use vibes_testkit::free_port;
+
+pub struct Running {
+    pub address: String,
+    pub supervisor: web::Data<EngineSupervisor>,
+    pub rtmp_port: u16,
+    _work_dir: TempDir,
+}
+
+/// Settings for the installed engine in a fresh folder, every port free, no hooks.
+pub fn settings(work_dir: &TempDir) -> Settings {
+    vibes_testkit::init_test_logging();
+    let mut settings = configuration::load().unwrap();
+    settings.engine.binary = vibes_testkit::engine_binary();
+    settings.engine.work_dir = work_dir.path().to_path_buf();
+    settings.engine.hooks_url = String::new();
+    settings.engine.rtmp_port = free_port();
+    settings.engine.httpflv_port = free_port();
+    settings.engine.hls_port = free_port();
+    settings.engine.api_port = free_port();
+    settings
+}
+
+/// Starts the supervisor (which starts the engine) on a port-0 listener.
+pub fn start(work_dir: TempDir, settings: Settings) -> Running {
+    let rtmp_port = settings.engine.rtmp_port;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let application = Application::build_on(listener, settings).unwrap();
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let supervisor = application.supervisor();
+    tokio::spawn(application.run_until_stopped());
+    Running {
+        address,
+        supervisor,
+        rtmp_port,
+        _work_dir: work_dir,
+    }
+}
