@@ -62,7 +62,7 @@ impl Encoder {
 /// Raw s16le stereo 48 kHz on stdin → AAC-LC 128 kb/s 48 kHz stereo in FLV over RTMP.
 /// Packets are flushed as soon as they are muxed: latency matters more than
 /// the few extra syscalls.
-fn ffmpeg_arguments(bitrate: &str, destination: &str) -> Vec<String> {
+pub fn ffmpeg_arguments(bitrate: &str, destination: &str) -> Vec<String> {
     let rate = SAMPLE_RATE_HZ.to_string();
     let channels = CHANNELS.to_string();
     [

@@ -3,7 +3,9 @@ use std::path::PathBuf;
 
 pub const USAGE: &str =
     "usage: vibes-loadgen registry --registry-url URL --redis-url URL --out DIR \
-[--joins 5000] [--cap 1000] [--concurrency 64]";
+[--joins 5000] [--cap 1000] [--concurrency 64]\n       \
+vibes-loadgen ingest --ingest-url URL --ingest-pid PID --rtmp-base-url URL --out DIR \
+[--streams 20] [--seconds 20]";
 
 pub struct Arguments {
     pub scenario: String,
