@@ -71,6 +71,9 @@ pub struct BufferSettings {
     pub max_queued_chunks: usize,
 }
 
+/// The compiled-in defaults (`config/default.toml`).
+pub const DEFAULTS: &str = include_str!("../config/default.toml");
+
 pub fn load() -> Result<Settings, SettingsError> {
-    vibes_config::load(include_str!("../config/default.toml"))
+    vibes_config::load(DEFAULTS)
 }

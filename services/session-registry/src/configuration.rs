@@ -66,6 +66,9 @@ impl Settings {
     }
 }
 
+/// The compiled-in defaults (`config/default.toml`).
+pub const DEFAULTS: &str = include_str!("../config/default.toml");
+
 pub fn load() -> Result<Settings, SettingsError> {
-    vibes_config::load(include_str!("../config/default.toml"))
+    vibes_config::load(DEFAULTS)
 }

@@ -4,6 +4,10 @@
 //! 3. environment variables prefixed `VIBES_`, with `__` between nesting levels,
 //!    e.g. `VIBES_SERVER__PORT=8080` or `VIBES_REDIS__URL=redis://…`.
 
+mod cli;
+
+pub use cli::{answer_command_line, Usage};
+
 use config::{Config, Environment, File, FileFormat};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
