@@ -75,6 +75,19 @@ pub fn repo_root() -> std::path::PathBuf {
         .to_path_buf()
 }
 
+/// Polls an asynchronous `condition` until it holds, or panics after `limit`.
+pub async fn wait_until_async<Check, Answer>(limit: Duration, what: &str, mut condition: Check)
+where
+    Check: FnMut() -> Answer,
+    Answer: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Polls `condition` until it holds, or panics after `limit`.
 pub async fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;

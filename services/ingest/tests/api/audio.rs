@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use vibes_testkit::audio::{probe_audio, sine_pcm};
 use vibes_testkit::http::expect_problem;
-use vibes_testkit::wait_until;
+use vibes_testkit::{wait_until, wait_until_async};
 
 const PCM: &str = "application/octet-stream";
 
@@ -190,15 +190,12 @@ async fn a_stream_the_registry_lost_is_registered_again_by_its_next_chunk() {
 
     let response = app.post_audio(vibe.as_str(), PCM, sine_pcm(0.2)).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let mut listed = false;
-    for _ in 0..50 {
-        if app.registry_lists(vibe.as_str()).await {
-            listed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(listed, "the next chunk registered the stream again");
+    wait_until_async(
+        Duration::from_secs(3),
+        "the next chunk registers the stream again",
+        || app.registry_lists(vibe.as_str()),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -289,15 +286,12 @@ async fn a_stream_without_audio_for_the_idle_time_ends_by_itself() {
     app.post_audio(vibe.as_str(), PCM, sine_pcm(0.2)).await;
     assert!(app.registry_lists(vibe.as_str()).await);
     wait_until(Duration::from_secs(5), || app.streams.count() == 0).await;
-    let mut forgotten = false;
-    for _ in 0..50 {
-        if !app.registry_lists(vibe.as_str()).await {
-            forgotten = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(forgotten, "the registry no longer lists the idle stream");
+    wait_until_async(
+        Duration::from_secs(3),
+        "the registry forgets the idle stream",
+        || async { !app.registry_lists(vibe.as_str()).await },
+    )
+    .await;
     let probed = probe_audio(&app.output_dir.path().join(vibe.as_str()));
     assert!(
         probed.decoded_seconds >= 1.1,
