@@ -103,6 +103,7 @@ impl StreamPipeline {
             mpsc::error::TrySendError::Closed(_) => EnqueueError::Ending,
         })?;
         self.stats.chunks_accepted.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("vibes_ingest_chunks_accepted_total").increment(1);
         Ok(())
     }
 
@@ -177,6 +178,8 @@ impl Worker {
             self.stats
                 .silence_bytes
                 .fetch_add(slice.silence_bytes as u64, Ordering::Relaxed);
+            metrics::counter!("vibes_ingest_silence_bytes_total")
+                .increment(slice.silence_bytes as u64);
 
             next_slice_at += SLICE;
             let now = Instant::now();
@@ -238,6 +241,7 @@ impl Worker {
                 None => match Encoder::spawn(&self.settings, &self.vibe) {
                     Ok(started) => {
                         self.stats.encoder_starts.fetch_add(1, Ordering::Relaxed);
+                        metrics::counter!("vibes_ingest_encoder_starts_total").increment(1);
                         let pid = started.pid().unwrap_or(0);
                         self.encoder_pid.store(u64::from(pid), Ordering::Relaxed);
                         self.encoder.insert(started)

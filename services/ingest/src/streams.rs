@@ -45,7 +45,10 @@ impl LiveStream {
         }
         let accepted_bytes = pcm.len();
         self.pipeline.enqueue(pcm).map_err(|error| match error {
-            EnqueueError::Full => IngestError::BufferFull,
+            EnqueueError::Full => {
+                metrics::counter!("vibes_ingest_buffer_full_total").increment(1);
+                IngestError::BufferFull
+            }
             EnqueueError::Ending => IngestError::StreamEnding,
         })?;
         let answer = Accepted {
@@ -126,6 +129,7 @@ impl LiveStreams {
         let mut streams = self.streams.lock().expect("streams lock");
         let stream = streams.entry(vibe.clone()).or_insert_with(|| {
             tracing::info!(vibe_id = %vibe, "stream started");
+            metrics::gauge!("vibes_ingest_streams_active").increment(1.0);
             LiveStream {
                 pipeline: Arc::new(StreamPipeline::start(
                     vibe.clone(),
@@ -155,6 +159,7 @@ impl LiveStreams {
             let mut streams = self.streams.lock().expect("streams lock");
             match streams.get(vibe) {
                 Some(stream) if stream.pipeline.is_ending() => {
+                    metrics::gauge!("vibes_ingest_streams_active").decrement(1.0);
                     streams.remove(vibe).map(|stream| stream.pipeline)
                 }
                 _ => None,
@@ -172,6 +177,9 @@ impl LiveStreams {
     /// the registry forgets the stream. Returns false if it was not live here.
     pub async fn end(&self, vibe: &VibeId) -> Result<bool, IngestError> {
         let removed = self.streams.lock().expect("streams lock").remove(vibe);
+        if removed.is_some() {
+            metrics::gauge!("vibes_ingest_streams_active").decrement(1.0);
+        }
         let pipeline = removed.map(|stream| stream.pipeline);
         if let Some(pipeline) = &pipeline {
             pipeline.end().await;

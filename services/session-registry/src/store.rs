@@ -79,6 +79,18 @@ impl SessionStore {
             .scripts
             .seat(&mut connection, vibe, participant, &self.terms, request)
             .await?;
+        let request_label = match request {
+            SeatRequest::Join => "join",
+            SeatRequest::Renew => "renew",
+        };
+        let outcome_label = match outcome {
+            JoinOutcome::Admitted { .. } => "admitted",
+            JoinOutcome::Full { .. } => "full",
+            JoinOutcome::NotLive => "not_live",
+            JoinOutcome::Departed => "left",
+        };
+        metrics::counter!("vibes_registry_seats_total", "request" => request_label, "outcome" => outcome_label)
+            .increment(1);
         match outcome {
             JoinOutcome::Admitted {
                 participant_count,

@@ -66,6 +66,11 @@ async fn a_killed_engine_is_restarted_and_a_stop_ends_it() {
         .unwrap();
     assert_eq!(engine["state"], "running");
     assert_eq!(engine["restarts"], 1);
+    let restarts = vibes_testkit::http::metric(&address, "vibes_engine_restarts_total", &[]).await;
+    assert!(
+        restarts >= 1.0,
+        "restarts are counted in /metrics: {restarts}"
+    );
 
     let second_pid = status.pid.unwrap();
     supervisor.stop().await;

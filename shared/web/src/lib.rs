@@ -3,12 +3,14 @@
 pub mod body;
 pub mod headers;
 pub mod health;
+pub mod metrics;
 pub mod tracing_span;
 pub mod vibe_path;
 
 pub use vibe_path::VibePath;
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
 use tracing_actix_web::TracingLogger;
@@ -35,7 +37,8 @@ impl HttpService {
 }
 
 /// Serves `routes` on an already bound listener (port 0 in tests) with the
-/// common pieces: request tracing, `/health/live`, problem+json for malformed
+/// common pieces: request tracing and metrics, `/health/live`, `/metrics`
+/// (Prometheus text), problem+json for malformed
 /// JSON or paths and for unknown routes.
 pub fn serve<Routes>(
     service_name: &'static str,
@@ -46,12 +49,17 @@ where
     Routes: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
     let port = listener.local_addr()?.port();
+    metrics::handle();
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(from_fn(move |request, next| {
+                metrics::track_requests(service_name, request, next)
+            }))
             .wrap(TracingLogger::<TracedRootSpan>::new())
             .app_data(vibes_problem::json_config(MAX_JSON_BODY_BYTES))
             .app_data(vibes_problem::path_config())
             .route("/health/live", web::get().to(health::live))
+            .route("/metrics", web::get().to(metrics::scrape))
             .configure(routes.clone())
             .default_service(web::to(vibes_problem::not_found))
     })

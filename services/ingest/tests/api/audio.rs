@@ -303,3 +303,21 @@ async fn a_stream_without_audio_for_the_idle_time_ends_by_itself() {
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     assert_eq!(app.streams.count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_accepted_chunks_and_active_streams() {
+    use vibes_testkit::http::metric;
+    let app = spawn_app().await;
+    let accepted_before = metric(&app.address, "vibes_ingest_chunks_accepted_total", &[]).await;
+    let vibe = unique_vibe();
+    app.post_audio(vibe.as_str(), PCM, sine_pcm(0.2)).await;
+    app.post_audio(vibe.as_str(), PCM, sine_pcm(0.2)).await;
+    let accepted_after = metric(&app.address, "vibes_ingest_chunks_accepted_total", &[]).await;
+    assert!(
+        accepted_after >= accepted_before + 2.0,
+        "{accepted_before} → {accepted_after}"
+    );
+    assert!(metric(&app.address, "vibes_ingest_streams_active", &[]).await >= 1.0);
+    assert!(metric(&app.address, "vibes_ingest_encoder_starts_total", &[]).await >= 1.0);
+    app.end(vibe.as_str()).await;
+}

@@ -88,3 +88,48 @@ async fn the_registry_recovers_by_itself_when_redis_comes_back() {
     let after: Value = app.join(&vibe, Some("after")).await.json().await.unwrap();
     assert_eq!(after["participant_count"], 1);
 }
+
+#[tokio::test]
+async fn metrics_count_seats_and_requests() {
+    use vibes_testkit::http::metric;
+    let app = spawn_app().await;
+    let vibe = unique_vibe();
+    app.register(&vibe).await;
+    let admitted = [("request", "join"), ("outcome", "admitted")];
+    let refused = [("request", "join"), ("outcome", "not_live")];
+    let joins_route = [("route", "/stream/{vibe_id}/join"), ("status", "200")];
+    let before = (
+        metric(&app.address, "vibes_registry_seats_total", &admitted).await,
+        metric(&app.address, "vibes_registry_seats_total", &refused).await,
+        metric(&app.address, "vibes_http_requests_total", &joins_route).await,
+    );
+    app.join(&vibe, Some("counted")).await;
+    app.join(&unique_vibe(), Some("counted")).await;
+    let after = (
+        metric(&app.address, "vibes_registry_seats_total", &admitted).await,
+        metric(&app.address, "vibes_registry_seats_total", &refused).await,
+        metric(&app.address, "vibes_http_requests_total", &joins_route).await,
+    );
+    assert!(
+        after.0 >= before.0 + 1.0,
+        "admitted joins counted: {before:?} → {after:?}"
+    );
+    assert!(
+        after.1 >= before.1 + 1.0,
+        "refused joins counted: {before:?} → {after:?}"
+    );
+    assert!(
+        after.2 >= before.2 + 1.0,
+        "requests counted by route pattern: {before:?} → {after:?}"
+    );
+    let text = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !text.contains(&vibe),
+        "stream ids never become label values"
+    );
+}

@@ -110,6 +110,8 @@ impl Worker {
             let backoff = self.settings.health.restart_backoff(failures_in_a_row);
             failures_in_a_row += 1;
             let crash_loop = self.note_failure(&mut recent_failures);
+            metrics::counter!("vibes_engine_restarts_total").increment(1);
+            metrics::gauge!("vibes_engine_up").set(0.0);
             tracing::warn!(%reason, ?backoff, failures_in_a_row, crash_loop, "engine failed; restarting");
             self.update(|status| {
                 status.state = EngineState::Restarting;
@@ -182,6 +184,7 @@ impl Worker {
             }
         }
         self.update(|status| status.state = EngineState::Running);
+        metrics::gauge!("vibes_engine_up").set(1.0);
         tracing::info!(pid = child.id(), "engine running");
 
         let mut failed_probes = 0;
