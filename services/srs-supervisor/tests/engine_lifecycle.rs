@@ -15,17 +15,12 @@ async fn a_killed_engine_is_restarted_and_a_stop_ends_it() {
     let mut settings = support::settings(&work_dir);
     settings.health.probe_interval_ms = 200;
     let config_file = work_dir.path().join("engine.toml");
-    let running = support::start(work_dir, settings);
+    let running = support::start_running(work_dir, settings).await;
     let (address, supervisor, rtmp_port) = (
         running.address.clone(),
         running.supervisor.clone(),
         running.rtmp_port,
     );
-
-    wait_until(Duration::from_secs(20), || {
-        supervisor.status().state == EngineState::Running
-    })
-    .await;
     let ready = reqwest::get(format!("{address}/health/ready"))
         .await
         .unwrap();

@@ -6,11 +6,9 @@ mod support;
 
 use serde_json::Value;
 use srs_client::{SrsClientResp, SrsClientRespData};
-use srs_supervisor::engine::EngineState;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use vibes_testkit::process::TestProcess;
-use vibes_testkit::wait_until;
 
 async fn get(address: &str, path: &str) -> SrsClientResp {
     let response = reqwest::get(format!("{address}{path}")).await.unwrap();
@@ -25,16 +23,12 @@ async fn get(address: &str, path: &str) -> SrsClientResp {
 async fn versions_summaries_streams_and_clients_answer_in_srs_shape() {
     let work_dir = tempfile::tempdir().unwrap();
     let settings = support::settings(&work_dir);
-    let running = support::start(work_dir, settings);
+    let running = support::start_running(work_dir, settings).await;
     let (address, supervisor, rtmp_port) = (
         running.address.clone(),
         running.supervisor.clone(),
         running.rtmp_port,
     );
-    wait_until(Duration::from_secs(20), || {
-        supervisor.status().state == EngineState::Running
-    })
-    .await;
 
     let mut ffmpeg = Command::new("ffmpeg");
     ffmpeg

@@ -126,72 +126,32 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let encoder_before = pipeline.encoder_pid().expect("an encoder runs");
     let accepted_before = pipeline.stats().chunks_accepted.load(Ordering::Relaxed);
-    assert_problem(
-        &edge.request_as(
-            Some(&creator),
-            "POST",
+    let too_long = format!("/stream/{}/audio", "x".repeat(65));
+    let too_large = sine_pcm(6.0);
+    let bad_input: [(&str, &str, &[u8], u16, &str); 6] = [
+        (
             "/stream/bad.id!/audio",
-            Some(PCM),
+            PCM,
             &first_chunk,
+            400,
+            "invalid_vibe_id",
         ),
-        400,
-        "invalid_vibe_id",
-    );
-    assert_problem(
-        &edge.request_as(
-            Some(&creator),
-            "POST",
-            &format!("/stream/{}/audio", "x".repeat(65)),
-            Some(PCM),
+        (&too_long, PCM, &first_chunk, 400, "invalid_vibe_id"),
+        (&audio_path, PCM, &first_chunk[..6], 400, "partial_frame"),
+        (&audio_path, PCM, &[], 400, "empty_body"),
+        (
+            &audio_path,
+            "text/plain",
             &first_chunk,
+            415,
+            "unsupported_content_type",
         ),
-        400,
-        "invalid_vibe_id",
-    );
-    assert_problem(
-        &edge.request_as(
-            Some(&creator),
-            "POST",
-            &format!("/stream/{vibe}/audio"),
-            Some(PCM),
-            &first_chunk[..6],
-        ),
-        400,
-        "partial_frame",
-    );
-    assert_problem(
-        &edge.request_as(
-            Some(&creator),
-            "POST",
-            &format!("/stream/{vibe}/audio"),
-            Some(PCM),
-            &[],
-        ),
-        400,
-        "empty_body",
-    );
-    assert_problem(
-        &edge.request_as(
-            Some(&creator),
-            "POST",
-            &format!("/stream/{vibe}/audio"),
-            Some("text/plain"),
-            &first_chunk,
-        ),
-        415,
-        "unsupported_content_type",
-    );
-    assert_problem(
-        &edge.request_as(
-            Some(&creator),
-            "POST",
-            &format!("/stream/{vibe}/audio"),
-            Some(PCM),
-            &sine_pcm(6.0),
-        ),
-        413,
-        "body_too_large",
-    );
+        (&audio_path, PCM, &too_large, 413, "body_too_large"),
+    ];
+    for (path, content_type, body, status, code) in bad_input {
+        let reply = edge.request_as(Some(&creator), "POST", path, Some(content_type), body);
+        assert_problem(&reply, status, code);
+    }
     assert_eq!(
         pipeline.encoder_pid(),
         Some(encoder_before),

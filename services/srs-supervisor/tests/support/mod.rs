@@ -2,9 +2,10 @@
 
 use actix_web::web;
 use srs_supervisor::configuration::{self, Settings};
-use srs_supervisor::engine::EngineSupervisor;
+use srs_supervisor::engine::{EngineState, EngineSupervisor};
 use srs_supervisor::startup::Application;
 use std::net::TcpListener;
+use std::time::Duration;
 use tempfile::TempDir;
 use vibes_testkit::free_port;
 
@@ -27,6 +28,17 @@ pub fn settings(work_dir: &TempDir) -> Settings {
     settings.engine.hls_port = free_port();
     settings.engine.api_port = free_port();
     settings
+}
+
+/// Starts the supervisor and waits until the engine runs.
+pub async fn start_running(work_dir: TempDir, settings: Settings) -> Running {
+    let running = start(work_dir, settings);
+    let supervisor = running.supervisor.clone();
+    vibes_testkit::wait_until(Duration::from_secs(20), || {
+        supervisor.status().state == EngineState::Running
+    })
+    .await;
+    running
 }
 
 /// Starts the supervisor (which starts the engine) on a port-0 listener.
