@@ -24,6 +24,20 @@ pub struct EdgeUpstreams {
     pub supervisor_port: u16,
 }
 
+impl EdgeUpstreams {
+    /// The `*_ADDR` settings of the edge template, all on loopback.
+    fn addresses(&self) -> [(&'static str, String); 5] {
+        let loopback = |port: u16| format!("127.0.0.1:{port}");
+        [
+            ("GATEWAY_ADDR", loopback(self.gateway_port)),
+            ("REGISTRY_ADDR", loopback(self.registry_port)),
+            ("ENGINE_FLV_ADDR", loopback(self.engine_flv_port)),
+            ("ENGINE_HLS_ADDR", loopback(self.engine_hls_port)),
+            ("SUPERVISOR_ADDR", loopback(self.supervisor_port)),
+        ]
+    }
+}
+
 impl Edge {
     pub fn start(runtime_dir: &Path, upstreams: &EdgeUpstreams) -> Self {
         Self::start_with_env(runtime_dir, upstreams, &[])
@@ -50,28 +64,9 @@ impl Edge {
             .env("EDGE_TLS_KEY", certificates.join("edge.key"))
             .env("EDGE_HTTPS_PORT", https_port.to_string())
             .env("EDGE_HTTP_PORT", http_port.to_string())
-            .env(
-                "GATEWAY_ADDR",
-                format!("127.0.0.1:{}", upstreams.gateway_port),
-            )
-            .env(
-                "REGISTRY_ADDR",
-                format!("127.0.0.1:{}", upstreams.registry_port),
-            )
             // Short, so a test sees a leave take effect at the edge quickly.
             .env("EDGE_PLAYBACK_AUTH_CACHE", "1s")
-            .env(
-                "ENGINE_FLV_ADDR",
-                format!("127.0.0.1:{}", upstreams.engine_flv_port),
-            )
-            .env(
-                "ENGINE_HLS_ADDR",
-                format!("127.0.0.1:{}", upstreams.engine_hls_port),
-            )
-            .env(
-                "SUPERVISOR_ADDR",
-                format!("127.0.0.1:{}", upstreams.supervisor_port),
-            )
+            .envs(upstreams.addresses())
             .envs(extra_env.iter().copied());
         run_script(&mut render);
         let mut nginx = Command::new(nginx_binary());
