@@ -31,6 +31,27 @@ pub fn flv_connections(vibe: &VibeId) -> String {
     format!("vibes:{{{vibe}}}:flv")
 }
 
+/// String `<pod>\n<fencing token>`, expiring: which ingest pod publishes the stream.
+pub fn stream_owner(vibe: &VibeId) -> String {
+    format!("vibes:{{{vibe}}}:owner")
+}
+
+/// Counter: the last fencing token handed out for the stream's ownership.
+pub fn stream_fence(vibe: &VibeId) -> String {
+    format!("vibes:{{{vibe}}}:fence")
+}
+
+/// Sorted set: member = ingest pod id, score = heartbeat expiry (ms). One
+/// `{hash tag}` per pool keeps a pool's two keys in one Redis Cluster slot.
+pub fn live_ingest_pods(pool: &str) -> String {
+    format!("vibes:{{ingest:{pool}}}:pods")
+}
+
+/// Hash: ingest pod id → JSON details (address, load, draining).
+pub fn ingest_pod_details(pool: &str) -> String {
+    format!("vibes:{{ingest:{pool}}}:pod-details")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

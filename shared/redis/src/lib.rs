@@ -4,6 +4,7 @@
 
 pub mod connection;
 pub mod keys;
+pub mod ownership;
 pub mod scripts;
 
 pub use connection::{RedisConnector, RedisSettingsError};
