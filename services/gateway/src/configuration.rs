@@ -79,7 +79,8 @@ impl AuthSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct UpstreamSettings {
     pub registry_url: String,
-    pub ingest_url: String,
+    /// The ingest pods' pool in Redis (`[redis]`), where each stream's owner is found.
+    pub ingest_pool: String,
     pub supervisor_url: String,
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,

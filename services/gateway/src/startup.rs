@@ -1,6 +1,7 @@
 use crate::auth::Authenticator;
 use crate::configuration::Settings;
 use crate::cors;
+use crate::ingest_router::IngestRouter;
 use crate::rate_limit::RateLimiter;
 use crate::routes;
 use crate::upstream::Upstream;
@@ -13,7 +14,6 @@ use vibes_web::HttpService;
 #[derive(Clone)]
 pub struct Upstreams {
     pub registry: Upstream,
-    pub ingest: Upstream,
     pub supervisor: Upstream,
 }
 
@@ -36,9 +36,17 @@ impl Application {
             .timeout(urls.request_timeout())
             .pool_idle_timeout(std::time::Duration::from_secs(60))
             .build()?;
+        let pool_redis = vibes_redis::RedisConnector::new(
+            &settings.redis.url,
+            std::time::Duration::from_millis(settings.redis.timeout_ms),
+        )?;
+        let ingest = web::Data::new(IngestRouter::new(
+            pool_redis,
+            &urls.ingest_pool,
+            http.clone(),
+        ));
         let upstreams = web::Data::new(Upstreams {
             registry: Upstream::new("registry", &urls.registry_url, http.clone()),
-            ingest: Upstream::new("ingest", &urls.ingest_url, http.clone()),
             supervisor: Upstream::new("engine_supervisor", &urls.supervisor_url, http),
         });
         let keys = JwtKeys::new(settings.auth.keys()).map_err(|error| format!("auth: {error}"))?;
@@ -49,6 +57,7 @@ impl Application {
         let service = vibes_web::serve("gateway", listener, move |config| {
             config
                 .app_data(upstreams.clone())
+                .app_data(ingest.clone())
                 .app_data(auth.clone())
                 .app_data(limiter.clone())
                 // A scope spanning every route, so the CORS policy also

@@ -19,6 +19,7 @@ pub struct Upstream {
 }
 
 /// A request body, its media type and any headers the upstream needs too.
+#[derive(Clone)]
 pub struct Body {
     pub content_type: Option<String>,
     pub bytes: Bytes,
@@ -37,55 +38,71 @@ impl Upstream {
     /// Sends the request and relays the answer.
     pub async fn forward(&self, method: Method, path: &str, body: Option<Body>) -> HttpResponse {
         let url = format!("{}{path}", self.base_url);
-        let method =
-            reqwest::Method::from_bytes(method.as_str().as_bytes()).expect("a valid method");
-        let mut request = self.http.request(method, &url);
-        for (name, value) in vibes_telemetry::trace_headers() {
-            request = request.header(name, value);
-        }
-        if let Some(body) = body {
-            if let Some(content_type) = body.content_type {
-                request = request.header(reqwest::header::CONTENT_TYPE, content_type);
-            }
-            for (name, value) in body.headers {
-                request = request.header(name, value);
-            }
-            request = request.body(body.bytes);
-        }
-        match request.send().await {
+        match send(&self.http, method, &url, body).await {
             Ok(response) => relay(response).await,
-            Err(error) => self.unavailable(&error).error_response(),
+            Err(error) => unavailable(self.name, &error).error_response(),
         }
     }
 
     /// The service's readiness report, or why it could not be read.
     pub async fn readiness(&self) -> PartHealth {
-        let url = format!("{}/health/ready", self.base_url);
-        let response = match self.http.get(&url).send().await {
-            Ok(response) => response,
-            Err(error) => return PartHealth::down(format!("unreachable: {error}")),
-        };
-        let status = response.status();
-        match response.json::<HealthReport>().await {
-            Ok(report) if report.is_up() => PartHealth::up(),
-            Ok(report) => PartHealth::down(describe_down_parts(&report)),
-            Err(error) => PartHealth::down(format!("{status}: unreadable readiness: {error}")),
-        }
-    }
-
-    fn unavailable(&self, error: &reqwest::Error) -> Problem {
-        let code = format!("{}_unavailable", self.name);
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &code,
-            "A backend service is unavailable",
-        )
-        .with_detail(format!("{} did not answer: {error}", self.name))
-        .with_retry_after(1)
+        readiness(&self.http, &self.base_url).await
     }
 }
 
-async fn relay(response: reqwest::Response) -> HttpResponse {
+/// One request to an internal service, carrying the current trace.
+pub async fn send(
+    http: &reqwest::Client,
+    method: Method,
+    url: &str,
+    body: Option<Body>,
+) -> Result<reqwest::Response, reqwest::Error> {
+    let method = reqwest::Method::from_bytes(method.as_str().as_bytes()).expect("a valid method");
+    let mut request = http.request(method, url);
+    for (name, value) in vibes_telemetry::trace_headers() {
+        request = request.header(name, value);
+    }
+    if let Some(body) = body {
+        if let Some(content_type) = body.content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type);
+        }
+        for (name, value) in body.headers {
+            request = request.header(name, value);
+        }
+        request = request.body(body.bytes);
+    }
+    request.send().await
+}
+
+/// A service's readiness report at `base_url`, or why it could not be read.
+pub async fn readiness(http: &reqwest::Client, base_url: &str) -> PartHealth {
+    let url = format!("{base_url}/health/ready");
+    let response = match http.get(&url).send().await {
+        Ok(response) => response,
+        Err(error) => return PartHealth::down(format!("unreachable: {error}")),
+    };
+    let status = response.status();
+    match response.json::<HealthReport>().await {
+        Ok(report) if report.is_up() => PartHealth::up(),
+        Ok(report) => PartHealth::down(describe_down_parts(&report)),
+        Err(error) => PartHealth::down(format!("{status}: unreadable readiness: {error}")),
+    }
+}
+
+/// `<service>_unavailable`: the service did not answer at all.
+pub fn unavailable(service: &str, error: &reqwest::Error) -> Problem {
+    let code = format!("{service}_unavailable");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &code,
+        "A backend service is unavailable",
+    )
+    .with_detail(format!("{service} did not answer: {error}"))
+    .with_retry_after(1)
+}
+
+/// The upstream's answer, status and meaningful headers kept.
+pub async fn relay(response: reqwest::Response) -> HttpResponse {
     let status =
         StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut relayed = HttpResponse::build(status);

@@ -35,10 +35,11 @@ async fn spawn_gateway_with(customize: impl FnOnce(&mut configuration::Settings)
     let mut settings = configuration::load().unwrap();
     settings.redis.url = vibes_testkit::redis_server::redis_url();
     settings.auth.secret = AUTH_SECRET.to_owned().into();
+    // A pool of its own, with no ingest pod in it.
+    settings.upstreams.ingest_pool = format!("gateway-alone-{}", vibes_testkit::unique_suffix());
     customize(&mut settings);
     for url in [
         &mut settings.upstreams.registry_url,
-        &mut settings.upstreams.ingest_url,
         &mut settings.upstreams.supervisor_url,
     ] {
         *url = "http://127.0.0.1:9".to_owned();
@@ -58,13 +59,18 @@ async fn health_reports_each_unreachable_part() {
     let health: Value = response.json().await.unwrap();
     assert_eq!(health["status"], "down");
     assert_eq!(health["parts"]["gateway"]["status"], "up");
-    for part in ["session_registry", "ingest", "media_engine"] {
+    for part in ["session_registry", "media_engine"] {
         assert_eq!(health["parts"][part]["status"], "down", "{health}");
         assert!(health["parts"][part]["detail"]
             .as_str()
             .unwrap()
             .contains("unreachable"));
     }
+    assert_eq!(health["parts"]["ingest"]["status"], "down", "{health}");
+    assert!(health["parts"]["ingest"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("no live ingest pod"));
 }
 
 #[tokio::test]

@@ -11,6 +11,36 @@ pub struct Settings {
     pub encoder: EncoderSettings,
     pub buffer: BufferSettings,
     pub stream: StreamSettings,
+    pub ownership: OwnershipSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OwnershipSettings {
+    pub redis_url: String,
+    pub redis_timeout_ms: u64,
+    pub pool: String,
+    pub advertise_url: String,
+    pub lease_ms: u64,
+    pub heartbeat_interval_ms: u64,
+    pub heartbeat_ttl_ms: u64,
+}
+
+impl OwnershipSettings {
+    pub fn redis_timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_timeout_ms)
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms)
+    }
+
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_interval_ms)
+    }
+
+    pub fn heartbeat_ttl(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ttl_ms)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -14,6 +14,15 @@ pub enum IngestError {
     RegistryUnreachable(#[from] reqwest::Error),
     #[error("the session registry refused with {status}: {body}")]
     RegistryRefused { status: u16, body: String },
+    #[error("ingest pod {owner} publishes this stream")]
+    NotOwner {
+        owner: String,
+        owner_url: Option<String>,
+    },
+    #[error("this ingest pod is shutting down and takes no new streams")]
+    Draining,
+    #[error("stream ownership cannot be checked: {0}")]
+    OwnershipUnavailable(#[from] vibes_redis::RedisError),
 }
 
 impl From<&IngestError> for Problem {
@@ -35,6 +44,29 @@ impl From<&IngestError> for Problem {
                 Problem::new(StatusCode::CONFLICT, "stream_ending", "Stream is ending")
                     .with_retry_after(1)
             }
+            IngestError::NotOwner { owner, owner_url } => {
+                let problem = Problem::new(
+                    StatusCode::MISDIRECTED_REQUEST,
+                    "not_owner",
+                    "Another ingest pod publishes this stream",
+                )
+                .with_extension("owner", owner.as_str());
+                match owner_url {
+                    Some(url) => problem.with_extension("owner_url", url.as_str()),
+                    None => problem,
+                }
+            }
+            IngestError::Draining => Problem::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "draining",
+                "Ingest pod shutting down",
+            ),
+            IngestError::OwnershipUnavailable(_) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ownership_unavailable",
+                "Stream ownership unavailable",
+            )
+            .with_retry_after(1),
             IngestError::RegistryUnreachable(_) | IngestError::RegistryRefused { .. } => {
                 Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,

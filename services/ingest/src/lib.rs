@@ -1,6 +1,7 @@
 pub mod configuration;
 pub mod encoder;
 pub mod error;
+pub mod ownership;
 pub mod pacer;
 pub mod pipeline;
 pub mod registry_client;

@@ -5,6 +5,7 @@
 
 use crate::configuration::EncoderSettings;
 use crate::encoder::Encoder;
+use crate::ownership::{HeldStream, Ownership};
 use crate::pacer::{Pacer, SLICE, SLICE_BYTES};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -56,16 +57,27 @@ pub struct PipelineConfig {
     /// A stream that has had nothing but silence this long ends by itself.
     pub idle_end: Duration,
     /// Where a pipeline that ended by itself reports its stream.
-    pub ended_by_itself: mpsc::UnboundedSender<VibeId>,
+    pub ended_by_itself: mpsc::UnboundedSender<(VibeId, EndReason)>,
+    pub ownership: Arc<Ownership>,
+}
+
+/// Why a pipeline ended without being asked to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// No audio for the idle time.
+    Idle,
+    /// Another pod owns the stream now.
+    OwnershipLost,
 }
 
 impl StreamPipeline {
-    pub fn start(vibe: VibeId, config: PipelineConfig) -> Self {
+    pub fn start(vibe: VibeId, held: Arc<HeldStream>, config: PipelineConfig) -> Self {
         let PipelineConfig {
             encoder: settings,
             max_queued_chunks,
             idle_end,
             ended_by_itself,
+            ownership,
         } = config;
         let (chunks, queue) = mpsc::channel(max_queued_chunks.max(1));
         let stats = Arc::new(PipelineStats::default());
@@ -80,6 +92,8 @@ impl StreamPipeline {
             encoder: None,
             idle_end,
             ended_by_itself,
+            ownership,
+            held,
         };
         let task = tokio::spawn(worker.run(queue));
         Self {
@@ -150,7 +164,9 @@ struct Worker {
     ending: Arc<AtomicBool>,
     encoder: Option<Encoder>,
     idle_end: Duration,
-    ended_by_itself: mpsc::UnboundedSender<VibeId>,
+    ended_by_itself: mpsc::UnboundedSender<(VibeId, EndReason)>,
+    ownership: Arc<Ownership>,
+    held: Arc<HeldStream>,
 }
 
 impl Worker {
@@ -164,11 +180,25 @@ impl Worker {
         let mut next_slice_at = Instant::now();
         let mut last_audio_at = Instant::now();
         while !self.ending.load(Ordering::Acquire) {
+            if !self.ownership.may_publish(&self.held) {
+                if self.held.is_lost() {
+                    self.stop_publishing().await;
+                    self.end_by_itself(EndReason::OwnershipLost);
+                    return;
+                }
+                // Unsure whether the stream is still ours: publish nothing
+                // (another pod may take over) and keep the queue until the
+                // next heartbeat settles it.
+                self.stop_publishing().await;
+                tokio::time::sleep(SLICE).await;
+                next_slice_at = Instant::now();
+                continue;
+            }
             let slice = pacer.next_slice(|| queue.try_recv().ok());
             if slice.silence_bytes < SLICE_BYTES {
                 last_audio_at = Instant::now();
             } else if last_audio_at.elapsed() >= self.idle_end {
-                self.end_by_itself();
+                self.end_by_itself(EndReason::Idle);
                 break;
             }
             self.write_until_accepted(&slice.pcm).await;
@@ -193,10 +223,20 @@ impl Worker {
 
     /// Refuses further chunks (they start a new stream once this one is gone)
     /// and reports the stream; `flush` still plays anything that raced in.
-    fn end_by_itself(&self) {
+    fn end_by_itself(&self, reason: EndReason) {
         self.ending.store(true, Ordering::Release);
-        tracing::info!(vibe_id = %self.vibe, idle = ?self.idle_end, "no audio for the idle time; ending the stream");
-        let _ = self.ended_by_itself.send(self.vibe.clone());
+        if reason == EndReason::Idle {
+            tracing::info!(vibe_id = %self.vibe, idle = ?self.idle_end, "no audio for the idle time; ending the stream");
+        }
+        let _ = self.ended_by_itself.send((self.vibe.clone(), reason));
+    }
+
+    /// Cuts the stream off at the engine at once, without flushing.
+    async fn stop_publishing(&mut self) {
+        if let Some(encoder) = self.encoder.take() {
+            encoder.kill().await;
+            self.encoder_pid.store(0, Ordering::Relaxed);
+        }
     }
 
     async fn first_chunk(&self, queue: &mut mpsc::Receiver<Bytes>) -> Option<Bytes> {

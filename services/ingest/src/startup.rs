@@ -1,9 +1,11 @@
 use crate::configuration::Settings;
+use crate::ownership::Ownership;
 use crate::registry_client::RegistryClient;
 use crate::routes;
 use crate::streams::LiveStreams;
 use actix_web::web;
-use std::net::TcpListener;
+use std::net::{IpAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 use vibes_web::HttpService;
 
@@ -27,12 +29,19 @@ impl Application {
         let target = web::Data::new(routes::health::PublishTarget::from_base_url(
             &settings.encoder.rtmp_base_url,
         )?);
+        let pod_id = pod_id(&settings.owner_name());
+        let url = advertised_url(&settings, listener.local_addr()?.port());
+        let ownership = Arc::new(Ownership::new(
+            settings.ownership.clone(),
+            pod_id.clone(),
+            url,
+        )?);
         let registry = RegistryClient::new(
             &settings.registry.url,
-            settings.owner_name(),
+            pod_id,
             Duration::from_millis(settings.registry.timeout_ms),
         )?;
-        let streams = web::Data::from(LiveStreams::start(settings, registry));
+        let streams = web::Data::from(LiveStreams::start(settings, registry, ownership));
         let app_streams = streams.clone();
         let http = vibes_web::serve("ingest", listener, move |config| {
             config
@@ -53,7 +62,36 @@ impl Application {
         self.streams.clone()
     }
 
+    /// Serves until SIGTERM/SIGINT, then hands every stream over before
+    /// returning, so a rolling update loses no accepted audio.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.http.run_until_stopped().await
+        let served = self.http.run_until_stopped().await;
+        self.streams.hand_over().await;
+        served
+    }
+}
+
+/// Unique per process: a restarted pod under the same name must not pass for
+/// its previous life, whose leases it does not hold.
+fn pod_id(name: &str) -> String {
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    format!("{name}#{}", &nonce[..8])
+}
+
+/// How gateways reach this pod: the configured address, else the bound one
+/// (the host name when bound to every interface).
+fn advertised_url(settings: &Settings, port: u16) -> String {
+    let configured = settings.ownership.advertise_url.trim_end_matches('/');
+    if !configured.is_empty() {
+        return configured.to_owned();
+    }
+    let host = &settings.server.host;
+    let unspecified = host
+        .parse::<IpAddr>()
+        .is_ok_and(|address| address.is_unspecified());
+    if unspecified {
+        format!("http://{}:{port}", settings.owner_name())
+    } else {
+        format!("http://{host}:{port}")
     }
 }

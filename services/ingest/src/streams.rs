@@ -2,7 +2,8 @@
 
 use crate::configuration::Settings;
 use crate::error::IngestError;
-use crate::pipeline::{EnqueueError, PipelineConfig, StreamPipeline};
+use crate::ownership::{HeldStream, Ownership};
+use crate::pipeline::{EndReason, EnqueueError, PipelineConfig, StreamPipeline};
 use crate::registry_client::RegistryClient;
 use crate::sequence::{Accepted, ChunkSequence, SeqCheck};
 use bytes::Bytes;
@@ -14,13 +15,18 @@ use vibes_domain::{CreatorId, VibeId};
 
 pub struct LiveStreams {
     streams: Mutex<HashMap<VibeId, LiveStream>>,
+    /// Held while a stream is claimed and registered, so two first chunks of
+    /// one stream cannot claim it twice.
+    starting: tokio::sync::Mutex<()>,
     registry: RegistryClient,
+    ownership: Arc<Ownership>,
     settings: Settings,
     pipeline_config: PipelineConfig,
 }
 
 struct LiveStream {
     pipeline: Arc<StreamPipeline>,
+    held: Arc<HeldStream>,
     registered_at: Instant,
     sequence: ChunkSequence,
 }
@@ -65,33 +71,42 @@ impl LiveStream {
 }
 
 impl LiveStreams {
-    /// The streams of this instance, and a task that retires streams whose
-    /// pipelines ended by themselves (idle).
-    pub fn start(settings: Settings, registry: RegistryClient) -> Arc<Self> {
+    /// The streams of this instance, a task that retires streams whose
+    /// pipelines ended by themselves, and one that keeps this pod in the pool
+    /// and its streams' leases renewed.
+    pub fn start(
+        settings: Settings,
+        registry: RegistryClient,
+        ownership: Arc<Ownership>,
+    ) -> Arc<Self> {
         let (ended_by_itself, mut ended) = mpsc::unbounded_channel();
         let pipeline_config = PipelineConfig {
             encoder: settings.encoder.clone(),
             max_queued_chunks: settings.buffer.max_queued_chunks,
             idle_end: Duration::from_secs(settings.stream.idle_end_seconds),
             ended_by_itself,
+            ownership: ownership.clone(),
         };
         let streams = Arc::new(Self {
             streams: Mutex::default(),
+            starting: tokio::sync::Mutex::default(),
             registry,
+            ownership,
             settings,
             pipeline_config,
         });
         let retiring = Arc::downgrade(&streams);
         tokio::spawn(async move {
-            while let Some(vibe) = ended.recv().await {
+            while let Some((vibe, reason)) = ended.recv().await {
                 let Some(streams) = retiring.upgrade() else {
                     return;
                 };
-                if let Err(error) = streams.retire_idle(&vibe).await {
-                    tracing::warn!(vibe_id = %vibe, %error, "could not retire an idle stream");
+                if let Err(error) = streams.retire(&vibe, reason).await {
+                    tracing::warn!(vibe_id = %vibe, %error, "could not retire a stream");
                 }
             }
         });
+        tokio::spawn(keep_in_pool(Arc::downgrade(&streams)));
         streams
     }
 
@@ -116,29 +131,26 @@ impl LiveStreams {
         seq: Option<u64>,
         creator: Option<&CreatorId>,
     ) -> Result<Accepted, IngestError> {
-        let is_new = !self
-            .streams
-            .lock()
-            .expect("streams lock")
-            .contains_key(vibe);
-        if is_new {
-            self.registry
-                .register(vibe, creator.map(CreatorId::as_str))
-                .await?;
+        let is_live_here = |streams: &Self| {
+            streams
+                .streams
+                .lock()
+                .expect("streams lock")
+                .contains_key(vibe)
+        };
+        let mut is_new = false;
+        if !is_live_here(self) {
+            let _starting = self.starting.lock().await;
+            if !is_live_here(self) {
+                self.start_stream(vibe, creator).await?;
+                is_new = true;
+            }
         }
         let mut streams = self.streams.lock().expect("streams lock");
-        let stream = streams.entry(vibe.clone()).or_insert_with(|| {
-            tracing::info!(vibe_id = %vibe, "stream started");
-            metrics::gauge!("vibes_ingest_streams_active").increment(1.0);
-            LiveStream {
-                pipeline: Arc::new(StreamPipeline::start(
-                    vibe.clone(),
-                    self.pipeline_config.clone(),
-                )),
-                registered_at: Instant::now(),
-                sequence: ChunkSequence::default(),
-            }
-        });
+        let Some(stream) = streams.get_mut(vibe) else {
+            // Ended or lost between the start and now: the creator sends again.
+            return Err(IngestError::StreamEnding);
+        };
         if !is_new && stream.registered_at.elapsed() >= self.settings.registry.reregister_interval()
         {
             stream.registered_at = Instant::now();
@@ -152,40 +164,135 @@ impl LiveStreams {
         stream.take(vibe, pcm, seq)
     }
 
-    /// Removes a stream whose pipeline ended by itself, unless the stream
-    /// under that id is already a new one.
-    async fn retire_idle(&self, vibe: &VibeId) -> Result<(), IngestError> {
-        let pipeline = {
-            let mut streams = self.streams.lock().expect("streams lock");
-            match streams.get(vibe) {
-                Some(stream) if stream.pipeline.is_ending() => {
-                    metrics::gauge!("vibes_ingest_streams_active").decrement(1.0);
-                    streams.remove(vibe).map(|stream| stream.pipeline)
-                }
-                _ => None,
-            }
+    /// Claims a stream for this pod, registers it and starts its pipeline.
+    async fn start_stream(
+        &self,
+        vibe: &VibeId,
+        creator: Option<&CreatorId>,
+    ) -> Result<(), IngestError> {
+        let held = Arc::new(self.ownership.claim(vibe).await?);
+        if let Err(error) = self
+            .registry
+            .register(vibe, creator.map(CreatorId::as_str))
+            .await
+        {
+            self.ownership.release(vibe, &held).await;
+            return Err(error);
+        }
+        tracing::info!(vibe_id = %vibe, token = held.lease.token, "stream started");
+        metrics::gauge!("vibes_ingest_streams_active").increment(1.0);
+        let pipeline =
+            StreamPipeline::start(vibe.clone(), held.clone(), self.pipeline_config.clone());
+        let stream = LiveStream {
+            pipeline: Arc::new(pipeline),
+            held,
+            registered_at: Instant::now(),
+            sequence: ChunkSequence::default(),
         };
-        if let Some(pipeline) = pipeline {
-            pipeline.end().await;
+        self.streams
+            .lock()
+            .expect("streams lock")
+            .insert(vibe.clone(), stream);
+        Ok(())
+    }
+
+    /// Removes a stream whose pipeline ended by itself, unless the stream
+    /// under that id is already a new one. An idle stream ends for everyone;
+    /// a lost one lives on at its new owner.
+    async fn retire(&self, vibe: &VibeId, reason: EndReason) -> Result<(), IngestError> {
+        let Some(stream) = self.remove_if(vibe, |stream| stream.pipeline.is_ending()) else {
+            return Ok(());
+        };
+        stream.pipeline.end().await;
+        if reason == EndReason::Idle {
             self.registry.end(vibe).await?;
+            self.ownership.release(vibe, &stream.held).await;
             tracing::info!(vibe_id = %vibe, "idle stream ended");
         }
         Ok(())
     }
 
+    fn remove_if(
+        &self,
+        vibe: &VibeId,
+        condition: impl Fn(&LiveStream) -> bool,
+    ) -> Option<LiveStream> {
+        let mut streams = self.streams.lock().expect("streams lock");
+        if !condition(streams.get(vibe)?) {
+            return None;
+        }
+        metrics::gauge!("vibes_ingest_streams_active").decrement(1.0);
+        streams.remove(vibe)
+    }
+
     /// Ends a stream: queued audio is encoded and sent, the encoder exits, and
     /// the registry forgets the stream. Returns false if it was not live here.
     pub async fn end(&self, vibe: &VibeId) -> Result<bool, IngestError> {
-        let removed = self.streams.lock().expect("streams lock").remove(vibe);
-        if removed.is_some() {
-            metrics::gauge!("vibes_ingest_streams_active").decrement(1.0);
-        }
-        let pipeline = removed.map(|stream| stream.pipeline);
-        if let Some(pipeline) = &pipeline {
-            pipeline.end().await;
-            tracing::info!(vibe_id = %vibe, "stream ended");
-        }
+        let Some(stream) = self.remove_if(vibe, |_| true) else {
+            // Not published here: only its owner may end a live stream.
+            self.ownership.live_owner_elsewhere(vibe).await?;
+            self.registry.end(vibe).await?;
+            return Ok(false);
+        };
+        stream.pipeline.end().await;
+        tracing::info!(vibe_id = %vibe, "stream ended");
         self.registry.end(vibe).await?;
-        Ok(pipeline.is_some())
+        self.ownership.release(vibe, &stream.held).await;
+        Ok(true)
+    }
+
+    /// A clean shutdown: takes no new streams, plays out every stream's
+    /// queued audio, gives the streams up (they stay live: their next chunk
+    /// starts them on another pod), and leaves the pool.
+    pub async fn hand_over(&self) {
+        self.ownership.start_draining();
+        let streams: Vec<(VibeId, LiveStream)> =
+            self.streams.lock().expect("streams lock").drain().collect();
+        for (vibe, stream) in streams {
+            metrics::gauge!("vibes_ingest_streams_active").decrement(1.0);
+            stream.pipeline.end().await;
+            self.ownership.release(&vibe, &stream.held).await;
+            tracing::info!(vibe_id = %vibe, "stream handed over");
+        }
+        self.ownership.leave().await;
+    }
+
+    fn held_streams(&self) -> Vec<(VibeId, Arc<HeldStream>)> {
+        let streams = self.streams.lock().expect("streams lock");
+        streams
+            .iter()
+            .map(|(vibe, stream)| (vibe.clone(), stream.held.clone()))
+            .collect()
+    }
+}
+
+/// Heartbeats this pod into the pool and renews its streams' leases until
+/// the pod leaves (or is dropped).
+async fn keep_in_pool(streams: std::sync::Weak<LiveStreams>) {
+    let mut last_renewal = Instant::now();
+    loop {
+        let Some(live) = streams.upgrade() else {
+            return;
+        };
+        let ownership = live.ownership.clone();
+        if ownership.has_left() {
+            return;
+        }
+        let renew_due = last_renewal.elapsed() >= ownership.renew_interval();
+        let held = live.held_streams();
+        let count = held.len() as u64;
+        drop(live);
+        match ownership.keep(count, &held, renew_due).await {
+            Ok(()) => {
+                if renew_due {
+                    last_renewal = Instant::now();
+                }
+            }
+            Err(error) => {
+                metrics::counter!("vibes_ingest_heartbeat_failures_total").increment(1);
+                tracing::warn!(%error, "heartbeat to the ingest pool failed");
+            }
+        }
+        tokio::time::sleep(ownership.heartbeat_interval()).await;
     }
 }

@@ -20,6 +20,11 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// A fresh suffix for names tests must not share (Redis pools, stream ids).
+pub fn unique_suffix() -> String {
+    vibes_domain::ParticipantId::generate().to_string()
+}
+
 /// Waits until something accepts TCP connections on `port`, or panics after `limit`.
 pub fn wait_for_port(port: u16, limit: Duration) {
     let address = SocketAddr::from(([127, 0, 0, 1], port));

@@ -92,7 +92,10 @@ impl Stack {
         ingest_settings.registry.url = format!("http://127.0.0.1:{registry_port}");
         ingest_settings.encoder.rtmp_base_url =
             format!("rtmp://127.0.0.1:{}/live", engine.rtmp_port);
-        let (listener, ingest_port) = loopback_listener();
+        let pool = format!("e2e-{}", vibes_testkit::unique_suffix());
+        ingest_settings.ownership.redis_url = vibes_testkit::redis_server::redis_url();
+        ingest_settings.ownership.pool = pool.clone();
+        let (listener, _) = loopback_listener();
         let ingest = ingest::startup::Application::build_on(listener, ingest_settings)
             .await
             .expect("ingest");
@@ -102,7 +105,7 @@ impl Stack {
         let mut gateway_settings = gateway::configuration::load().expect("settings");
         let upstreams = &mut gateway_settings.upstreams;
         upstreams.registry_url = format!("http://127.0.0.1:{registry_port}");
-        upstreams.ingest_url = format!("http://127.0.0.1:{ingest_port}");
+        upstreams.ingest_pool = pool;
         upstreams.supervisor_url = format!("http://127.0.0.1:{supervisor_port}");
         gateway_settings.auth.secret = vibes_testkit::tokens::AUTH_SECRET.to_owned().into();
         gateway_settings.redis.url = vibes_testkit::redis_server::redis_url();

@@ -1,3 +1,4 @@
+use crate::ingest_router::IngestRouter;
 use crate::startup::Upstreams;
 use actix_web::{web, HttpResponse};
 use std::collections::BTreeMap;
@@ -10,10 +11,13 @@ pub async fn ready() -> HttpResponse {
 }
 
 /// `GET /health`: every part of the stack, asked at once.
-pub async fn aggregate(upstreams: web::Data<Upstreams>) -> HttpResponse {
+pub async fn aggregate(
+    upstreams: web::Data<Upstreams>,
+    ingest: web::Data<IngestRouter>,
+) -> HttpResponse {
     let (registry, ingest, engine) = tokio::join!(
         upstreams.registry.readiness(),
-        upstreams.ingest.readiness(),
+        ingest.readiness(),
         upstreams.supervisor.readiness(),
     );
     let parts = BTreeMap::from([

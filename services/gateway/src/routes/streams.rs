@@ -1,4 +1,5 @@
 use crate::auth::Authenticator;
+use crate::ingest_router::IngestRouter;
 use crate::rate_limit::{with_quota, RateLimiter, RequestClass};
 use crate::startup::Upstreams;
 use crate::upstream::Body;
@@ -18,7 +19,7 @@ pub async fn audio(
     payload: web::Payload,
     auth: web::Data<Authenticator>,
     limiter: web::Data<RateLimiter>,
-    upstreams: web::Data<Upstreams>,
+    ingest: web::Data<IngestRouter>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let creator = auth.creator(&request, &vibe.0)?;
     tracing::Span::current().record("creator", creator.as_str());
@@ -35,9 +36,8 @@ pub async fn audio(
         headers,
     };
     let path = format!("/stream/{}/audio", vibe.0);
-    let response = upstreams
-        .ingest
-        .forward(Method::POST, &path, Some(body))
+    let response = ingest
+        .forward(&vibe.0, Method::POST, &path, Some(body))
         .await;
     Ok(with_quota(response, quota))
 }
@@ -48,14 +48,14 @@ pub async fn end(
     request: HttpRequest,
     auth: web::Data<Authenticator>,
     limiter: web::Data<RateLimiter>,
-    upstreams: web::Data<Upstreams>,
+    ingest: web::Data<IngestRouter>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let creator = auth.creator(&request, &vibe.0)?;
     let quota = limiter
         .admit(RequestClass::Audio, &request, Some(creator.as_str()))
         .await?;
     let path = format!("/stream/{}", vibe.0);
-    let response = upstreams.ingest.forward(Method::DELETE, &path, None).await;
+    let response = ingest.forward(&vibe.0, Method::DELETE, &path, None).await;
     Ok(with_quota(response, quota))
 }
 

@@ -26,6 +26,8 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     settings.instance_id = "ingest-test".to_owned();
     settings.registry.url = registry_url.clone();
     settings.encoder.rtmp_base_url = format!("file:{}", output_dir.path().display());
+    settings.ownership.redis_url = vibes_testkit::redis_server::redis_url();
+    settings.ownership.pool = format!("ingest-tests-{}", ParticipantId::generate());
     customize(&mut settings);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let application = Application::build_on(listener, settings)
