@@ -84,6 +84,7 @@ pub struct UpstreamSettings {
     pub supervisor_url: String,
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
+    pub ingest_timeout_ms: u64,
 }
 
 impl UpstreamSettings {
@@ -93,6 +94,10 @@ impl UpstreamSettings {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn ingest_timeout(&self) -> Duration {
+        Duration::from_millis(self.ingest_timeout_ms)
     }
 }
 

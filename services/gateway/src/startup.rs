@@ -40,10 +40,15 @@ impl Application {
             &settings.redis.url,
             std::time::Duration::from_millis(settings.redis.timeout_ms),
         )?;
+        let ingest_http = reqwest::Client::builder()
+            .connect_timeout(urls.connect_timeout())
+            .timeout(urls.ingest_timeout())
+            .pool_idle_timeout(std::time::Duration::from_secs(60))
+            .build()?;
         let ingest = web::Data::new(IngestRouter::new(
             pool_redis,
             &urls.ingest_pool,
-            http.clone(),
+            ingest_http,
         ));
         let upstreams = web::Data::new(Upstreams {
             registry: Upstream::new("registry", &urls.registry_url, http.clone()),

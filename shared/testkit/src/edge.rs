@@ -115,8 +115,24 @@ impl Edge {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Reply {
+        self.request_with_headers(authorization, method, path, content_type, &[], body)
+    }
+
+    /// One request through the edge with more headers.
+    pub fn request_with_headers(
+        &self,
+        authorization: Option<&str>,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
         let mut curl = self.curl();
         curl.args(["-X", method, "--data-binary", "@-", "-H", "Expect:"]);
+        for (name, value) in headers {
+            curl.args(["-H", &format!("{name}: {value}")]);
+        }
         if let Some(authorization) = authorization {
             curl.args(["-H", &format!("Authorization: {authorization}")]);
         }

@@ -45,6 +45,12 @@ impl TestProcess {
         self.child.id()
     }
 
+    /// The exit code once the process has exited (None while it runs, or
+    /// when a signal ended it).
+    pub fn exit_code(&mut self) -> Option<i32> {
+        self.child.try_wait().ok().flatten()?.code()
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

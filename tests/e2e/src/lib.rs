@@ -20,6 +20,10 @@ pub struct Stack {
     pub supervisor: Arc<srs_supervisor::engine::EngineSupervisor>,
     /// srs-supervisor's internal API, with the SRS-compatible `/api/v1/clients`.
     pub supervisor_url: String,
+    /// What more ingest pods need to join this stack (its pool, registry, engine).
+    pub ingest_pool: String,
+    pub registry_url: String,
+    pub rtmp_base_url: String,
     _runtime_dir: TempDir,
 }
 
@@ -90,11 +94,11 @@ impl Stack {
         let mut ingest_settings = ingest::configuration::load().expect("settings");
         ingest_settings.instance_id = "ingest-e2e".to_owned();
         ingest_settings.registry.url = format!("http://127.0.0.1:{registry_port}");
-        ingest_settings.encoder.rtmp_base_url =
-            format!("rtmp://127.0.0.1:{}/live", engine.rtmp_port);
-        let pool = format!("e2e-{}", vibes_testkit::unique_suffix());
+        let rtmp_base_url = format!("rtmp://127.0.0.1:{}/live", engine.rtmp_port);
+        ingest_settings.encoder.rtmp_base_url = rtmp_base_url.clone();
+        let ingest_pool = format!("e2e-{}", vibes_testkit::unique_suffix());
         ingest_settings.ownership.redis_url = vibes_testkit::redis_server::redis_url();
-        ingest_settings.ownership.pool = pool.clone();
+        ingest_settings.ownership.pool = ingest_pool.clone();
         let (listener, _) = loopback_listener();
         let ingest = ingest::startup::Application::build_on(listener, ingest_settings)
             .await
@@ -105,7 +109,7 @@ impl Stack {
         let mut gateway_settings = gateway::configuration::load().expect("settings");
         let upstreams = &mut gateway_settings.upstreams;
         upstreams.registry_url = format!("http://127.0.0.1:{registry_port}");
-        upstreams.ingest_pool = pool;
+        upstreams.ingest_pool = ingest_pool.clone();
         upstreams.supervisor_url = format!("http://127.0.0.1:{supervisor_port}");
         gateway_settings.auth.secret = vibes_testkit::tokens::AUTH_SECRET.to_owned().into();
         gateway_settings.redis.url = vibes_testkit::redis_server::redis_url();
@@ -118,6 +122,9 @@ impl Stack {
             ingest_streams,
             supervisor: supervisor_handle,
             supervisor_url: format!("http://127.0.0.1:{supervisor_port}"),
+            ingest_pool,
+            registry_url: format!("http://127.0.0.1:{registry_port}"),
+            rtmp_base_url,
             _runtime_dir: runtime_dir,
         }
     }
