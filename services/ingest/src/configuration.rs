@@ -99,6 +99,8 @@ impl EncoderSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct BufferSettings {
     pub max_queued_chunks: usize,
+    pub max_queued_ms: u64,
+    pub max_added_latency_ms: u64,
 }
 
 /// The compiled-in defaults (`config/default.toml`).

@@ -2,18 +2,25 @@
 //! queue and feeds them to the stream's encoder at real-time pace, with
 //! silence wherever the creator is late, restarting the encoder when it fails
 //! so the stream outlives any one ffmpeg process.
+//!
+//! Two bounds keep the stream live rather than ever later: a creator may queue
+//! at most `max_queued` of audio ahead of what plays (beyond it: 429, nothing
+//! accepted is lost), and audio that waited longer than `max_added_latency`
+//! (only possible while the encoder or the engine was stuck) is dropped when
+//! its turn comes, counted, instead of delaying everything after it.
 
 use crate::configuration::EncoderSettings;
 use crate::encoder::Encoder;
 use crate::ownership::{HeldStream, Ownership};
 use crate::pacer::{Pacer, SLICE, SLICE_BYTES};
 use bytes::Bytes;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use vibes_domain::audio::{pcm_duration, pcm_len};
 use vibes_domain::VibeId;
 
 /// How long ffmpeg gets to send its last packets when a stream ends.
@@ -38,11 +45,21 @@ pub struct PipelineStats {
     pub chunks_played: AtomicU64,
     pub encoder_starts: AtomicU64,
     pub silence_bytes: AtomicU64,
+    /// Accepted audio dropped because it waited longer than the latency cap.
+    pub late_dropped_bytes: AtomicU64,
+}
+
+/// An accepted chunk and when it was accepted.
+struct QueuedChunk {
+    pcm: Bytes,
+    accepted_at: Instant,
 }
 
 pub struct StreamPipeline {
     vibe: VibeId,
-    chunks: mpsc::Sender<Bytes>,
+    chunks: mpsc::Sender<QueuedChunk>,
+    queued_bytes: Arc<AtomicUsize>,
+    max_queued_bytes: usize,
     ending: Arc<AtomicBool>,
     task: Mutex<Option<JoinHandle<()>>>,
     stats: Arc<PipelineStats>,
@@ -54,6 +71,10 @@ pub struct StreamPipeline {
 pub struct PipelineConfig {
     pub encoder: EncoderSettings,
     pub max_queued_chunks: usize,
+    /// Audio a creator may queue ahead of what plays.
+    pub max_queued: Duration,
+    /// Audio that waited longer than this is dropped, not played late.
+    pub max_added_latency: Duration,
     /// A stream that has had nothing but silence this long ends by itself.
     pub idle_end: Duration,
     /// Where a pipeline that ended by itself reports its stream.
@@ -75,12 +96,21 @@ impl StreamPipeline {
         let PipelineConfig {
             encoder: settings,
             max_queued_chunks,
+            max_queued,
+            max_added_latency,
             idle_end,
             ended_by_itself,
             ownership,
         } = config;
-        let (chunks, queue) = mpsc::channel(max_queued_chunks.max(1));
+        let (chunks, receiver) = mpsc::channel(max_queued_chunks.max(1));
         let stats = Arc::new(PipelineStats::default());
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let queue = Queue {
+            receiver,
+            queued_bytes: queued_bytes.clone(),
+            max_added_latency,
+            stats: stats.clone(),
+        };
         let encoder_pid = Arc::new(AtomicU64::new(0));
         let ending = Arc::new(AtomicBool::new(false));
         let worker = Worker {
@@ -99,6 +129,8 @@ impl StreamPipeline {
         Self {
             vibe,
             chunks,
+            queued_bytes,
+            max_queued_bytes: pcm_len(max_queued),
             ending,
             task: Mutex::new(Some(task)),
             stats,
@@ -112,9 +144,23 @@ impl StreamPipeline {
         if self.ending.load(Ordering::Acquire) {
             return Err(EnqueueError::Ending);
         }
-        self.chunks.try_send(pcm).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(_) => EnqueueError::Full,
-            mpsc::error::TrySendError::Closed(_) => EnqueueError::Ending,
+        let length = pcm.len();
+        let queued = self.queued_bytes.fetch_add(length, Ordering::AcqRel);
+        // One chunk always fits an empty queue, whatever its length.
+        if queued > 0 && queued + length > self.max_queued_bytes {
+            self.queued_bytes.fetch_sub(length, Ordering::AcqRel);
+            return Err(EnqueueError::Full);
+        }
+        let chunk = QueuedChunk {
+            pcm,
+            accepted_at: Instant::now(),
+        };
+        self.chunks.try_send(chunk).map_err(|error| {
+            self.queued_bytes.fetch_sub(length, Ordering::AcqRel);
+            match error {
+                mpsc::error::TrySendError::Full(_) => EnqueueError::Full,
+                mpsc::error::TrySendError::Closed(_) => EnqueueError::Ending,
+            }
         })?;
         self.stats.chunks_accepted.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("vibes_ingest_chunks_accepted_total").increment(1);
@@ -170,7 +216,7 @@ struct Worker {
 }
 
 impl Worker {
-    async fn run(mut self, mut queue: mpsc::Receiver<Bytes>) {
+    async fn run(mut self, mut queue: Queue) {
         // The clock starts with the first chunk, so a stream never opens with
         // silence that only reflects how fast the worker was scheduled.
         let mut pacer = match self.first_chunk(&mut queue).await {
@@ -194,7 +240,7 @@ impl Worker {
                 next_slice_at = Instant::now();
                 continue;
             }
-            let slice = pacer.next_slice(|| queue.try_recv().ok());
+            let slice = pacer.next_slice(|| queue.next_in_time());
             if slice.silence_bytes < SLICE_BYTES {
                 last_audio_at = Instant::now();
             } else if last_audio_at.elapsed() >= self.idle_end {
@@ -239,24 +285,25 @@ impl Worker {
         }
     }
 
-    async fn first_chunk(&self, queue: &mut mpsc::Receiver<Bytes>) -> Option<Bytes> {
+    async fn first_chunk(&self, queue: &mut Queue) -> Option<Bytes> {
         while !self.ending.load(Ordering::Acquire) {
-            match tokio::time::timeout(SLICE, queue.recv()).await {
-                Ok(chunk) => return chunk,
+            match tokio::time::timeout(SLICE, queue.receiver.recv()).await {
+                Ok(chunk) => return chunk.map(|chunk| queue.taken(chunk)),
                 Err(_elapsed) => continue,
             }
         }
         None
     }
 
-    async fn flush(&mut self, rest: Bytes, queue: &mut mpsc::Receiver<Bytes>) {
-        queue.close();
+    async fn flush(&mut self, rest: Bytes, queue: &mut Queue) {
+        queue.receiver.close();
         if !rest.is_empty() {
             self.write_until_accepted(&rest).await;
             self.stats.chunks_played.fetch_add(1, Ordering::Relaxed);
         }
-        while let Some(chunk) = queue.recv().await {
-            self.write_until_accepted(&chunk).await;
+        while let Some(chunk) = queue.receiver.recv().await {
+            let pcm = queue.taken(chunk);
+            self.write_until_accepted(&pcm).await;
             self.stats.chunks_played.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(encoder) = self.encoder.take() {
@@ -306,6 +353,46 @@ impl Worker {
                     failures += 1;
                 }
             }
+        }
+    }
+}
+
+/// The worker's end of a stream's queue.
+struct Queue {
+    receiver: mpsc::Receiver<QueuedChunk>,
+    queued_bytes: Arc<AtomicUsize>,
+    max_added_latency: Duration,
+    stats: Arc<PipelineStats>,
+}
+
+impl Queue {
+    fn taken(&self, chunk: QueuedChunk) -> Bytes {
+        self.queued_bytes
+            .fetch_sub(chunk.pcm.len(), Ordering::AcqRel);
+        chunk.pcm
+    }
+
+    /// The next queued chunk that has not waited too long; older ones are
+    /// dropped (and counted) on the way.
+    fn next_in_time(&mut self) -> Option<Bytes> {
+        loop {
+            let chunk = self.receiver.try_recv().ok()?;
+            let waited = chunk.accepted_at.elapsed();
+            let pcm = self.taken(chunk);
+            if waited <= self.max_added_latency {
+                return Some(pcm);
+            }
+            let dropped = pcm_duration(pcm.len());
+            tracing::warn!(
+                ?waited,
+                ?dropped,
+                "audio waited longer than the latency cap; dropping it"
+            );
+            self.stats
+                .late_dropped_bytes
+                .fetch_add(pcm.len() as u64, Ordering::Relaxed);
+            metrics::counter!("vibes_ingest_late_audio_dropped_ms_total")
+                .increment(dropped.as_millis() as u64);
         }
     }
 }

@@ -83,6 +83,8 @@ impl LiveStreams {
         let pipeline_config = PipelineConfig {
             encoder: settings.encoder.clone(),
             max_queued_chunks: settings.buffer.max_queued_chunks,
+            max_queued: Duration::from_millis(settings.buffer.max_queued_ms),
+            max_added_latency: Duration::from_millis(settings.buffer.max_added_latency_ms),
             idle_end: Duration::from_secs(settings.stream.idle_end_seconds),
             ended_by_itself,
             ownership: ownership.clone(),

@@ -43,9 +43,22 @@ pub fn pcm_duration(byte_len: usize) -> Duration {
     Duration::from_micros(frames * 1_000_000 / u64::from(SAMPLE_RATE_HZ))
 }
 
+/// Bytes of PCM (whole frames) that play for `duration`.
+pub fn pcm_len(duration: Duration) -> usize {
+    duration.as_millis() as usize * (SAMPLE_RATE_HZ as usize / 1000) * FRAME_BYTES
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pcm_len_is_the_inverse_of_pcm_duration() {
+        assert_eq!(pcm_len(Duration::from_secs(1)), BYTES_PER_SECOND);
+        let duration = Duration::from_millis(1_250);
+        assert_eq!(pcm_duration(pcm_len(duration)), duration);
+        assert_eq!(pcm_len(duration) % FRAME_BYTES, 0);
+    }
 
     #[test]
     fn two_seconds_of_audio_is_valid_and_measured() {

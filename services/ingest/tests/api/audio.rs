@@ -4,7 +4,7 @@ use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use vibes_testkit::audio::{probe_audio, sine_pcm};
-use vibes_testkit::http::expect_problem;
+use vibes_testkit::http::{expect_problem, metric};
 use vibes_testkit::{wait_until, wait_until_async};
 
 const PCM: &str = "application/octet-stream";
@@ -111,6 +111,73 @@ async fn a_stalled_encoder_fills_the_buffer_and_the_creator_gets_429() {
         1,
         "no chunk was lost to a restart"
     );
+}
+
+#[tokio::test]
+async fn a_creator_may_queue_only_so_much_audio_ahead() {
+    let app = spawn_app_with(|settings| settings.buffer.max_queued_ms = 1500).await;
+    let vibe = unique_vibe();
+    app.post_audio(vibe.as_str(), PCM, sine_pcm(1.0)).await;
+    let pipeline = app.streams.get(&vibe).expect("stream started");
+    // The first chunk is playing, so the queue behind it is empty.
+    wait_until(Duration::from_secs(5), || pipeline.queued_chunks() == 0).await;
+
+    let queued = app.post_audio(vibe.as_str(), PCM, sine_pcm(1.0)).await;
+    assert_eq!(queued.status(), StatusCode::ACCEPTED);
+    let refused = app.post_audio(vibe.as_str(), PCM, sine_pcm(1.0)).await;
+    expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "buffer_full").await;
+    // What still fits is accepted.
+    let small = app.post_audio(vibe.as_str(), PCM, sine_pcm(0.4)).await;
+    assert_eq!(small.status(), StatusCode::ACCEPTED);
+    assert_eq!(pipeline.stats().chunks_accepted.load(Ordering::Relaxed), 3);
+}
+
+#[tokio::test]
+async fn audio_that_waited_beyond_the_latency_cap_is_dropped_and_counted() {
+    let app = spawn_app_with(|settings| settings.buffer.max_added_latency_ms = 1000).await;
+    let vibe = unique_vibe();
+    app.post_audio(vibe.as_str(), PCM, sine_pcm(0.1)).await;
+    let pipeline = app.streams.get(&vibe).expect("stream started");
+    wait_until(Duration::from_secs(5), || pipeline.encoder_pid().is_some()).await;
+    let pid = pipeline.encoder_pid().unwrap() as libc::pid_t;
+
+    // SAFETY: pause and resume the ffmpeg child this test's ingest started.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let silence = || pipeline.stats().silence_bytes.load(Ordering::Relaxed);
+    loop {
+        let before = silence();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if silence() == before {
+            break;
+        }
+    }
+    for _ in 0..3 {
+        let response = app.post_audio(vibe.as_str(), PCM, sine_pcm(0.5)).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    // Stuck longer than the cap: all three are too late once it resumes.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let dropped = || pipeline.stats().late_dropped_bytes.load(Ordering::Relaxed);
+    wait_until(Duration::from_secs(5), || {
+        dropped() == 3 * sine_pcm(0.5).len() as u64
+    })
+    .await;
+    assert_eq!(pipeline.stats().chunks_played.load(Ordering::Relaxed), 1);
+    let counted = metric(
+        &app.address,
+        "vibes_ingest_late_audio_dropped_ms_total",
+        &[],
+    )
+    .await;
+    assert!(counted >= 1500.0, "dropped ms counted: {counted}");
+
+    // Audio sent now plays as usual.
+    app.post_audio(vibe.as_str(), PCM, sine_pcm(0.5)).await;
+    wait_until(Duration::from_secs(5), || {
+        pipeline.stats().chunks_played.load(Ordering::Relaxed) == 2
+    })
+    .await;
 }
 
 #[tokio::test]
