@@ -76,6 +76,23 @@ impl Pod {
         }
     }
 
+    /// The pod's running ffmpeg.
+    fn encoder_pid(&self) -> u32 {
+        let children = Command::new("pgrep")
+            .args(["-P", &self.process.pid().to_string(), "ffmpeg"])
+            .output()
+            .expect("pgrep runs");
+        let listed = String::from_utf8_lossy(&children.stdout);
+        let pids: Vec<u32> = listed.lines().filter_map(|pid| pid.parse().ok()).collect();
+        assert_eq!(
+            pids.len(),
+            1,
+            "one encoder under {}: {listed}",
+            self.process.name
+        );
+        pids[0]
+    }
+
     fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .args([&format!("-{signal}"), &self.process.pid().to_string()])
@@ -239,6 +256,25 @@ async fn a_stream_survives_its_owner_being_killed_paused_and_stopped() {
         .to_owned();
     let heard = listen_while_streaming(&mut creator, &flv_path).await;
     assert!(heard >= 2.0, "the first owner's stream plays: {heard} s");
+
+    // 0. The owner's encoder dies: the pod starts another under the same
+    // stream name, and a listener that reconnects hears the stream again.
+    let encoder = pods[0].encoder_pid();
+    Command::new("kill")
+        .args(["-KILL", &encoder.to_string()])
+        .status()
+        .expect("kill runs");
+    let killed_at = Instant::now();
+    while killed_at.elapsed() < RECONNECT_WITHIN {
+        creator.send().await;
+        tokio::time::sleep(Duration::from_millis(900)).await;
+    }
+    assert_ne!(pods[0].encoder_pid(), encoder, "a new encoder runs");
+    let heard = listen_while_streaming(&mut creator, &flv_path).await;
+    assert!(
+        heard >= 2.0,
+        "after the encoder restart the stream plays: {heard} s"
+    );
 
     // 1. The owner dies: the next chunk goes to a live pod, which takes the
     // stream over once the dead pod's heartbeat expired.
