@@ -76,18 +76,24 @@ impl Pod {
         }
     }
 
-    /// The pod's running ffmpeg.
+    /// The pod's running ffmpeg: its only child process (the kernel lists
+    /// children per thread that started them).
     fn encoder_pid(&self) -> u32 {
-        let children = Command::new("pgrep")
-            .args(["-P", &self.process.pid().to_string(), "ffmpeg"])
-            .output()
-            .expect("pgrep runs");
-        let listed = String::from_utf8_lossy(&children.stdout);
-        let pids: Vec<u32> = listed.lines().filter_map(|pid| pid.parse().ok()).collect();
+        let tasks = format!("/proc/{}/task", self.process.pid());
+        let mut pids = Vec::new();
+        for task in std::fs::read_dir(&tasks).expect("the pod's threads") {
+            let children =
+                std::fs::read_to_string(task.unwrap().path().join("children")).unwrap_or_default();
+            pids.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|pid| pid.parse::<u32>().ok()),
+            );
+        }
         assert_eq!(
             pids.len(),
             1,
-            "one encoder under {}: {listed}",
+            "one encoder under {}: {pids:?}",
             self.process.name
         );
         pids[0]
