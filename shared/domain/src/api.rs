@@ -4,16 +4,17 @@
 use crate::{ParticipantId, VibeId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// `POST /stream/{vibeId}/join`. Without an id the registry assigns one.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub participant_id: Option<ParticipantId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JoinResponse {
     pub vibe_id: VibeId,
     pub participant_id: ParticipantId,
@@ -25,7 +26,7 @@ pub struct JoinResponse {
 }
 
 /// Where a listener plays the stream, under the public edge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PlaybackUrls {
     /// HTTP-FLV: lowest latency.
     pub flv: String,
@@ -34,13 +35,13 @@ pub struct PlaybackUrls {
 }
 
 /// `POST /stream/{vibeId}/leave`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeaveRequest {
     pub participant_id: ParticipantId,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LeaveResponse {
     pub vibe_id: VibeId,
     pub participant_id: ParticipantId,
@@ -50,12 +51,12 @@ pub struct LeaveResponse {
 }
 
 /// `GET /streams/active`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ActiveStreams {
     pub streams: Vec<ActiveStream>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ActiveStream {
     pub vibe_id: VibeId,
     pub creator: Option<String>,
@@ -93,7 +94,7 @@ pub struct StreamRegistered {
 /// server message (`serverContent.audioChunks[].data`, base64 PCM) or a bare
 /// `{"data": "<base64>"}`. Other fields are ignored: the shape belongs to a
 /// third party and grows new fields.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LyriaMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,14 +103,14 @@ pub struct LyriaMessage {
     pub data: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LyriaServerContent {
     #[serde(default)]
     pub audio_chunks: Vec<LyriaAudioChunk>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LyriaAudioChunk {
     pub data: String,
@@ -134,7 +135,7 @@ impl LyriaMessage {
 }
 
 /// `POST /stream/{vibeId}/audio` answered 202: the chunk is queued for the encoder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AudioAccepted {
     pub vibe_id: VibeId,
     pub accepted_bytes: u64,
@@ -151,21 +152,21 @@ pub struct AudioAccepted {
 }
 
 /// `DELETE /stream/{vibeId}` answered 200.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct StreamEnded {
     pub vibe_id: VibeId,
     /// False when the stream was not live on this ingest instance.
     pub was_live: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthStatus {
     Up,
     Down,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PartHealth {
     pub status: HealthStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -193,7 +194,7 @@ impl PartHealth {
 }
 
 /// Body of `/health/ready` on every service and of the aggregate `/health`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct HealthReport {
     pub status: HealthStatus,
     pub parts: BTreeMap<String, PartHealth>,

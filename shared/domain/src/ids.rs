@@ -30,6 +30,17 @@ fn validate(raw: &str) -> Result<(), IdError> {
     Ok(())
 }
 
+fn id_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    let object = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^[A-Za-z0-9_-]{1,64}$"))
+        .min_length(Some(1))
+        .max_length(Some(MAX_ID_LEN))
+        .build();
+    utoipa::openapi::RefOr::T(Schema::Object(object))
+}
+
 macro_rules! validated_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -47,6 +58,15 @@ macro_rules! validated_id {
                 &self.0
             }
         }
+
+        /// A string of 1–64 characters from `[A-Za-z0-9_-]`.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                id_schema()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl FromStr for $name {
             type Err = IdError;

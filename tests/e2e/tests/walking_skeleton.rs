@@ -66,6 +66,10 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
         )
     );
 
+    let openapi = edge.get("/stream-api/openapi.json");
+    assert_eq!(openapi.status, 200);
+    assert!(openapi.json()["paths"]["/stream/{vibe_id}/audio"]["post"].is_object());
+
     // 1. The first chunk starts the stream.
     let vibe = format!("e2e-{}", std::process::id());
     let creator = creator_bearer(&vibe);

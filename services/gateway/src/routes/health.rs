@@ -11,6 +11,15 @@ pub async fn ready() -> HttpResponse {
 }
 
 /// `GET /health`: every part of the stack, asked at once.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Every part is up", body = HealthReport),
+        (status = 503, description = "Some part is down; each says why", body = HealthReport),
+    ),
+)]
 pub async fn aggregate(
     upstreams: web::Data<Upstreams>,
     ingest: web::Data<IngestRouter>,

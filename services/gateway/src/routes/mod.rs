@@ -1,6 +1,6 @@
-mod health;
-mod participants;
-mod streams;
+pub mod health;
+pub mod participants;
+pub mod streams;
 
 use actix_web::web;
 
@@ -15,5 +15,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
             "/stream/{vibe_id}/leave",
             web::post().to(participants::leave),
         )
-        .route("/streams/active", web::get().to(streams::active));
+        .route("/streams/active", web::get().to(streams::active))
+        .route(
+            crate::openapi::OPENAPI_PATH,
+            web::get().to(crate::openapi::serve),
+        );
 }

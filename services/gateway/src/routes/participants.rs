@@ -8,12 +8,30 @@ use crate::startup::Upstreams;
 use crate::upstream::Body;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use vibes_domain::api::JoinRequest;
-use vibes_domain::ParticipantId;
+use vibes_domain::api::{JoinRequest, JoinResponse, LeaveRequest, LeaveResponse};
+use vibes_domain::{ParticipantId, VibeId};
 use vibes_problem::Problem;
 use vibes_web::body::JSON_CONTENT_TYPE;
 use vibes_web::VibePath;
 
+#[utoipa::path(
+    post,
+    path = "/stream/{vibe_id}/join",
+    tag = "listener",
+    params(("vibe_id" = VibeId, Path, description = "The stream: `[A-Za-z0-9_-]{1,64}`")),
+    request_body(content = Option<JoinRequest>, description = "Optional: `participant_id`, which must be the token's `sub`"),
+    responses(
+        (status = 200, description = "A seat, with playback URLs carrying this participant's token", body = JoinResponse),
+        (status = 400, description = "Bad id or JSON", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "Token missing, invalid or expired", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "The body names someone else", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "The stream is not live", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "The stream is full", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "Registry or Redis unavailable", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(name = "gateway_join", skip_all, fields(vibe_id = %vibe.0))]
 pub async fn join(
     vibe: VibePath,
@@ -37,6 +55,22 @@ pub async fn join(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/stream/{vibe_id}/leave",
+    tag = "listener",
+    params(("vibe_id" = VibeId, Path, description = "The stream: `[A-Za-z0-9_-]{1,64}`")),
+    request_body(content = Option<LeaveRequest>, description = "Optional: `participant_id`, which must be the token's `sub`"),
+    responses(
+        (status = 200, description = "The seat is free (leaving twice is harmless)", body = LeaveResponse),
+        (status = 400, description = "Bad id or JSON", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "Token missing, invalid or expired", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "The body names someone else", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "Registry unavailable", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(name = "gateway_leave", skip_all, fields(vibe_id = %vibe.0))]
 pub async fn leave(
     vibe: VibePath,

@@ -5,6 +5,8 @@ use crate::startup::Upstreams;
 use crate::upstream::Body;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
+use vibes_domain::api::{ActiveStreams, AudioAccepted, LyriaMessage, StreamEnded};
+use vibes_domain::VibeId;
 use vibes_web::body::PCM_CONTENT_TYPE;
 use vibes_web::headers::{CHUNK_SEQ_HEADER, CREATOR_HEADER};
 use vibes_web::VibePath;
@@ -12,6 +14,32 @@ use vibes_web::VibePath;
 /// Checked here (creator token, rate, id, content type, whole frames, size,
 /// chunk number) so bad chunks never cost an ingest pod anything; a Lyria JSON
 /// body is decoded here and passed on as raw PCM, a third smaller than base64.
+#[utoipa::path(
+    post,
+    path = "/stream/{vibe_id}/audio",
+    tag = "creator",
+    params(
+        ("vibe_id" = VibeId, Path, description = "The stream: `[A-Za-z0-9_-]{1,64}`"),
+        ("X-Chunk-Seq" = Option<u64>, Header, description = "Increasing per stream: a retry with the same number adds no audio"),
+    ),
+    request_body(
+        description = "Raw s16le 48 kHz stereo PCM (≤ 1 MiB, whole frames), or a Lyria RealTime message carrying it in base64 (≤ 2 MiB)",
+        content((Vec<u8> = "application/octet-stream"), (LyriaMessage = "application/json")),
+    ),
+    responses(
+        (status = 202, description = "Queued for the encoder", body = AudioAccepted),
+        (status = 200, description = "A retry of the last accepted chunk: its first answer, `duplicate: true`", body = AudioAccepted),
+        (status = 400, description = "Bad id, chunk number, PCM or JSON", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "Token missing, invalid or expired", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "Not this stream's creator", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "Chunk number older than the last one, or the stream is ending", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 413, description = "Body over the limit", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 415, description = "Unsupported content type", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited or the stream's buffer is full (Retry-After)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "No ingest pod or Redis available (Retry-After)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(name = "gateway_audio", skip_all, fields(vibe_id = %vibe.0, creator))]
 pub async fn audio(
     vibe: VibePath,
@@ -42,6 +70,21 @@ pub async fn audio(
     Ok(with_quota(response, quota))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/stream/{vibe_id}",
+    tag = "creator",
+    params(("vibe_id" = VibeId, Path, description = "The stream: `[A-Za-z0-9_-]{1,64}`")),
+    responses(
+        (status = 200, description = "Queued audio was played out and the stream ended", body = StreamEnded),
+        (status = 400, description = "Bad id", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "Token missing, invalid or expired", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "Not this stream's creator", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "No ingest pod available", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(name = "gateway_end_stream", skip_all, fields(vibe_id = %vibe.0))]
 pub async fn end(
     vibe: VibePath,
@@ -59,6 +102,16 @@ pub async fn end(
     Ok(with_quota(response, quota))
 }
 
+#[utoipa::path(
+    get,
+    path = "/streams/active",
+    tag = "listener",
+    responses(
+        (status = 200, description = "Live streams (playback URLs without tokens: playing needs a join)", body = ActiveStreams),
+        (status = 429, description = "Rate limited", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "Registry unavailable", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn active(
     request: HttpRequest,
     limiter: web::Data<RateLimiter>,
