@@ -5,8 +5,18 @@
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use bytes::Bytes;
+use std::time::Duration;
 use vibes_domain::api::{HealthReport, PartHealth};
 use vibes_problem::Problem;
+
+/// Waits before each retry of a request that could not connect: a service
+/// restarting (or a rolling update) is usually back within these ~0.75 s.
+const CONNECT_RETRY_BACKOFF: [Duration; 4] = [
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+    Duration::from_millis(200),
+    Duration::from_millis(400),
+];
 
 /// Headers of an upstream answer that mean something to the client.
 const RELAYED_HEADERS: [header::HeaderName; 2] = [header::CONTENT_TYPE, header::RETRY_AFTER];
@@ -35,12 +45,24 @@ impl Upstream {
         }
     }
 
-    /// Sends the request and relays the answer.
+    /// Sends the request and relays the answer. A request that could not
+    /// connect reached nothing, so it is retried a few times whatever its
+    /// method; one that reached the service is never sent twice.
     pub async fn forward(&self, method: Method, path: &str, body: Option<Body>) -> HttpResponse {
         let url = format!("{}{path}", self.base_url);
-        match send(&self.http, method, &url, body).await {
-            Ok(response) => relay(response).await,
-            Err(error) => unavailable(self.name, &error).error_response(),
+        let mut backoff = CONNECT_RETRY_BACKOFF.iter();
+        loop {
+            match send(&self.http, method.clone(), &url, body.clone()).await {
+                Ok(response) => return relay(response).await,
+                Err(error) if error.is_connect() => match backoff.next() {
+                    Some(wait) => {
+                        tracing::debug!(service = self.name, %error, ?wait, "could not connect; retrying");
+                        tokio::time::sleep(*wait).await;
+                    }
+                    None => return unavailable(self.name, &error).error_response(),
+                },
+                Err(error) => return unavailable(self.name, &error).error_response(),
+            }
         }
     }
 
