@@ -9,6 +9,7 @@ use crate::configuration::OwnershipSettings;
 use crate::error::IngestError;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use vibes_domain::api::PartHealth;
 use vibes_domain::VibeId;
 use vibes_redis::ownership::{
     Claim, LivePod, OwnershipScripts, PodDirectory, PodInfo, StreamLease,
@@ -245,6 +246,16 @@ impl Ownership {
         };
         if let Err(error) = left.await {
             tracing::warn!(%error, "could not leave the ingest pool; the heartbeat expires by itself");
+        }
+    }
+
+    pub fn health(&self) -> PartHealth {
+        if self.is_draining() {
+            PartHealth::down("shutting down: handing its streams over")
+        } else if self.liveness.is_current() {
+            PartHealth::up()
+        } else {
+            PartHealth::down("heartbeat to the ingest pool not confirmed (Redis unreachable?)")
         }
     }
 

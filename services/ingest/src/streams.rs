@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use vibes_domain::api::PartHealth;
 use vibes_domain::{CreatorId, VibeId};
 
 pub struct LiveStreams {
@@ -257,6 +258,12 @@ impl LiveStreams {
             tracing::info!(vibe_id = %vibe, "stream handed over");
         }
         self.ownership.leave().await;
+    }
+
+    /// Up while this pod's heartbeat in the pool is confirmed and it takes
+    /// new streams.
+    pub fn pool_health(&self) -> PartHealth {
+        self.ownership.health()
     }
 
     fn held_streams(&self) -> Vec<(VibeId, Arc<HeldStream>)> {

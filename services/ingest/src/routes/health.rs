@@ -73,6 +73,7 @@ pub async fn ready(
     let mut parts = BTreeMap::new();
     parts.insert("ffmpeg".to_owned(), encoder.0.clone());
     parts.insert("publish_target".to_owned(), target.probe().await);
+    parts.insert("ingest_pool".to_owned(), streams.pool_health());
     let mut report = HealthReport::from_parts(parts);
     report
         .parts

@@ -388,3 +388,52 @@ async fn metrics_count_accepted_chunks_and_active_streams() {
     assert!(metric(&app.address, "vibes_ingest_encoder_starts_total", &[]).await >= 1.0);
     app.end(vibe.as_str()).await;
 }
+
+#[tokio::test]
+async fn without_redis_no_stream_is_claimed_and_readiness_says_why() {
+    let app = spawn_app_with(|settings| {
+        settings.ownership.redis_url = "redis://127.0.0.1:9/".to_owned();
+        settings.ownership.redis_timeout_ms = 200;
+    })
+    .await;
+    let vibe = unique_vibe();
+    let refused = app.post_audio(vibe.as_str(), PCM, sine_pcm(0.5)).await;
+    assert_eq!(refused.headers()["retry-after"], "1");
+    expect_problem(
+        refused,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ownership_unavailable",
+    )
+    .await;
+    assert!(app.streams.get(&vibe).is_none(), "nothing started");
+    assert!(
+        !app.registry_lists(vibe.as_str()).await,
+        "nothing registered"
+    );
+
+    let ready = reqwest::get(format!("{}/health/ready", app.address))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let report: Value = ready.json().await.unwrap();
+    assert_eq!(report["parts"]["ingest_pool"]["status"], "down", "{report}");
+    assert!(report["parts"]["ingest_pool"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("heartbeat"));
+}
+
+#[tokio::test]
+async fn a_ready_pod_reports_its_pool_heartbeat() {
+    let app = spawn_app().await;
+    let report = || async {
+        let ready = reqwest::get(format!("{}/health/ready", app.address))
+            .await
+            .unwrap();
+        ready.json::<Value>().await.unwrap()
+    };
+    wait_until_async(Duration::from_secs(5), "the pool heartbeat", || async {
+        report().await["parts"]["ingest_pool"]["status"] == "up"
+    })
+    .await;
+}
