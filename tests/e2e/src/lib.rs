@@ -20,6 +20,8 @@ pub struct Stack {
     pub supervisor: Arc<srs_supervisor::engine::EngineSupervisor>,
     /// srs-supervisor's internal API, with the SRS-compatible `/api/v1/clients`.
     pub supervisor_url: String,
+    /// The engine's own HLS port (behind the edge).
+    pub engine_hls_port: u16,
     _runtime_dir: TempDir,
 }
 
@@ -57,6 +59,7 @@ impl Stack {
         engine.api_port = free_port();
         engine.hooks_url = format!("http://127.0.0.1:{registry_port}/internal/engine-hooks/xiu");
         let engine = engine.clone();
+        supervisor_settings.registry.url = format!("http://127.0.0.1:{registry_port}");
         let supervisor = srs_supervisor::startup::Application::build_on(
             supervisor_listener,
             supervisor_settings,
@@ -115,6 +118,7 @@ impl Stack {
             ingest_streams,
             supervisor: supervisor_handle,
             supervisor_url: format!("http://127.0.0.1:{supervisor_port}"),
+            engine_hls_port: engine.hls_port,
             _runtime_dir: runtime_dir,
         }
     }

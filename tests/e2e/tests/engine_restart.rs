@@ -5,27 +5,23 @@
 //! which reconnects like a player does, plays audio again within 5 s.
 //!
 //! What was played and what was lost is measured, not guessed: the creator's
-//! audio is a slow chirp (frequency = 200 Hz + 100 Hz per second of stream),
-//! so each 50 ms of decoded audio tells which moment of the accepted audio it
-//! is. The gap between the last moment heard before the kill and the first
+//! audio is a slow chirp (`vibes_testkit::chirp`), so each 50 ms of decoded
+//! audio tells which moment of the accepted audio it is. The gap between the last moment heard before the kill and the first
 //! moment heard after it splits into audio published while the listener was
 //! still reconnecting (not lost: the stream played it) and audio that never
 //! reached the engine (lost inside ffmpeg processes that died).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vibes_domain::audio::{BYTES_PER_SECOND, SAMPLE_RATE_HZ};
+use vibes_domain::audio::BYTES_PER_SECOND;
 use vibes_e2e::Stack;
+use vibes_testkit::chirp::{chirp_pcm, stream_moments, WINDOW_SECONDS};
 use vibes_testkit::tokens::{creator_bearer, participant_bearer};
 
-const CHIRP_START_HZ: f64 = 200.0;
-const CHIRP_HZ_PER_SECOND: f64 = 100.0;
 const STREAM_SECONDS: usize = 16;
 const KILL_AFTER: Duration = Duration::from_secs(6);
-const WINDOW_SAMPLES: usize = 2_400;
-const WINDOW_SECONDS: f64 = 0.05;
 /// What one encoder that dies can take with it: the pipe ingest writes into
 /// (64 KiB = 0.34 s of PCM), ffmpeg's own input buffer (32 KiB = 0.17 s),
 /// the AAC encoder's priming and look-ahead (2 × 1024 samples = 0.04 s) and
@@ -33,72 +29,6 @@ const WINDOW_SECONDS: f64 = 0.05;
 const LOSS_PER_ENCODER_SECONDS: f64 = (96 * 1024) as f64 / BYTES_PER_SECOND as f64 + 0.064;
 /// How exactly the gap is known: 50 ms windows, 5-10 ms polls.
 const MEASURE_SLACK_SECONDS: f64 = 0.1;
-
-/// `seconds` of the chirp from `start` on (phase-continuous across chunks), s16le stereo.
-fn chirp_pcm(start: usize, seconds: usize) -> Vec<u8> {
-    let rate = f64::from(SAMPLE_RATE_HZ);
-    let mut pcm = Vec::with_capacity(seconds * BYTES_PER_SECOND);
-    for frame in start * SAMPLE_RATE_HZ as usize..(start + seconds) * SAMPLE_RATE_HZ as usize {
-        let t = frame as f64 / rate;
-        let phase =
-            2.0 * std::f64::consts::PI * (CHIRP_START_HZ * t + CHIRP_HZ_PER_SECOND * t * t / 2.0);
-        let sample = (phase.sin() * 0.4 * f64::from(i16::MAX)) as i16;
-        pcm.extend_from_slice(&sample.to_le_bytes());
-        pcm.extend_from_slice(&sample.to_le_bytes());
-    }
-    pcm
-}
-
-/// The stream moment (seconds of accepted audio) of each 50 ms of decoded
-/// audio that carries the chirp; silence gives none.
-fn stream_moments(capture: &Path) -> Vec<f64> {
-    let decoded = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(capture)
-        .args(["-vn", "-f", "s16le", "-ac", "1", "-ar", "48000", "-"])
-        .output()
-        .expect("ffmpeg runs");
-    let samples: Vec<f64> = decoded
-        .stdout
-        .chunks_exact(2)
-        .map(|pair| f64::from(i16::from_le_bytes([pair[0], pair[1]])))
-        .collect();
-    let moments: Vec<f64> = samples
-        .chunks_exact(WINDOW_SAMPLES)
-        .filter_map(window_frequency)
-        .map(|hz| (hz - CHIRP_START_HZ) / CHIRP_HZ_PER_SECOND)
-        .collect();
-    // A window cut by the start or end of a connection (or an encoder's
-    // first frame) measures nonsense; a real one continues a neighbour.
-    let continues = |a: f64, b: f64| ((b - a) - WINDOW_SECONDS).abs() < 0.02;
-    (0..moments.len())
-        .filter(|&i| {
-            (i > 0 && continues(moments[i - 1], moments[i]))
-                || (i + 1 < moments.len() && continues(moments[i], moments[i + 1]))
-        })
-        .map(|i| moments[i])
-        .collect()
-}
-
-/// Frequency of a tone from its rising zero crossings, interpolated between
-/// samples; `None` for silence or too few crossings.
-fn window_frequency(window: &[f64]) -> Option<f64> {
-    let rms = (window.iter().map(|x| x * x).sum::<f64>() / window.len() as f64).sqrt();
-    if rms < 2_000.0 {
-        return None;
-    }
-    let crossings: Vec<f64> = window
-        .windows(2)
-        .enumerate()
-        .filter(|(_, pair)| pair[0] < 0.0 && pair[1] >= 0.0)
-        .map(|(index, pair)| index as f64 + pair[0] / (pair[0] - pair[1]))
-        .collect();
-    if crossings.len() < 4 {
-        return None;
-    }
-    let span = crossings[crossings.len() - 1] - crossings[0];
-    Some((crossings.len() - 1) as f64 * f64::from(SAMPLE_RATE_HZ) / span)
-}
 
 /// One connection of the listener: its capture and when its first byte came.
 struct Connection {
