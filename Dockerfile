@@ -94,9 +94,8 @@ EXPOSE 3001
 ENTRYPOINT ["/usr/local/bin/session-registry"]
 
 ########## srs-supervisor ##########
-# Its only engine kind today is "xiu" (a child process), and this image does
-# not carry xiu: a mode that supervises the SRS container is planned in another
-# issue. See compose/compose.yaml for how it is run meanwhile.
+# Runs in docker mode (compose: manages the SRS container through the Docker
+# socket) or observe mode (k8s); it carries no engine binary of its own.
 FROM runtime AS srs-supervisor
 COPY --from=builder /out/srs-supervisor /usr/local/bin/srs-supervisor
 EXPOSE 3003

@@ -9,16 +9,44 @@ pub struct Settings {
     pub server: ServerSettings,
     pub engine: EngineSettings,
     pub health: HealthSettings,
+    pub docker: DockerSettings,
+    pub registry: RegistrySettings,
+}
+
+/// How the supervisor relates to the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineMode {
+    /// Spawns the engine as its child process and restarts it.
+    Child,
+    /// Manages the engine's container through the Docker Engine API.
+    Docker,
+    /// Probes the engine and serves its stats; something else (the kubelet) restarts it.
+    Observe,
+}
+
+impl EngineMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Child => "child",
+            Self::Docker => "docker",
+            Self::Observe => "observe",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineKind {
+    /// The local engine (xiu 0.13): its own API, mapped to SRS's shape.
     Xiu,
+    /// SRS: its `/api/v1` answers are passed through.
+    Srs,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct EngineSettings {
+    pub mode: EngineMode,
     pub kind: EngineKind,
     pub binary: String,
     pub work_dir: PathBuf,
@@ -29,6 +57,53 @@ pub struct EngineSettings {
     pub api_port: u16,
     pub log_level: String,
     pub hooks_url: String,
+}
+
+/// The SRS container of the `docker` mode.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DockerSettings {
+    /// The Docker Engine API's unix socket.
+    pub socket: PathBuf,
+    /// The API version every request names (`/v<version>/...`).
+    pub api_version: String,
+    /// Name of the engine's container: inspected, started, restarted, and
+    /// created from the settings below when it is missing.
+    pub container: String,
+    pub image: String,
+    /// The container's command, split on whitespace.
+    pub command: String,
+    /// Host path of the SRS config file mounted into a created container;
+    /// empty = a missing container is reported, not created.
+    pub config_host_path: String,
+    /// Named volume for the HLS files of a created container (empty = none).
+    pub hls_volume: String,
+    /// Networks a created container joins (space-separated), under `network_alias`.
+    pub networks: String,
+    pub network_alias: String,
+    /// Seconds the engine gets to stop before Docker kills it on a restart.
+    pub stop_timeout_seconds: u64,
+}
+
+impl DockerSettings {
+    pub fn command_words(&self) -> Vec<String> {
+        self.command.split_whitespace().map(str::to_owned).collect()
+    }
+
+    pub fn network_names(&self) -> Vec<String> {
+        self.networks
+            .split([' ', ','])
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// The session registry, whose leases count listeners the engine cannot see.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegistrySettings {
+    /// Base URL of its API (`GET /streams/active`); empty = engine counts only.
+    pub url: String,
+    pub timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

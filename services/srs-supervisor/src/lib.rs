@@ -1,4 +1,5 @@
 pub mod configuration;
 pub mod engine;
+pub mod listeners;
 pub mod routes;
 pub mod startup;

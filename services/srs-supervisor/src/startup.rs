@@ -1,8 +1,11 @@
-use crate::configuration::Settings;
+use crate::configuration::{EngineKind, EngineMode, Settings};
+use crate::engine::srs_api::SrsApi;
 use crate::engine::version::EngineVersion;
 use crate::engine::xiu_api::XiuApi;
 use crate::engine::EngineSupervisor;
+use crate::listeners::LeaseCounts;
 use crate::routes;
+use crate::routes::EngineApi;
 use actix_web::web;
 use std::net::TcpListener;
 use vibes_web::HttpService;
@@ -23,17 +26,24 @@ impl Application {
         listener: TcpListener,
         settings: Settings,
     ) -> Result<Self, Box<dyn std::error::Error>> {
-        let engine_api = web::Data::new(XiuApi::new(
-            &settings.engine,
-            settings.health.probe_timeout(),
-        )?);
-        let version = web::Data::new(EngineVersion::probe(&settings.engine));
+        let timeout = settings.health.probe_timeout();
+        let engine_api = web::Data::new(match settings.engine.kind {
+            EngineKind::Xiu => EngineApi::Xiu(XiuApi::new(&settings.engine, timeout)?),
+            EngineKind::Srs => EngineApi::Srs(SrsApi::new(&settings.engine, timeout)?),
+        });
+        let leases = web::Data::new(LeaseCounts::new(&settings.registry)?);
+        // Only a binary this supervisor runs can be asked for its version.
+        let version = web::Data::new(match settings.engine.mode {
+            EngineMode::Child => EngineVersion::probe(&settings.engine),
+            EngineMode::Docker | EngineMode::Observe => None,
+        });
         let supervisor = web::Data::new(EngineSupervisor::start(settings)?);
         let app_supervisor = supervisor.clone();
         let http = vibes_web::serve("srs-supervisor", listener, move |config| {
             config
                 .app_data(app_supervisor.clone())
                 .app_data(engine_api.clone())
+                .app_data(leases.clone())
                 .app_data(version.clone())
                 .configure(routes::configure);
         })?;

@@ -1,6 +1,7 @@
 //! Helpers for tests that run real processes. Everything binds to 127.0.0.1.
 
 pub mod audio;
+pub mod chirp;
 pub mod edge;
 pub mod http;
 pub mod process;

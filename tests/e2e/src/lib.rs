@@ -24,6 +24,8 @@ pub struct Stack {
     pub ingest_pool: String,
     pub registry_url: String,
     pub rtmp_base_url: String,
+    /// The engine's own HLS port (behind the edge).
+    pub engine_hls_port: u16,
     _runtime_dir: TempDir,
 }
 
@@ -61,6 +63,7 @@ impl Stack {
         engine.api_port = free_port();
         engine.hooks_url = format!("http://127.0.0.1:{registry_port}/internal/engine-hooks/xiu");
         let engine = engine.clone();
+        supervisor_settings.registry.url = format!("http://127.0.0.1:{registry_port}");
         let supervisor = srs_supervisor::startup::Application::build_on(
             supervisor_listener,
             supervisor_settings,
@@ -125,6 +128,7 @@ impl Stack {
             ingest_pool,
             registry_url: format!("http://127.0.0.1:{registry_port}"),
             rtmp_base_url,
+            engine_hls_port: engine.hls_port,
             _runtime_dir: runtime_dir,
         }
     }

@@ -1,3 +1,4 @@
+use crate::configuration::EngineMode;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -6,14 +7,19 @@ pub enum EngineState {
     Starting,
     Running,
     Restarting,
+    /// Observe mode: the engine does not answer; someone else restarts it.
+    Down,
     Stopped,
 }
 
 /// What the supervisor knows about the engine, as served on `/engine`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EngineStatus {
+    pub mode: &'static str,
     pub state: EngineState,
     pub pid: Option<u32>,
+    /// Docker mode: the engine container's id.
+    pub container: Option<String>,
     pub restarts: u64,
     pub last_failure: Option<String>,
     /// Too many failures in the crash-loop window: readiness stays red.
@@ -23,11 +29,13 @@ pub struct EngineStatus {
     pub started_at: Option<std::time::SystemTime>,
 }
 
-impl Default for EngineStatus {
-    fn default() -> Self {
+impl EngineStatus {
+    pub fn new(mode: EngineMode) -> Self {
         Self {
+            mode: mode.name(),
             state: EngineState::Starting,
             pid: None,
+            container: None,
             restarts: 0,
             last_failure: None,
             crash_loop: false,

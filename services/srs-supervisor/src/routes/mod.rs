@@ -1,5 +1,7 @@
 mod srs_api;
 
+pub use srs_api::EngineApi;
+
 use crate::engine::{EngineState, EngineSupervisor};
 use actix_web::{web, HttpResponse};
 use std::collections::BTreeMap;

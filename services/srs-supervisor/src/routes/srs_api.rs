@@ -2,18 +2,38 @@
 //! registry and on-call tooling speak one API. Types are SRS's own, from the
 //! `srs-client` crate.
 
+use crate::engine::srs_api::SrsApi;
 use crate::engine::version::EngineVersion;
 use crate::engine::xiu_api::{EngineApiError, XiuApi, XiuStream};
 use crate::engine::EngineSupervisor;
+use crate::listeners::LeaseCounts;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 use srs_client::{Audio, Client, Kbps, Publish, SrsClientResp, SrsClientRespData, Stream, Version};
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use vibes_problem::Problem;
 
+/// The engine's own API: xiu's, mapped to SRS's shape, or SRS's, passed through.
+pub enum EngineApi {
+    Xiu(XiuApi),
+    Srs(SrsApi),
+}
+
+/// Under SRS, its own answer to `GET /api/v1/<resource>`.
+async fn passthrough(srs: &SrsApi, resource: &str) -> Result<Value, Problem> {
+    srs.get(resource).await.map_err(engine_problem)
+}
+
 /// `GET /api/v1/versions`: the engine's version.
-pub async fn versions(version: web::Data<Option<EngineVersion>>) -> Result<HttpResponse, Problem> {
+pub async fn versions(
+    engine: web::Data<EngineApi>,
+    version: web::Data<Option<EngineVersion>>,
+) -> Result<HttpResponse, Problem> {
+    if let EngineApi::Srs(srs) = engine.get_ref() {
+        return Ok(HttpResponse::Ok().json(passthrough(srs, "versions").await?));
+    }
     let version = version.as_ref().as_ref().ok_or_else(|| {
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -34,9 +54,13 @@ pub async fn versions(version: web::Data<Option<EngineVersion>>) -> Result<HttpR
 /// `GET /api/v1/summaries`: the engine process and the machine, in SRS's
 /// `data.self` / `data.system` shape (the fields this machine can tell).
 pub async fn summaries(
+    engine: web::Data<EngineApi>,
     supervisor: web::Data<EngineSupervisor>,
     version: web::Data<Option<EngineVersion>>,
-) -> HttpResponse {
+) -> Result<HttpResponse, Problem> {
+    if let EngineApi::Srs(srs) = engine.get_ref() {
+        return Ok(HttpResponse::Ok().json(passthrough(srs, "summaries").await?));
+    }
     let status = supervisor.status();
     let now_ms = epoch_ms(SystemTime::now());
     let uptime = status
@@ -62,14 +86,72 @@ pub async fn summaries(
             "mem_ram_kbyte": memory_total_kbytes(),
         },
     });
-    HttpResponse::Ok().json(srs_value(json!({ "data": summary })))
+    Ok(HttpResponse::Ok().json(srs_value(json!({ "data": summary }))))
 }
 
-/// `GET /api/v1/streams`: the engine's streams with their audio and players.
-pub async fn streams(engine: web::Data<XiuApi>) -> Result<HttpResponse, Problem> {
-    let streams = engine.streams().await.map_err(engine_problem)?;
-    let streams = streams.iter().map(srs_stream).collect();
-    Ok(HttpResponse::Ok().json(srs_response(SrsClientRespData::Streams { streams })))
+/// `GET /api/v1/streams`: the engine's streams with their audio and
+/// listeners. Each stream's `clients` (publisher + listeners) counts the
+/// listeners holding a lease in the registry where it knows the stream: the
+/// engine cannot see HLS viewers. `listeners` says the count, its source and
+/// what the engine itself sees; `listeners_source` says whether the registry answered.
+pub async fn streams(
+    engine: web::Data<EngineApi>,
+    leases: web::Data<LeaseCounts>,
+) -> Result<HttpResponse, Problem> {
+    let (mut body, leased) = match engine.get_ref() {
+        EngineApi::Srs(srs) => {
+            let (body, leased) = tokio::join!(passthrough(srs, "streams"), leases.per_stream());
+            (body?, leased)
+        }
+        EngineApi::Xiu(xiu) => {
+            let (streams, leased) = tokio::join!(xiu.streams(), leases.per_stream());
+            let streams = streams
+                .map_err(engine_problem)?
+                .iter()
+                .map(srs_stream)
+                .collect();
+            let body = srs_response(SrsClientRespData::Streams { streams });
+            (
+                serde_json::to_value(body).expect("SRS types serialize"),
+                leased,
+            )
+        }
+    };
+    count_listeners(&mut body, leased.as_ref());
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Where a listener count comes from.
+const FROM_LEASES: &str = "registry_leases";
+const FROM_ENGINE: &str = "engine";
+
+fn count_listeners(body: &mut Value, leased: Option<&HashMap<String, u64>>) {
+    body["listeners_source"] = json!(if leased.is_some() {
+        FROM_LEASES
+    } else {
+        FROM_ENGINE
+    });
+    let Some(streams) = body["streams"].as_array_mut() else {
+        return;
+    };
+    for stream in streams {
+        let publishers = u64::from(stream["publish"]["active"].as_bool().unwrap_or(false));
+        let engine_players = stream["clients"]
+            .as_u64()
+            .unwrap_or(0)
+            .saturating_sub(publishers);
+        let name = stream["name"].as_str().unwrap_or_default();
+        let (count, source) = match leased.and_then(|leased| leased.get(name)) {
+            Some(&holding_a_lease) => (holding_a_lease, FROM_LEASES),
+            None => (engine_players, FROM_ENGINE),
+        };
+        stream["clients"] = json!(count + publishers);
+        stream["listeners"] = json!({
+            "count": count,
+            "source": source,
+            "engine_players": engine_players,
+        });
+    }
 }
 
 fn srs_stream(stream: &XiuStream) -> Stream {
@@ -141,17 +223,35 @@ const SRS_FLV_PLAYER_TYPE: &str = "flv-play";
 const SRS_RTMP_PLAYER_TYPE: &str = "rtmp-play";
 
 /// `GET /api/v1/clients`: every publisher and player the engine has now.
-pub async fn clients(engine: web::Data<XiuApi>) -> Result<HttpResponse, Problem> {
+pub async fn clients(engine: web::Data<EngineApi>) -> Result<HttpResponse, Problem> {
+    let engine = match engine.get_ref() {
+        EngineApi::Srs(srs) => {
+            return Ok(HttpResponse::Ok().json(passthrough(srs, "clients").await?))
+        }
+        EngineApi::Xiu(xiu) => xiu,
+    };
     let streams = engine.streams().await.map_err(engine_problem)?;
     let clients = streams.iter().flat_map(srs_clients).collect();
     Ok(HttpResponse::Ok().json(srs_response(SrsClientRespData::Clients { clients })))
 }
 
-/// `DELETE /api/v1/clients/{id}`: disconnects a client, as SRS's kickoff does.
+/// `DELETE /api/v1/clients/{id}`: disconnects a client, as SRS's kickoff
+/// does. Under SRS only the GET paths pass: its own API kicks.
 pub async fn kick_client(
-    engine: web::Data<XiuApi>,
+    engine: web::Data<EngineApi>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
+    let engine = match engine.get_ref() {
+        EngineApi::Xiu(xiu) => xiu,
+        EngineApi::Srs(_) => {
+            return Err(Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+            )
+            .with_detail("under SRS this API is read-only; kick through SRS's own API"))
+        }
+    };
     engine.kick(&id).await.map_err(engine_problem)?;
     tracing::info!(client_id = %id, "engine client kicked");
     Ok(HttpResponse::Ok().json(serde_json::json!({ "code": 0 })))

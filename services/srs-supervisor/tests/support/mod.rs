@@ -23,6 +23,7 @@ pub fn settings(work_dir: &TempDir) -> Settings {
     settings.engine.binary = vibes_testkit::engine_binary();
     settings.engine.work_dir = work_dir.path().to_path_buf();
     settings.engine.hooks_url = String::new();
+    settings.registry.url = String::new();
     settings.engine.rtmp_port = free_port();
     settings.engine.httpflv_port = free_port();
     settings.engine.hls_port = free_port();

@@ -1,0 +1,396 @@
+//! HLS through the edge with the local engine: ffprobe plays the URL a join
+//! hands out (AAC-LC 48 kHz stereo), segments need the playback token, the
+//! stats API counts the HLS viewer from the registry's leases (the engine
+//! cannot see it), what players see when the creator ends the stream, and the
+//! engine's real HLS latency from POST to a playable segment, measured.
+
+use serde_json::Value;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use vibes_e2e::Stack;
+use vibes_testkit::chirp::{chirp_pcm, stream_moments};
+use vibes_testkit::edge::{Edge, Reply};
+use vibes_testkit::tokens::{creator_bearer, participant_bearer};
+
+/// POSTs one second of chirp per second through the edge (`lead` ahead of
+/// the real-time writer), from a thread of its own; returns when each second
+/// was sent, relative to the first POST.
+fn feed(edge: &Edge, vibe: &str, seconds: usize, lead: Duration) -> JoinHandle<Vec<Duration>> {
+    let url = edge.url(&format!("/stream/{vibe}/audio"));
+    let certificate = edge.certificate.clone();
+    let authorization = format!("Authorization: {}", creator_bearer(vibe));
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut sent_at = Vec::new();
+        for second in 0..seconds {
+            let due = (started + Duration::from_secs(second as u64)).checked_sub(lead);
+            if let Some(wait) = due.and_then(|due| due.checked_duration_since(Instant::now())) {
+                std::thread::sleep(wait);
+            }
+            sent_at.push(started.elapsed());
+            let mut curl = Command::new("curl")
+                .args([
+                    "-sS",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--data-binary",
+                    "@-",
+                ])
+                .args([
+                    "-H",
+                    &authorization,
+                    "-H",
+                    "Content-Type: application/octet-stream",
+                ])
+                .arg("--cacert")
+                .arg(&certificate)
+                .arg(&url)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("curl runs");
+            use std::io::Write;
+            curl.stdin
+                .take()
+                .unwrap()
+                .write_all(&chirp_pcm(second, 1))
+                .unwrap();
+            let output = curl.wait_with_output().unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&output.stdout),
+                "202",
+                "second {second}"
+            );
+        }
+        sent_at
+    })
+}
+
+fn join_hls(stack: &Stack, vibe: &str, participant: &str) -> String {
+    let joined = stack.edge.request_as(
+        Some(&participant_bearer(participant)),
+        "POST",
+        &format!("/stream/{vibe}/join"),
+        Some("application/json"),
+        b"{}",
+    );
+    assert_eq!(
+        joined.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&joined.body)
+    );
+    let hls = joined.json()["playback"]["hls"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    hls.strip_prefix(&stack.edge.url("")).unwrap().to_owned()
+}
+
+fn segments(playlist: &Reply) -> Vec<String> {
+    String::from_utf8_lossy(&playlist.body)
+        .lines()
+        .filter(|line| line.ends_with(".ts"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Polls the playlist through the edge until it lists a segment.
+fn first_listed_segment(edge: &Edge, playlist_path: &str, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        let playlist = edge.get(playlist_path);
+        if playlist.status == 200 {
+            if let Some(segment) = segments(&playlist).first() {
+                return segment.clone();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no segment listed: {} {:?}",
+            playlist.status,
+            playlist.body
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn problem_code(reply: &Reply) -> String {
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json")
+    );
+    reply.json()["code"].as_str().unwrap().to_owned()
+}
+
+/// ffmpeg/ffprobe reading an HTTPS URL of the edge, trusting its dev CA.
+fn ffmpeg_over_edge(tool: &str, edge: &Edge) -> Command {
+    let mut command = Command::new(tool);
+    command
+        .args(["-v", "error", "-tls_verify", "1", "-ca_file"])
+        .arg(&edge.certificate);
+    command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_plays_through_the_edge_and_its_viewer_is_counted_from_leases() {
+    let stack = Stack::start().await;
+    stack.wait_until_healthy(Duration::from_secs(30));
+    let edge = &stack.edge;
+    let vibe = format!("hls-{}", std::process::id());
+    let feeder = feed(edge, &vibe, 14, Duration::from_secs(2));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let playlist_path = join_hls(&stack, &vibe, "hls-viewer");
+    let segment = first_listed_segment(edge, &playlist_path, Duration::from_secs(20));
+    let hls_url = edge.url(&playlist_path);
+
+    // ffprobe plays the playlist URL from the join, through the edge.
+    let probe = ffmpeg_over_edge("ffprobe", edge)
+        .args(["-select_streams", "a:0", "-show_streams", "-of", "json"])
+        .arg(&hls_url)
+        .output()
+        .unwrap();
+    assert!(
+        probe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    let probed: Value = serde_json::from_slice(&probe.stdout).unwrap();
+    let audio = &probed["streams"][0];
+    assert_eq!(
+        (
+            audio["codec_name"].as_str(),
+            audio["profile"].as_str(),
+            audio["sample_rate"].as_str(),
+            audio["channels"].as_u64()
+        ),
+        (Some("aac"), Some("LC"), Some("48000"), Some(2)),
+        "{probed}"
+    );
+    // And the audio decodes as the creator's chirp, in order.
+    let capture = tempfile::Builder::new().suffix(".ts").tempfile().unwrap();
+    let copied = ffmpeg_over_edge("ffmpeg", edge)
+        .arg("-i")
+        .arg(&hls_url)
+        .args(["-map", "0:a", "-t", "3", "-c", "copy", "-y"])
+        .arg(capture.path())
+        .output()
+        .unwrap();
+    assert!(
+        copied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    let moments = stream_moments(capture.path());
+    assert!(
+        moments.len() >= 50,
+        "≥ 2.5 s of the chirp decoded: {} windows",
+        moments.len()
+    );
+    assert!(moments.windows(2).all(|pair| pair[1] > pair[0]), "in order");
+
+    // A segment without a token, or with another stream's token, is refused.
+    let (directory, _) = playlist_path.rsplit_once('/').unwrap();
+    let token = directory.split('/').nth(2).unwrap();
+    assert_eq!(edge.get(&format!("{directory}/{segment}")).status, 200);
+    for path in [
+        format!("/live/{vibe}/{segment}"),
+        format!("/live/{vibe}/{vibe}.m3u8"),
+        format!("/live/{token}/other-{vibe}/{segment}"),
+    ] {
+        let refused = edge.get(&path);
+        assert_eq!(refused.status, 401, "{path}");
+        assert_eq!(problem_code(&refused), "playback_token_invalid");
+    }
+
+    // The engine sees no player (HLS is file requests); the registry's lease
+    // counts the viewer, and the stats API says it used it.
+    let streams = edge.get("/api/v1/streams").json();
+    assert_eq!(streams["code"], 0);
+    assert_eq!(streams["server"], "vibes-srs-supervisor");
+    assert_eq!(streams["listeners_source"], "registry_leases");
+    let stream = streams["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|stream| stream["name"] == vibe.as_str())
+        .unwrap_or_else(|| panic!("{vibe} listed: {streams}"));
+    assert_eq!(
+        stream["listeners"],
+        serde_json::json!({"count": 1, "source": "registry_leases", "engine_players": 0})
+    );
+    assert_eq!(stream["clients"], 2, "the publisher and the HLS viewer");
+    // The fields SRS clients read.
+    assert_eq!(
+        (stream["app"].as_str(), stream["vhost"].as_str()),
+        (Some("live"), Some("__defaultVhost__"))
+    );
+    assert_eq!(stream["url"], format!("/live/{vibe}"));
+    assert_eq!(stream["publish"]["active"], true);
+    assert!(
+        stream["id"].is_string()
+            && stream["kbps"]["recv_30s"].is_i64()
+            && stream["live_ms"].as_i64() > Some(0)
+    );
+    assert_eq!(
+        (
+            stream["audio"]["codec"].as_str(),
+            stream["audio"]["sample_rate"].as_i64(),
+            stream["audio"]["channel"].as_i64()
+        ),
+        (Some("AAC"), Some(48_000), Some(2))
+    );
+    let versions = edge.get("/api/v1/versions").json();
+    assert_eq!(versions["code"], 0);
+    assert!(
+        versions["data"]["major"].is_i64() && versions["data"]["version"].is_string(),
+        "{versions}"
+    );
+    let summaries = edge.get("/api/v1/summaries").json();
+    assert_eq!(
+        (
+            summaries["code"].as_i64(),
+            summaries["data"]["ok"].as_bool()
+        ),
+        (Some(0), Some(true))
+    );
+    assert!(
+        summaries["data"]["self"]["pid"].is_u64() && summaries["data"]["system"]["cpus"].is_u64(),
+        "{summaries}"
+    );
+
+    // The creator ends the stream: what players see.
+    feeder.join().unwrap();
+    let ended = edge.request_as(
+        Some(&creator_bearer(&vibe)),
+        "DELETE",
+        &format!("/stream/{vibe}"),
+        None,
+        &[],
+    );
+    assert_eq!(ended.status, 200);
+    let engine_playlist = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}"])
+        .arg(format!(
+            "http://127.0.0.1:{}/live/{vibe}/{vibe}.m3u8",
+            stack.engine_hls_port
+        ))
+        .output()
+        .unwrap();
+    let engine_answer = String::from_utf8_lossy(&engine_playlist.stdout).into_owned();
+    println!(
+        "after the end, the engine's own playlist: ENDLIST {}; answer: {engine_answer:?}",
+        engine_answer.contains("#EXT-X-ENDLIST")
+    );
+    // Once the edge's cached authorization lapses (1 s in tests), the
+    // registry refuses the ended stream: a clean 403 problem, not a 404 loop.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    for path in [playlist_path.clone(), format!("{directory}/{segment}")] {
+        let after_end = edge.get(&path);
+        assert_eq!(after_end.status, 403, "{path}");
+        assert_eq!(problem_code(&after_end), "playback_forbidden");
+    }
+}
+
+/// The engine's real HLS latency: from the POST that carries a moment of
+/// audio to the first playlist (through the edge) listing a segment that
+/// holds it. Reported, with the bounds the engine's design implies asserted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_latency_from_post_to_a_playable_segment_is_measured() {
+    let stack = Stack::start().await;
+    stack.wait_until_healthy(Duration::from_secs(30));
+    let edge = &stack.edge;
+    let vibe = format!("hls-latency-{}", std::process::id());
+    const SECONDS: usize = 24;
+    // 200 ms ahead: the writer never pads with silence, and a moment's POST
+    // time is known to within that.
+    let feeder = feed(edge, &vibe, SECONDS, Duration::from_millis(200));
+    let first_post = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    let playlist_path = join_hls(&stack, &vibe, "latency-viewer");
+    let (directory, _) = playlist_path.rsplit_once('/').unwrap();
+    let listed: Arc<Mutex<Vec<(String, Duration)>>> = Arc::default();
+    let deadline = first_post + Duration::from_secs(SECONDS as u64 + 2);
+    while Instant::now() < deadline {
+        let playlist = edge.get(&playlist_path);
+        if playlist.status == 200 {
+            let mut listed = listed.lock().unwrap();
+            for segment in segments(&playlist) {
+                if !listed.iter().any(|(known, _)| *known == segment) {
+                    listed.push((segment, first_post.elapsed()));
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sent_at = feeder.join().unwrap();
+    let listed = std::mem::take(&mut *listed.lock().unwrap());
+    assert!(listed.len() >= 3, "segments listed: {listed:?}");
+    let mut latencies = Vec::new();
+    for (segment, listed_at) in &listed {
+        let fetched = edge.get(&format!("{directory}/{segment}"));
+        assert_eq!(fetched.status, 200, "{segment}");
+        let file = tempfile::Builder::new().suffix(".ts").tempfile().unwrap();
+        std::fs::write(file.path(), &fetched.body).unwrap();
+        let moments = stream_moments(file.path());
+        let (Some(first), Some(last)) = (moments.first(), moments.last()) else {
+            continue;
+        };
+        // The POST of second n carried moments n..n+1.
+        let posted = |moment: f64| sent_at[(moment.max(0.0) as usize).min(SECONDS - 1)];
+        let oldest = listed_at.saturating_sub(posted(*first));
+        let newest = listed_at.saturating_sub(posted(*last));
+        println!(
+            "segment {segment}: moments {first:.2}..{last:.2} s ({:.2} s), listed {:.2} s after the first POST; \
+             POST → playable: {:.2} s for its first moment, {:.2} s for its last",
+            last - first,
+            listed_at.as_secs_f64(),
+            oldest.as_secs_f64(),
+            newest.as_secs_f64()
+        );
+        latencies.push((last - first, oldest, newest));
+    }
+    // The first listing of the stream's first segment, from the first POST.
+    println!(
+        "first segment playable {:.2} s after the first POST",
+        listed[0].1.as_secs_f64()
+    );
+    let (durations, oldest, newest): (Vec<f64>, Vec<Duration>, Vec<Duration>) =
+        latencies.iter().fold(
+            (vec![], vec![], vec![]),
+            |(mut d, mut o, mut n), (dur, old, new)| {
+                d.push(*dur);
+                o.push(*old);
+                n.push(*new);
+                (d, o, n)
+            },
+        );
+    println!("segment lengths {durations:.2?} s; POST → playable {oldest:.2?} (first moment), {newest:.2?} (last moment)");
+    // xiu cuts 5 s segments: a moment is playable only once its whole
+    // segment is written, so its first moment waits ≥ 4.5 s, and nothing is
+    // later than a segment plus a second of writer and polling slack.
+    assert!(durations.iter().any(|length| *length > 4.5), "5 s segments");
+    assert!(
+        oldest
+            .iter()
+            .all(|latency| *latency >= Duration::from_millis(4_500)),
+        "{oldest:?}"
+    );
+    assert!(
+        oldest
+            .iter()
+            .all(|latency| *latency <= Duration::from_secs(8)),
+        "{oldest:?}"
+    );
+    edge.request_as(
+        Some(&creator_bearer(&vibe)),
+        "DELETE",
+        &format!("/stream/{vibe}"),
+        None,
+        &[],
+    );
+}
