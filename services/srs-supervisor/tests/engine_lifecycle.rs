@@ -14,6 +14,9 @@ async fn a_killed_engine_is_restarted_and_a_stop_ends_it() {
     let work_dir = tempfile::tempdir().unwrap();
     let mut settings = support::settings(&work_dir);
     settings.health.probe_interval_ms = 200;
+    // Long enough that the test sees the engine down before it is back, even
+    // on a busy machine.
+    settings.health.restart_backoff_ms = vec![2000];
     let config_file = work_dir.path().join("engine.toml");
     let running = support::start_running(work_dir, settings).await;
     let (address, supervisor, rtmp_port) = (
