@@ -132,9 +132,22 @@ test('the pages in headless Chromium', async (t) => {
 
   await t.test('the creator page streams audio it makes itself, started from the keyboard', async () => {
     const page = await openPage('creator', '/create.html');
-    await page.getByLabel('Creator token', { exact: true }).fill(creatorToken);
-    assert.equal(await page.getByLabel('Stream id', { exact: true }).inputValue(), vibe, 'the stream id comes from the token');
-    await page.getByLabel('Creator token', { exact: true }).press('Enter');
+    const tokenField = page.getByLabel('Creator token', { exact: true });
+    const vibeField = page.getByLabel('Stream id', { exact: true });
+
+    // A refused token: the page says why and stops.
+    await tokenField.fill('not-a-token');
+    await vibeField.fill(vibe);
+    await tokenField.press('Enter');
+    await eventually('the refusal explained', async () => /not valid.*Streaming stopped/.test(await page.locator('#alert').textContent()));
+    assert.match(await text(page, '#problems'), /401 token_invalid/);
+    assert.equal(await text(page, '#last-answer'), '401');
+    assert.equal(await page.getByRole('button', { name: 'Start streaming' }).isEnabled(), true);
+
+    await vibeField.fill('');
+    await tokenField.fill(creatorToken);
+    assert.equal(await vibeField.inputValue(), vibe, 'the stream id comes from the token');
+    await tokenField.press('Enter');
     await eventually('the first chunk accepted', async () => Number(await text(page, '#chunks-accepted')) >= 1);
     assert.equal(await text(page, '#last-answer'), '202');
     assert.match(await text(page, '#status'), new RegExp(`Streaming to ${vibe}`));
@@ -233,7 +246,7 @@ test('the pages in headless Chromium', async (t) => {
     await eventually('10 s of audio accepted', async () => Number(await text(creator, '#seconds-accepted')) >= 10, 20000);
     await creator.getByRole('button', { name: 'Stop sending' }).click();
     await eventually('sending stopped', async () => creator.getByRole('button', { name: 'Start streaming' }).isEnabled());
-    assert.equal(await creator.locator('#problems li').count(), 0, await creator.locator('#problems').textContent());
+    assert.equal(await creator.locator('#problems li').count(), 1, 'only the refused token');
 
     await creator.getByRole('button', { name: 'End stream' }).click();
     await eventually('the creator sees the end', async () => /has ended/.test(await text(creator, '#status')));

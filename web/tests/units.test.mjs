@@ -1,9 +1,11 @@
-// The pages' pure parts, in node: PCM conversion, token and problem reading.
+// The pages' parts that need no browser, in node: PCM conversion, token and
+// problem reading, and the creator's rules for retrying a refused chunk.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { interleaveS16le, CHUNK_FRAMES, SAMPLE_RATE, CHANNELS } from '../assets/pcm.js';
 import { creatorMessage, listenerMessage, retryAfterSeconds, takeTokenFromAddress, tokenClaims } from '../assets/api.js';
+import { CreatorStreamer } from '../assets/streamer.js';
 
 test('a chunk is 2 s of 48 kHz stereo: 384000 bytes, whole frames, under the 1 MiB limit', () => {
   assert.equal(SAMPLE_RATE, 48000);
@@ -65,4 +67,72 @@ test('refusals become sentences that say what happened', () => {
     listenerMessage({ status: 418, code: 'teapot', title: 'Odd', detail: 'short and stout' }),
     /Odd \(418 teapot\): short and stout/,
   );
+});
+
+/** Answers the streamer's requests in order, recording what it sent. */
+function answerRequests(answers) {
+  const sent = [];
+  globalThis.fetch = async (url, init) => {
+    sent.push({ url, method: init.method, seq: init.headers['X-Chunk-Seq'], auth: init.headers.Authorization });
+    const { status, body, headers = {} } = answers.shift();
+    const type = status >= 400 ? 'application/problem+json' : 'application/json';
+    return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': type, ...headers } });
+  };
+  return sent;
+}
+
+function streamerFor(problems) {
+  const streamer = new CreatorStreamer({
+    vibeId: 'v1',
+    token: 'tok',
+    sound: { kind: 'music' },
+    onProblem: (error, fatal) => problems.push({ code: error.code, fatal }),
+  });
+  streamer.running = true;
+  return streamer;
+}
+
+const accepted = (seq, queued) => ({
+  status: 202,
+  body: { vibe_id: 'v1', accepted_bytes: 384000, accepted_ms: 2000, queued_chunks: queued, seq, duplicate: false },
+});
+
+test('a full buffer is waited out and the same chunk is sent again with the same seq', async () => {
+  const sent = answerRequests([
+    { status: 429, body: { code: 'buffer_full', status: 429 }, headers: { 'Retry-After': '0' } },
+    accepted(0, 16),
+  ]);
+  const problems = [];
+  const streamer = streamerFor(problems);
+  assert.equal(await streamer.deliver(new Uint8Array(4)), true);
+  assert.deepEqual(sent.map(({ url, method, seq, auth }) => [url, method, seq, auth]), [
+    ['/stream/v1/audio', 'POST', '0', 'Bearer tok'],
+    ['/stream/v1/audio', 'POST', '0', 'Bearer tok'],
+  ]);
+  assert.deepEqual(problems, [{ code: 'buffer_full', fatal: false }]);
+  assert.equal(streamer.state.chunksAccepted, 1);
+  assert.equal(streamer.state.secondsAccepted, 2);
+  assert.equal(streamer.state.queuedChunks, 16);
+  assert.equal(streamer.state.seq, 1);
+});
+
+test('a stale seq goes on after the one the server holds', async () => {
+  const sent = answerRequests([
+    { status: 409, body: { code: 'stale_chunk_seq', status: 409, last_seq: 41 } },
+    accepted(42, 1),
+  ]);
+  const streamer = streamerFor([]);
+  assert.equal(await streamer.deliver(new Uint8Array(4)), true);
+  assert.deepEqual(sent.map(({ seq }) => seq), ['0', '42']);
+  assert.equal(streamer.state.seq, 43);
+});
+
+test('a refused token stops the stream after one request', async () => {
+  const sent = answerRequests([{ status: 401, body: { code: 'token_expired', status: 401 } }]);
+  const problems = [];
+  const streamer = streamerFor(problems);
+  assert.equal(await streamer.deliver(new Uint8Array(4)), false);
+  assert.equal(sent.length, 1);
+  assert.deepEqual(problems, [{ code: 'token_expired', fatal: true }]);
+  assert.equal(streamer.state.lastAnswer, 401);
 });
