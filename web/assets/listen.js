@@ -255,7 +255,11 @@ function onPlayerEvent(event) {
       rejoin(event.status);
       break;
     case 'unsupported':
-      endSession('This browser cannot play live audio (it has neither Media Source Extensions nor HLS).');
+      endSession(
+        ui.transport.value === 'auto'
+          ? 'This browser cannot play live audio (it has neither Media Source Extensions nor HLS).'
+          : `This browser cannot play the stream with "${ui.transport.selectedOptions[0].text}". Choose "Automatic".`,
+      );
       break;
     default:
       break;

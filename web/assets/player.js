@@ -54,7 +54,8 @@ export class LivePlayer {
   /**
    * `playback`: `{flv, hls}` from a join. `preferred`: 'auto', 'flv' or 'hls'.
    * `onEvent({type, …})`: `transport`, `playing`, `buffering`,
-   * `reconnecting`, `fallback`, `refused` (with `status`), `unsupported`.
+   * `needs-gesture`, `reconnecting`, `fallback`, `refused` (with `status`),
+   * `unsupported`.
    */
   constructor(audio, playback, { preferred = 'auto', onEvent = () => {} } = {}) {
     this.audio = audio;
@@ -125,6 +126,7 @@ export class LivePlayer {
   }
 
   close() {
+    this.audio.onerror = null;
     if (this.flv) {
       this.flv.destroy();
       this.flv = null;

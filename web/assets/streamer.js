@@ -11,7 +11,7 @@ const CHUNK_MS = CHUNK_SECONDS * 1000;
 const TRANSIENT_RETRY_MS = 1000;
 
 /** Sleeps on a worker's clock, which a hidden tab does not throttle. */
-function workerSleeper() {
+function makeWorkerSleep() {
   let worker;
   try {
     worker = new Worker(new URL('./ticker.js', import.meta.url));
@@ -32,6 +32,8 @@ function workerSleeper() {
     });
 }
 
+let workerSleep;
+
 export class CreatorStreamer {
   /**
    * `onUpdate(state)` after every answer; `onProblem(error, fatal)` for every
@@ -43,7 +45,8 @@ export class CreatorStreamer {
     this.sound = sound;
     this.onUpdate = onUpdate;
     this.onProblem = onProblem;
-    this.sleep = workerSleeper();
+    workerSleep ??= makeWorkerSleep();
+    this.sleep = workerSleep;
     this.running = false;
     this.state = {
       running: false,

@@ -155,9 +155,15 @@ test('the pages in headless Chromium', async (t) => {
 
   let flvPage;
   let hlsPage;
-  await t.test('a listener plays HTTP-FLV for 5 s without a stall while another plays HLS on a phone', async () => {
+  await t.test('a listener plays HTTP-FLV for 5 s without a stall; on a phone whose FLV stays empty, HLS takes over', async () => {
     flvPage = await openPage('listener', `/listen.html#token=${flvToken}`);
-    hlsPage = await openPage('phone', `/listen.html?transport=hls#token=${hlsToken}`, PHONE);
+    hlsPage = await openPage('phone', `/listen.html#token=${hlsToken}`, PHONE);
+    // What the engine sends a listener it never attaches: an empty body, every time.
+    let emptyFlvAnswers = 0;
+    await hlsPage.route('**/*.flv', (route) => {
+      emptyFlvAnswers += 1;
+      return route.fulfill({ status: 200, contentType: 'video/x-flv', body: '' });
+    });
     assert.equal(new URL(flvPage.url()).hash, '', 'the token is taken out of the address');
 
     const playFlv = async () => {
@@ -198,6 +204,7 @@ test('the pages in headless Chromium', async (t) => {
         return (await mediaState(hlsPage)).currentTime - start.currentTime >= 2;
       });
       console.log(`HLS: delay behind live shown: ${await text(hlsPage, '#latency')}`);
+      assert.ok(emptyFlvAnswers >= 4, `FLV was tried ${emptyFlvAnswers} times before falling back`);
       assert.equal(await text(hlsPage, '#transport-in-use'), 'HLS (hls.js)');
     };
     await Promise.all([playFlv(), playHls()]);
