@@ -283,6 +283,8 @@ function restoreToken() {
   if (['auto', 'flv', 'hls'].includes(preferred)) ui.transport.value = preferred;
 }
 
+// Enter in the token field only keeps the token; joining is per stream.
+byId('token-form').addEventListener('submit', (event) => event.preventDefault());
 ui.refresh.addEventListener('click', refreshStreams);
 ui.joinById.addEventListener('submit', (event) => {
   event.preventDefault();
