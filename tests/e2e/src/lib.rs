@@ -116,6 +116,9 @@ impl Stack {
         upstreams.supervisor_url = format!("http://127.0.0.1:{supervisor_port}");
         gateway_settings.auth.secret = vibes_testkit::tokens::AUTH_SECRET.to_owned().into();
         gateway_settings.redis.url = vibes_testkit::redis_server::redis_url();
+        // The edge's own web pages call the API from this origin, and browsers
+        // send `Origin` even on same-origin POSTs: the gateway must list it.
+        gateway_settings.cors.allowed_origins = edge.url("");
         let gateway = gateway::startup::Application::build_on(gateway_listener, gateway_settings)
             .expect("gateway");
         tokio::spawn(gateway.run_until_stopped());
