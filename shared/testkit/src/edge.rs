@@ -2,7 +2,7 @@
 //! (curl verifies the dev certificate like a browser would).
 
 use crate::process::TestProcess;
-use crate::{free_port, repo_root, wait_for_port};
+use crate::{free_port, repo_root};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -50,45 +50,24 @@ impl Edge {
         upstreams: &EdgeUpstreams,
         extra_env: &[(&str, &str)],
     ) -> Self {
-        let root = repo_root();
-        let https_port = free_port();
-        let http_port = free_port();
         let certificates = runtime_dir.join("tls");
-        run_script(Command::new(root.join("scripts/dev-cert")).arg(&certificates));
-        let config = runtime_dir.join("edge.conf");
-        let mut render = Command::new(root.join("scripts/render-edge-config"));
-        render
-            .arg(&config)
-            .env("EDGE_RUNTIME_DIR", runtime_dir)
-            .env("EDGE_TLS_CERT", certificates.join("edge.crt"))
-            .env("EDGE_TLS_KEY", certificates.join("edge.key"))
-            .env("EDGE_HTTPS_PORT", https_port.to_string())
-            .env("EDGE_HTTP_PORT", http_port.to_string())
-            // Short, so a test sees a leave take effect at the edge quickly.
-            .env("EDGE_PLAYBACK_AUTH_CACHE", "1s")
-            .envs(upstreams.addresses())
-            .envs(extra_env.iter().copied());
-        run_script(&mut render);
-        let mut nginx = Command::new(nginx_binary());
-        nginx
-            .arg("-p")
-            .arg(runtime_dir)
-            .arg("-c")
-            .arg(&config)
-            .arg("-e")
-            .arg(runtime_dir.join("error.log"))
-            // One process, no workers: killing it (even with SIGKILL) leaves nothing behind.
-            .args(["-g", "daemon off; master_process off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        let nginx = TestProcess::spawn("nginx", nginx);
-        wait_for_port(https_port, Duration::from_secs(10));
-        Self {
-            https_port,
-            http_port,
-            certificate: certificates.join("edge.crt"),
-            _nginx: nginx,
+        run_script(Command::new(repo_root().join("scripts/dev-cert")).arg(&certificates));
+        // A port picked as free may be taken by another test process before
+        // nginx binds it; then nginx cannot listen, and the other process
+        // would answer in its place. Start again on other ports.
+        for _ in 0..3 {
+            let ports = (free_port(), free_port());
+            let mut nginx = spawn_nginx(runtime_dir, upstreams, extra_env, ports);
+            if listens_on(&mut nginx, ports.0, Duration::from_secs(10)) {
+                return Self {
+                    https_port: ports.0,
+                    http_port: ports.1,
+                    certificate: certificates.join("edge.crt"),
+                    _nginx: nginx,
+                };
+            }
         }
+        panic!("nginx could not listen on free ports three times");
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -195,6 +174,64 @@ impl Edge {
             .arg(&self.certificate);
         curl
     }
+}
+
+/// Renders the edge config for these ports and starts nginx on it.
+fn spawn_nginx(
+    runtime_dir: &Path,
+    upstreams: &EdgeUpstreams,
+    extra_env: &[(&str, &str)],
+    (https_port, http_port): (u16, u16),
+) -> TestProcess {
+    let certificates = runtime_dir.join("tls");
+    let config = runtime_dir.join("edge.conf");
+    let mut render = Command::new(repo_root().join("scripts/render-edge-config"));
+    render
+        .arg(&config)
+        .env("EDGE_RUNTIME_DIR", runtime_dir)
+        .env("EDGE_TLS_CERT", certificates.join("edge.crt"))
+        .env("EDGE_TLS_KEY", certificates.join("edge.key"))
+        .env("EDGE_HTTPS_PORT", https_port.to_string())
+        .env("EDGE_HTTP_PORT", http_port.to_string())
+        // Short, so a test sees a leave take effect at the edge quickly.
+        .env("EDGE_PLAYBACK_AUTH_CACHE", "1s")
+        .envs(upstreams.addresses())
+        .envs(extra_env.iter().copied());
+    run_script(&mut render);
+    let mut nginx = Command::new(nginx_binary());
+    nginx
+        .arg("-p")
+        .arg(runtime_dir)
+        .arg("-c")
+        .arg(&config)
+        .arg("-e")
+        .arg(runtime_dir.join("error.log"))
+        // One process, no workers: killing it (even with SIGKILL) leaves nothing behind.
+        .args(["-g", "daemon off; master_process off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    TestProcess::spawn("nginx", nginx)
+}
+
+/// Whether `nginx` itself (not some other process) listens on `port`, as
+/// `ss` reports the listening sockets' owners; false once nginx has exited.
+fn listens_on(nginx: &mut TestProcess, port: u16, limit: Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    let owner = format!("pid={},", nginx.pid());
+    while std::time::Instant::now() < deadline {
+        let listening = Command::new("ss")
+            .args(["-Hltnp", &format!("sport = :{port}")])
+            .output()
+            .expect("ss runs");
+        if String::from_utf8_lossy(&listening.stdout).contains(&owner) {
+            return true;
+        }
+        if !nginx.is_running() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }
 
 /// A response as curl reports it.
