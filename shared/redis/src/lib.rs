@@ -5,6 +5,7 @@
 pub mod connection;
 pub mod keys;
 pub mod scripts;
+mod traced;
 
 pub use connection::{RedisConnector, RedisSettingsError};
 pub use redis::RedisError;

@@ -16,7 +16,7 @@ mod json_lines;
 mod participants;
 mod propagation;
 
-pub use capture::LogCapture;
+pub use capture::{CapturedSpan, LogCapture, SpanCapture};
 pub use participants::{participant_field, show_participant_ids, ParticipantIds};
 pub use propagation::{adopt_remote_parent, trace_headers};
 
@@ -60,7 +60,17 @@ pub fn subscriber<Sink>(default_level: &str, sink: Sink) -> impl Subscriber + Se
 where
     Sink: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
-    let provider = SdkTracerProvider::builder().build();
+    subscriber_with(default_level, sink, SdkTracerProvider::builder().build())
+}
+
+fn subscriber_with<Sink>(
+    default_level: &str,
+    sink: Sink,
+    provider: SdkTracerProvider,
+) -> impl Subscriber + Send + Sync
+where
+    Sink: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
     Registry::default()
         .with(log_layer(default_level, sink))
         .with(trace_layer(&provider, "vibes"))
