@@ -276,48 +276,53 @@ mod tests {
         }
     }
 
-    /// Logs (at `level`) and spans of whatever runs inside `body`, on this thread.
-    async fn observed<Body: std::future::Future<Output = ()>>(
-        level: &str,
-        body: Body,
-    ) -> (Vec<serde_json::Value>, vibes_telemetry::CapturedSpan) {
-        let (logs, spans) = (
-            vibes_telemetry::LogCapture::default(),
-            vibes_telemetry::SpanCapture::default(),
-        );
-        let _observing = tracing::subscriber::set_default(spans.subscriber(level, logs.clone()));
-        body.await;
-        // The span ends once ffmpeg has closed its stderr too.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while spans.named("encoder").is_empty() {
-            assert!(Instant::now() < deadline, "the encoder span never ended");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        (logs.lines(), spans.named("encoder").remove(0))
+    /// Starts an encoder for `vibe` with the process's logs and spans captured.
+    fn start(settings: &EncoderSettings, vibe: &str) -> (VibeId, Encoder) {
+        vibes_telemetry::captured();
+        let vibe = VibeId::parse(vibe).unwrap();
+        let encoder = Encoder::spawn(settings, &vibe).unwrap();
+        (vibe, encoder)
     }
 
-    fn vibe() -> VibeId {
-        VibeId::parse("encoder-test").unwrap()
+    /// The log lines and the `encoder` span of `vibe`'s ffmpeg, once it ended
+    /// (after closing its stderr too).
+    async fn observed(vibe: &VibeId) -> (Vec<serde_json::Value>, vibes_telemetry::CapturedSpan) {
+        let (logs, spans) = vibes_telemetry::captured();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let span = loop {
+            let ended = spans
+                .named("encoder")
+                .into_iter()
+                .find(|span| span.attribute("vibe_id") == Some(vibe.as_str()));
+            if let Some(span) = ended {
+                break span;
+            }
+            assert!(Instant::now() < deadline, "the encoder span never ended");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let lines = logs
+            .lines()
+            .into_iter()
+            .filter(|line| line["span"]["vibe_id"] == vibe.as_str())
+            .collect();
+        (lines, span)
     }
 
     #[tokio::test]
     async fn an_encoder_that_cannot_reach_the_engine_fails_and_its_errors_are_logged_in_its_span() {
         let unreachable = vibes_testkit::free_port();
         let settings = settings(format!("rtmp://127.0.0.1:{unreachable}/live"));
-        let (logs, span) = observed("info", async {
-            let mut encoder = Encoder::spawn(&settings, &vibe()).unwrap();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            // ffmpeg gives up on the connection and exits; writes then break.
-            while encoder.write(&[0; 19_200]).await.is_ok() {
-                assert!(Instant::now() < deadline, "ffmpeg kept running");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            encoder.kill().await;
-        })
-        .await;
+        let (vibe, mut encoder) = start(&settings, "encoder-unreachable");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // ffmpeg gives up on the connection and exits; writes then break.
+        while encoder.write(&[0; 19_200]).await.is_ok() {
+            assert!(Instant::now() < deadline, "ffmpeg kept running");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        encoder.kill().await;
+        let (logs, span) = observed(&vibe).await;
 
         assert_eq!(span.attribute("exit"), Some("failed"));
-        assert_eq!(span.attribute("vibe_id"), Some("encoder-test"));
         assert_eq!(span.parent_span_id, "0000000000000000", "a root span");
         assert!(span.error.is_some(), "{span:?}");
         let refused = logs
@@ -345,13 +350,11 @@ mod tests {
     async fn an_encoder_whose_input_ends_finishes_and_ffmpegs_chatter_stays_at_debug() {
         let output = tempfile::tempdir().unwrap();
         let settings = settings(format!("file:{}", output.path().display()));
-        let (logs, span) = observed("debug", async {
-            let mut encoder = Encoder::spawn(&settings, &vibe()).unwrap();
-            encoder.write(&[0; 96_000]).await.unwrap();
-            let status = encoder.finish(Duration::from_secs(10)).await.unwrap();
-            assert!(status.success());
-        })
-        .await;
+        let (vibe, mut encoder) = start(&settings, "encoder-finishing");
+        encoder.write(&[0; 96_000]).await.unwrap();
+        let status = encoder.finish(Duration::from_secs(10)).await.unwrap();
+        assert!(status.success());
+        let (logs, span) = observed(&vibe).await;
 
         assert_eq!(span.attribute("exit"), Some("finished"));
         assert_eq!(span.error, None);

@@ -78,7 +78,7 @@ impl SessionStore {
             SeatRequest::Join => "join",
             SeatRequest::Renew => "renew",
         };
-        let count = |outcome: &'static str| {
+        let count_seat = |outcome: &'static str| {
             metrics::counter!("vibes_registry_seats_total", "request" => request_label, "outcome" => outcome)
                 .increment(1);
         };
@@ -89,8 +89,10 @@ impl SessionStore {
                 .seat(&mut connection, vibe, participant, &self.terms, request);
             seat.await
         };
-        let outcome = seated.await.inspect_err(|_| count("redis_unavailable"))?;
-        count(outcome.label());
+        let outcome = seated
+            .await
+            .inspect_err(|_| count_seat("redis_unavailable"))?;
+        count_seat(outcome.label());
         match outcome {
             JoinOutcome::Admitted {
                 participant_count,

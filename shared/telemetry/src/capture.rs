@@ -49,6 +49,21 @@ impl<'writer> MakeWriter<'writer> for LogCapture {
     }
 }
 
+/// What the whole process logged (at `debug`) and traced, from the first call
+/// on. It is the global subscriber on purpose: tests of one binary run on many
+/// threads, and with a single scoped (`set_default`) subscriber tracing
+/// decides per callsite, once, on whichever thread reaches it first — a
+/// callsite first reached on another test's thread would stay off for good.
+pub fn captured() -> &'static (LogCapture, SpanCapture) {
+    static CAPTURED: std::sync::OnceLock<(LogCapture, SpanCapture)> = std::sync::OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let (logs, spans) = (LogCapture::default(), SpanCapture::default());
+        tracing::subscriber::set_global_default(spans.subscriber("debug", logs.clone()))
+            .expect("no other global subscriber in a process that captures");
+        (logs, spans)
+    })
+}
+
 /// Finished spans as a trace backend would get them, kept in memory, for
 /// tests that check what is traced.
 #[derive(Clone, Default, Debug)]
@@ -96,7 +111,7 @@ impl SpanCapture {
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(self.clone())
             .build();
-        crate::subscriber_with(level, logs, provider)
+        crate::subscriber_with(level, logs, &provider, "vibes")
     }
 }
 

@@ -123,6 +123,7 @@ mod tests {
         assert_eq!(line["trace_id"], trace_id.as_str());
         assert_eq!(line["span_id"], span_id.as_str());
         assert_eq!(trace_id.len(), 32);
+        assert_ne!(trace_id, "0".repeat(32), "a real id");
         assert_eq!(span_id.len(), 16);
         assert_eq!(line["level"], "INFO");
         assert_eq!(line["fields"]["message"], "inside");

@@ -16,7 +16,7 @@ mod json_lines;
 mod participants;
 mod propagation;
 
-pub use capture::{CapturedSpan, LogCapture, SpanCapture};
+pub use capture::{captured, CapturedSpan, LogCapture, SpanCapture};
 pub use participants::{participant_field, show_participant_ids, ParticipantIds};
 pub use propagation::{adopt_remote_parent, trace_headers};
 
@@ -60,20 +60,23 @@ pub fn subscriber<Sink>(default_level: &str, sink: Sink) -> impl Subscriber + Se
 where
     Sink: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
-    subscriber_with(default_level, sink, SdkTracerProvider::builder().build())
+    let provider = SdkTracerProvider::builder().build();
+    subscriber_with(default_level, sink, &provider, "vibes")
 }
 
+/// Logs into `sink` and traces into `provider` under the instrumentation scope `scope`.
 fn subscriber_with<Sink>(
     default_level: &str,
     sink: Sink,
-    provider: SdkTracerProvider,
+    provider: &SdkTracerProvider,
+    scope: &'static str,
 ) -> impl Subscriber + Send + Sync
 where
     Sink: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
     Registry::default()
         .with(log_layer(default_level, sink))
-        .with(trace_layer(&provider, "vibes"))
+        .with(trace_layer(provider, scope))
 }
 
 fn log_layer<S, Sink>(default_level: &str, sink: Sink) -> impl Layer<S>
@@ -118,9 +121,7 @@ where
     let exporting = trace_provider(service_name);
     let exports = exporting.is_some();
     let provider = exporting.unwrap_or_else(|| SdkTracerProvider::builder().build());
-    let subscriber = Registry::default()
-        .with(log_layer(default_level, sink))
-        .with(trace_layer(&provider, service_name));
+    let subscriber = subscriber_with(default_level, sink, &provider, service_name);
     if tracing::subscriber::set_global_default(subscriber).is_err() {
         eprintln!("{service_name}: a tracing subscriber was already installed");
     }
