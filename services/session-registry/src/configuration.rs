@@ -11,6 +11,24 @@ pub struct Settings {
     pub participants: ParticipantSettings,
     pub playback: PlaybackSettings,
     pub engine: EngineSettings,
+    pub metrics: MetricsSettings,
+    pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    pub stream_census_interval_ms: u64,
+}
+
+impl MetricsSettings {
+    pub fn stream_census_interval(&self) -> Duration {
+        Duration::from_millis(self.stream_census_interval_ms.max(1))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    pub participant_ids: vibes_telemetry::ParticipantIds,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,3 +1,4 @@
+pub mod census;
 pub mod configuration;
 pub mod engine;
 pub mod error;

@@ -46,7 +46,8 @@ pub async fn player_started(
     store
         .record_flv_connection(vibe, client_id, &participant)
         .await?;
-    tracing::info!(vibe_id = %vibe, participant_id = %participant, client_id, "FLV player connected");
+    let shown = vibes_telemetry::participant_field(participant.as_str());
+    tracing::info!(vibe_id = %vibe, participant_id = shown, client_id, "FLV player connected");
     Ok(participant)
 }
 

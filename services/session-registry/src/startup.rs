@@ -1,3 +1,4 @@
+use crate::census::StreamCensus;
 use crate::configuration::Settings;
 use crate::engine::EngineClients;
 use crate::playback::Playback;
@@ -22,12 +23,15 @@ impl Application {
         listener: TcpListener,
         settings: Settings,
     ) -> Result<HttpService, Box<dyn std::error::Error>> {
+        vibes_telemetry::show_participant_ids(settings.telemetry.participant_ids);
         let redis = RedisConnector::new(&settings.redis.url, settings.redis.timeout())?;
         let store = SessionStore::new(redis, &settings.participants, &settings.playback);
         let store = web::Data::new(store);
         let engine = EngineClients::new(&settings.engine.api_url, settings.redis.timeout() * 2)?;
         let warden = FlvWarden::new(store.clone().into_inner(), engine.clone());
         tokio::spawn(warden.run(settings.warden_interval()));
+        let census = StreamCensus::new(store.clone().into_inner());
+        tokio::spawn(census.run(settings.metrics.stream_census_interval()));
         let engine = web::Data::new(engine);
         let tokens = PlaybackTokens::new(
             settings.playback.token_secret.clone(),

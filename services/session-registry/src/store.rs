@@ -74,23 +74,25 @@ impl SessionStore {
         participant: &ParticipantId,
         request: SeatRequest,
     ) -> Result<Seat, RegistryError> {
-        let mut connection = self.redis.connection().await?;
-        let outcome = self
-            .scripts
-            .seat(&mut connection, vibe, participant, &self.terms, request)
-            .await?;
         let request_label = match request {
             SeatRequest::Join => "join",
             SeatRequest::Renew => "renew",
         };
-        let outcome_label = match outcome {
-            JoinOutcome::Admitted { .. } => "admitted",
-            JoinOutcome::Full { .. } => "full",
-            JoinOutcome::NotLive => "not_live",
-            JoinOutcome::Departed => "left",
+        let count_seat = |outcome: &'static str| {
+            metrics::counter!("vibes_registry_seats_total", "request" => request_label, "outcome" => outcome)
+                .increment(1);
         };
-        metrics::counter!("vibes_registry_seats_total", "request" => request_label, "outcome" => outcome_label)
-            .increment(1);
+        let seated = async {
+            let mut connection = self.redis.connection().await?;
+            let seat = self
+                .scripts
+                .seat(&mut connection, vibe, participant, &self.terms, request);
+            seat.await
+        };
+        let outcome = seated
+            .await
+            .inspect_err(|_| count_seat("redis_unavailable"))?;
+        count_seat(outcome.label());
         match outcome {
             JoinOutcome::Admitted {
                 participant_count,

@@ -9,6 +9,7 @@ use crate::store::SessionStore;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 use vibes_redis::SeatRequest;
 
 /// What one round did, for logs and tests.
@@ -45,7 +46,9 @@ impl FlvWarden {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            match self.round().await {
+            // One trace per round, so its Redis and engine calls group together.
+            let span = tracing::info_span!("flv_warden_round");
+            match self.round().instrument(span).await {
                 Ok(round) if round != Round::default() => {
                     tracing::info!(?round, "FLV warden round")
                 }
@@ -86,7 +89,8 @@ impl FlvWarden {
                         return Err(RegistryError::Redis(error).into())
                     }
                     Err(refusal) => {
-                        tracing::info!(vibe_id = %vibe, participant_id = %participant, %refusal, "disconnecting FLV player");
+                        let shown = vibes_telemetry::participant_field(participant.as_str());
+                        tracing::info!(vibe_id = %vibe, participant_id = shown, %refusal, "disconnecting FLV player");
                         self.disconnect(client_id).await;
                         self.store.forget_flv_connection(vibe, client_id).await?;
                         round.disconnected += 1;

@@ -6,6 +6,7 @@ pub mod connection;
 pub mod keys;
 pub mod ownership;
 pub mod scripts;
+mod traced;
 
 pub use connection::{RedisConnector, RedisSettingsError};
 pub use redis::RedisError;

@@ -2,6 +2,7 @@
 //! and loads the script only when Redis answers NOSCRIPT (e.g. after a restart).
 
 use crate::keys;
+use crate::traced::{redis_span, traced};
 use redis::aio::ConnectionLike;
 use redis::{RedisError, Script};
 use std::collections::HashMap;
@@ -21,6 +22,18 @@ pub enum JoinOutcome {
     NotLive,
     /// Only for renewals: the participant left, so its token no longer seats it.
     Departed,
+}
+
+impl JoinOutcome {
+    /// A short name for metrics and spans.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Admitted { .. } => "admitted",
+            Self::Full { .. } => "full",
+            Self::NotLive => "not_live",
+            Self::Departed => "left",
+        }
+    }
 }
 
 /// Why a seat is asked for.
@@ -94,19 +107,30 @@ impl RateLimitScript {
         burst: u64,
     ) -> Result<RateDecision, RedisError> {
         let interval_ms = (1000.0 / per_second).ceil().max(1.0) as u64;
-        let (allowed, retry_after_ms, remaining, reset_ms): (u64, u64, u64, u64) = self
-            .0
-            .key(key)
-            .arg(interval_ms)
-            .arg(burst.max(1))
-            .invoke_async(connection)
-            .await?;
-        Ok(RateDecision {
-            allowed: allowed == 1,
-            retry_after: Duration::from_millis(retry_after_ms),
-            remaining,
-            reset: Duration::from_millis(reset_ms),
-        })
+        let call = async {
+            let (allowed, retry_after_ms, remaining, reset_ms): (u64, u64, u64, u64) = self
+                .0
+                .key(key)
+                .arg(interval_ms)
+                .arg(burst.max(1))
+                .invoke_async(connection)
+                .await?;
+            Ok(RateDecision {
+                allowed: allowed == 1,
+                retry_after: Duration::from_millis(retry_after_ms),
+                remaining,
+                reset: Duration::from_millis(reset_ms),
+            })
+        };
+        traced(
+            redis_span!("redis_rate_limit"),
+            call,
+            |decision| match decision.allowed {
+                true => "allowed",
+                false => "limited",
+            },
+        )
+        .await
     }
 }
 
@@ -135,29 +159,32 @@ impl SessionScripts {
             SeatRequest::Join => "join",
             SeatRequest::Renew => "renew",
         };
-        let (outcome, participant_count, cap): (i64, u64, u64) = self
-            .seat
-            .key(keys::stream_record(vibe))
-            .key(keys::participant_leases(vibe))
-            .key(keys::departed_participants(vibe))
-            .arg(participant.as_str())
-            .arg(terms.lease.as_millis() as u64)
-            .arg(terms.default_cap)
-            .arg(mode)
-            .invoke_async(connection)
-            .await?;
-        Ok(match outcome {
-            1 => JoinOutcome::Admitted {
-                participant_count,
-                cap,
-            },
-            0 => JoinOutcome::Full {
-                participant_count,
-                cap,
-            },
-            -2 => JoinOutcome::Departed,
-            _ => JoinOutcome::NotLive,
-        })
+        let call = async {
+            let (outcome, participant_count, cap): (i64, u64, u64) = self
+                .seat
+                .key(keys::stream_record(vibe))
+                .key(keys::participant_leases(vibe))
+                .key(keys::departed_participants(vibe))
+                .arg(participant.as_str())
+                .arg(terms.lease.as_millis() as u64)
+                .arg(terms.default_cap)
+                .arg(mode)
+                .invoke_async(connection)
+                .await?;
+            Ok(match outcome {
+                1 => JoinOutcome::Admitted {
+                    participant_count,
+                    cap,
+                },
+                0 => JoinOutcome::Full {
+                    participant_count,
+                    cap,
+                },
+                -2 => JoinOutcome::Departed,
+                _ => JoinOutcome::NotLive,
+            })
+        };
+        traced(redis_span!("redis_seat", vibe), call, JoinOutcome::label).await
     }
 
     pub async fn leave<C: ConnectionLike>(
@@ -167,18 +194,29 @@ impl SessionScripts {
         participant: &ParticipantId,
         terms: &SeatTerms,
     ) -> Result<LeaveOutcome, RedisError> {
-        let (removed, participant_count): (u64, u64) = self
-            .leave
-            .key(keys::participant_leases(vibe))
-            .key(keys::departed_participants(vibe))
-            .arg(participant.as_str())
-            .arg(terms.remember_leave.as_millis() as u64)
-            .invoke_async(connection)
-            .await?;
-        Ok(LeaveOutcome {
-            removed: removed == 1,
-            participant_count,
-        })
+        let call = async {
+            let (removed, participant_count): (u64, u64) = self
+                .leave
+                .key(keys::participant_leases(vibe))
+                .key(keys::departed_participants(vibe))
+                .arg(participant.as_str())
+                .arg(terms.remember_leave.as_millis() as u64)
+                .invoke_async(connection)
+                .await?;
+            Ok(LeaveOutcome {
+                removed: removed == 1,
+                participant_count,
+            })
+        };
+        traced(
+            redis_span!("redis_leave", vibe),
+            call,
+            |outcome| match outcome.removed {
+                true => "removed",
+                false => "not_seated",
+            },
+        )
+        .await
     }
 
     pub async fn participant_count<C: ConnectionLike>(
@@ -186,10 +224,13 @@ impl SessionScripts {
         connection: &mut C,
         vibe: &VibeId,
     ) -> Result<u64, RedisError> {
-        self.count
-            .key(keys::participant_leases(vibe))
-            .invoke_async(connection)
-            .await
+        let call = async {
+            self.count
+                .key(keys::participant_leases(vibe))
+                .invoke_async(connection)
+                .await
+        };
+        traced(redis_span!("redis_count", vibe), call, |_| "counted").await
     }
 
     /// Overrides one live stream's cap. Returns false when it is not live.
@@ -199,13 +240,20 @@ impl SessionScripts {
         vibe: &VibeId,
         cap: u64,
     ) -> Result<bool, RedisError> {
-        let set: u64 = self
-            .set_cap
-            .key(keys::stream_record(vibe))
-            .arg(cap)
-            .invoke_async(connection)
-            .await?;
-        Ok(set == 1)
+        let call = async {
+            let set: u64 = self
+                .set_cap
+                .key(keys::stream_record(vibe))
+                .arg(cap)
+                .invoke_async(connection)
+                .await?;
+            Ok(set == 1)
+        };
+        traced(redis_span!("redis_set_cap", vibe), call, |set| match set {
+            true => "set",
+            false => "not_live",
+        })
+        .await
     }
 
     /// Returns true when the stream was not known before (a fresh start).
@@ -216,16 +264,27 @@ impl SessionScripts {
         owner: &str,
         creator: Option<&str>,
     ) -> Result<bool, RedisError> {
-        let fresh: u64 = self
-            .register_stream
-            .key(keys::stream_record(vibe))
-            .key(keys::LIVE_STREAMS)
-            .arg(vibe.as_str())
-            .arg(owner)
-            .arg(creator.unwrap_or(""))
-            .invoke_async(connection)
-            .await?;
-        Ok(fresh == 1)
+        let call = async {
+            let fresh: u64 = self
+                .register_stream
+                .key(keys::stream_record(vibe))
+                .key(keys::LIVE_STREAMS)
+                .arg(vibe.as_str())
+                .arg(owner)
+                .arg(creator.unwrap_or(""))
+                .invoke_async(connection)
+                .await?;
+            Ok(fresh == 1)
+        };
+        traced(
+            redis_span!("redis_register_stream", vibe),
+            call,
+            |fresh| match fresh {
+                true => "fresh",
+                false => "known",
+            },
+        )
+        .await
     }
 }
 
@@ -234,20 +293,38 @@ pub async fn end_stream<C: ConnectionLike>(
     connection: &mut C,
     vibe: &VibeId,
 ) -> Result<bool, RedisError> {
-    let (removed_from_live, _, _, _, _): (u64, u64, u64, u64, u64) = redis::pipe()
-        .atomic()
-        .srem(keys::LIVE_STREAMS, vibe.as_str())
-        .del(keys::stream_record(vibe))
-        .del(keys::participant_leases(vibe))
-        .del(keys::departed_participants(vibe))
-        .del(keys::flv_connections(vibe))
-        .query_async(connection)
-        .await?;
-    Ok(removed_from_live == 1)
+    let call = async {
+        let (removed_from_live, _, _, _, _): (u64, u64, u64, u64, u64) = redis::pipe()
+            .atomic()
+            .srem(keys::LIVE_STREAMS, vibe.as_str())
+            .del(keys::stream_record(vibe))
+            .del(keys::participant_leases(vibe))
+            .del(keys::departed_participants(vibe))
+            .del(keys::flv_connections(vibe))
+            .query_async(connection)
+            .await?;
+        Ok(removed_from_live == 1)
+    };
+    traced(
+        redis_span!("redis_end_stream", vibe),
+        call,
+        |was_live| match was_live {
+            true => "ended",
+            false => "not_live",
+        },
+    )
+    .await
 }
 
 /// Stream records of every live stream, sorted by vibe id.
 pub async fn live_streams<C: ConnectionLike>(
+    connection: &mut C,
+) -> Result<Vec<StreamRecord>, RedisError> {
+    let call = read_live_streams(connection);
+    traced(redis_span!("redis_live_streams"), call, |_| "listed").await
+}
+
+async fn read_live_streams<C: ConnectionLike>(
     connection: &mut C,
 ) -> Result<Vec<StreamRecord>, RedisError> {
     let mut vibe_ids: Vec<String> = redis::cmd("SMEMBERS")
@@ -289,12 +366,20 @@ pub async fn record_flv_connection<C: ConnectionLike>(
     client_id: &str,
     participant: &ParticipantId,
 ) -> Result<(), RedisError> {
-    redis::cmd("HSET")
-        .arg(keys::flv_connections(vibe))
-        .arg(client_id)
-        .arg(participant.as_str())
-        .query_async(connection)
-        .await
+    let call = async {
+        redis::cmd("HSET")
+            .arg(keys::flv_connections(vibe))
+            .arg(client_id)
+            .arg(participant.as_str())
+            .query_async(connection)
+            .await
+    };
+    traced(
+        redis_span!("redis_record_flv_connection", vibe),
+        call,
+        |_| "recorded",
+    )
+    .await
 }
 
 pub async fn forget_flv_connection<C: ConnectionLike>(
@@ -302,11 +387,19 @@ pub async fn forget_flv_connection<C: ConnectionLike>(
     vibe: &VibeId,
     client_id: &str,
 ) -> Result<(), RedisError> {
-    redis::cmd("HDEL")
-        .arg(keys::flv_connections(vibe))
-        .arg(client_id)
-        .query_async(connection)
-        .await
+    let call = async {
+        redis::cmd("HDEL")
+            .arg(keys::flv_connections(vibe))
+            .arg(client_id)
+            .query_async(connection)
+            .await
+    };
+    traced(
+        redis_span!("redis_forget_flv_connection", vibe),
+        call,
+        |_| "forgotten",
+    )
+    .await
 }
 
 /// Engine client id → participant id of the stream's known FLV connections.
@@ -314,9 +407,16 @@ pub async fn flv_connections<C: ConnectionLike>(
     connection: &mut C,
     vibe: &VibeId,
 ) -> Result<HashMap<String, ParticipantId>, RedisError> {
-    let raw: HashMap<String, String> = redis::cmd("HGETALL")
-        .arg(keys::flv_connections(vibe))
-        .query_async(connection)
+    let call = async {
+        redis::cmd("HGETALL")
+            .arg(keys::flv_connections(vibe))
+            .query_async(connection)
+            .await
+    };
+    let raw: HashMap<String, String> =
+        traced(redis_span!("redis_flv_connections", vibe), call, |_| {
+            "listed"
+        })
         .await?;
     Ok(raw
         .into_iter()

@@ -402,3 +402,63 @@ async fn the_rate_limit_allows_the_burst_then_spaces_requests_by_the_rate() {
         "clients are independent"
     );
 }
+
+#[tokio::test]
+async fn each_call_is_a_client_span_with_its_stream_and_outcome_and_errors_mark_it() {
+    let (_, spans) = vibes_telemetry::captured();
+    let (mut redis, scripts, vibe) = live_stream().await;
+    let (listener, terms) = (participant("traced"), terms(30_000, 10));
+    let request = tracing::info_span!("join");
+    let seat = scripts.seat(&mut redis, &vibe, &listener, &terms, SeatRequest::Join);
+    assert_eq!(
+        tracing::Instrument::instrument(seat, request)
+            .await
+            .unwrap(),
+        admitted(1, 10)
+    );
+
+    // Other tests trace their own streams meanwhile.
+    let of_this_stream = |name: &str| {
+        spans
+            .named(name)
+            .into_iter()
+            .find(|span| span.attribute("vibe_id") == Some(vibe.as_str()))
+            .unwrap_or_else(|| panic!("no {name} span for {vibe}"))
+    };
+    assert_eq!(
+        of_this_stream("redis_register_stream").attribute("outcome"),
+        Some("fresh")
+    );
+    let seated = of_this_stream("redis_seat");
+    assert_eq!(seated.attribute("outcome"), Some("admitted"));
+    assert_eq!(seated.attribute("db.system.name"), Some("redis"));
+    assert_eq!(seated.kind, "Client");
+    assert_eq!(seated.error, None);
+    let request = spans
+        .named("join")
+        .into_iter()
+        .find(|span| span.span_id == seated.parent_span_id)
+        .expect("the seat span sits inside the request span");
+    assert_eq!(seated.trace_id, request.trace_id);
+
+    // A stream record of the wrong type makes the script fail in Redis.
+    let broken = unique_vibe();
+    redis::cmd("SET")
+        .arg(vibes_redis::keys::stream_record(&broken))
+        .arg("not a hash")
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+    let failed = scripts
+        .seat(&mut redis, &broken, &listener, &terms, SeatRequest::Join)
+        .await;
+    assert!(failed.is_err());
+    let failed_span = spans
+        .named("redis_seat")
+        .into_iter()
+        .find(|span| span.attribute("vibe_id") == Some(broken.as_str()))
+        .expect("the failed call's span");
+    assert_eq!(failed_span.attribute("outcome"), Some("error"));
+    let error = failed_span.error.expect("an error status");
+    assert!(error.contains("WRONGTYPE"), "{error}");
+}

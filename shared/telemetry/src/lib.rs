@@ -1,22 +1,33 @@
 //! Telemetry is set up the same way in every service:
-//! - JSON log lines on stderr with the span fields that led to each event
-//!   (`RUST_LOG` overrides the configured level);
+//! - JSON log lines on stderr with the fields of the span that led to each
+//!   event and its `trace_id` and `span_id` (`RUST_LOG` overrides the
+//!   configured level);
+//! - spans get W3C trace and span ids whether or not they are exported, so
+//!   logs of one request correlate across services even without a collector;
 //! - OTLP traces over HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
 //!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, honouring the standard
 //!   `OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf`,
 //!   default, or `http/json`) and `OTEL_TRACES_SAMPLER[_ARG]` variables;
-//! - W3C trace context (`traceparent`, `tracestate`) across service calls.
+//! - W3C trace context (`traceparent`, `tracestate`) across service calls;
+//! - participant ids shown hashed unless configured otherwise.
 
+mod capture;
+mod json_lines;
+mod participants;
 mod propagation;
 
+pub use capture::{captured, CapturedSpan, LogCapture, SpanCapture};
+pub use participants::{participant_field, show_participant_ids, ParticipantIds};
 pub use propagation::{adopt_remote_parent, trace_headers};
 
+use json_lines::JsonLines;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use tracing::Subscriber;
+use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{layer::SubscriberExt, EnvFilter, Layer, Registry};
@@ -43,27 +54,54 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Builds the subscriber; `sink` is stderr in services and a discard sink in tests.
+/// Builds a subscriber that logs (with trace ids) but exports nothing;
+/// `sink` is stderr, or a discard or capture sink in tests.
 pub fn subscriber<Sink>(default_level: &str, sink: Sink) -> impl Subscriber + Send + Sync
 where
     Sink: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
-    Registry::default().with(log_layers(default_level, sink))
+    let provider = SdkTracerProvider::builder().build();
+    subscriber_with(default_level, sink, &provider, "vibes")
 }
 
-fn log_layers<S, Sink>(default_level: &str, sink: Sink) -> impl Layer<S>
+/// Logs into `sink` and traces into `provider` under the instrumentation scope `scope`.
+fn subscriber_with<Sink>(
+    default_level: &str,
+    sink: Sink,
+    provider: &SdkTracerProvider,
+    scope: &'static str,
+) -> impl Subscriber + Send + Sync
+where
+    Sink: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    Registry::default()
+        .with(log_layer(default_level, sink))
+        .with(trace_layer(provider, scope))
+}
+
+fn log_layer<S, Sink>(default_level: &str, sink: Sink) -> impl Layer<S>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
     Sink: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let json = tracing_subscriber::fmt::layer()
-        .json()
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_writer(sink);
-    json.with_filter(filter)
+    tracing_subscriber::fmt::layer()
+        .fmt_fields(JsonFields::new())
+        .event_format(JsonLines)
+        .with_writer(sink)
+        .with_filter(filter)
+}
+
+/// Gives every span at `info` or above its OpenTelemetry ids, and hands
+/// finished spans to the provider's exporter, if it has one.
+fn trace_layer<S>(provider: &SdkTracerProvider, scope: &'static str) -> impl Layer<S>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(scope))
+        .with_filter(EnvFilter::new("info"))
 }
 
 /// Installs logs and, when configured, trace export for the whole process;
@@ -80,15 +118,10 @@ pub fn init_with_sink<Sink>(
 where
     Sink: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
-    let provider = trace_provider(service_name);
-    let traces = provider.as_ref().map(|provider| {
-        tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer(service_name))
-            .with_filter(EnvFilter::new("info"))
-    });
-    let subscriber = Registry::default()
-        .with(log_layers(default_level, sink))
-        .with(traces);
+    let exporting = trace_provider(service_name);
+    let exports = exporting.is_some();
+    let provider = exporting.unwrap_or_else(|| SdkTracerProvider::builder().build());
+    let subscriber = subscriber_with(default_level, sink, &provider, service_name);
     if tracing::subscriber::set_global_default(subscriber).is_err() {
         eprintln!("{service_name}: a tracing subscriber was already installed");
     }
@@ -96,10 +129,12 @@ where
     tracing::info!(
         service = service_name,
         version = env!("CARGO_PKG_VERSION"),
-        traces = provider.is_some(),
+        traces_exported = exports,
         "starting"
     );
-    TelemetryGuard { provider }
+    TelemetryGuard {
+        provider: Some(provider),
+    }
 }
 
 fn trace_provider(service_name: &str) -> Option<SdkTracerProvider> {

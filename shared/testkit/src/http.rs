@@ -18,12 +18,22 @@ pub async fn expect_problem(response: Response, status: StatusCode, code: &str) 
 /// The sum of the Prometheus samples of `metric` on `address`/metrics whose
 /// labels include every `labels` pair (0 when there are none yet).
 pub async fn metric(address: &str, metric: &str, labels: &[(&str, &str)]) -> f64 {
-    let text = reqwest::get(format!("{address}/metrics"))
+    sample(&scrape(address).await, metric, labels)
+}
+
+/// The Prometheus text of `address`/metrics, to read several samples of one moment.
+pub async fn scrape(address: &str) -> String {
+    reqwest::get(format!("{address}/metrics"))
         .await
         .expect("metrics answer")
         .text()
         .await
-        .expect("metrics text");
+        .expect("metrics text")
+}
+
+/// The sum of the samples of `metric` in scraped `text` whose labels include
+/// every `labels` pair (0 when there are none).
+pub fn sample(text: &str, metric: &str, labels: &[(&str, &str)]) -> f64 {
     text.lines()
         .filter(|line| !line.starts_with('#'))
         .filter(|line| {

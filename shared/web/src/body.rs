@@ -89,6 +89,8 @@ pub async fn read_audio(request: &HttpRequest, payload: web::Payload) -> Result<
     let body = read_limited(payload, limit).await?;
     let pcm = if is_json { decode_lyria(&body)? } else { body };
     audio::validate_pcm_len(pcm.len()).map_err(pcm_problem)?;
+    let encoding = if is_json { "lyria" } else { "raw" };
+    crate::metrics::record_chunk(request, encoding, pcm.len());
     Ok(pcm)
 }
 

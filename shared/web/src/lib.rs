@@ -56,6 +56,7 @@ where
                 metrics::track_requests(service_name, request, next)
             }))
             .wrap(TracingLogger::<TracedRootSpan>::new())
+            .app_data(metrics::ServiceName(service_name))
             .app_data(vibes_problem::json_config(MAX_JSON_BODY_BYTES))
             .app_data(vibes_problem::path_config())
             .route("/health/live", web::get().to(health::live))

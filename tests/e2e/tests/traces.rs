@@ -1,13 +1,17 @@
 //! One audio chunk and one join through the edge produce traces that cross
-//! gateway → ingest → registry and gateway → registry, exported over OTLP/HTTP
-//! to a receiver in this test (no collector binary is installable here).
+//! gateway → ingest → registry (→ Redis) and gateway → registry (→ Redis),
+//! exported over OTLP/HTTP to a receiver in this test (no collector binary is
+//! installable here); the log lines written meanwhile carry the ids of the
+//! exported spans; the stream's ffmpeg process is a trace of its own.
 
 use actix_web::{web, App, HttpServer};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vibes_e2e::Stack;
+use vibes_telemetry::LogCapture;
 use vibes_testkit::audio::sine_pcm;
+use vibes_testkit::edge::Reply;
 use vibes_testkit::tokens::{creator_bearer, participant_bearer};
 
 type Received = Arc<Mutex<Vec<Value>>>;
@@ -55,6 +59,49 @@ fn named<'a>(spans: &'a [Value], name: &str) -> Option<&'a Value> {
     spans.iter().find(|span| span["name"] == name)
 }
 
+/// An attribute's value as text, whatever its OTLP type.
+fn attribute(span: &Value, key: &str) -> Option<String> {
+    let pair = span["attributes"]
+        .as_array()?
+        .iter()
+        .find(|pair| pair["key"] == key)?;
+    let value = pair["value"].as_object()?.values().next()?;
+    Some(match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    })
+}
+
+/// The first log line whose message is `message`.
+fn log_line<'a>(lines: &'a [Value], message: &str) -> &'a Value {
+    lines
+        .iter()
+        .find(|line| line["fields"]["message"] == message)
+        .unwrap_or_else(|| panic!("no log line {message:?}"))
+}
+
+/// Waits until spans called `wanted` have all arrived.
+async fn spans_named(
+    telemetry: &vibes_telemetry::TelemetryGuard,
+    received: &Received,
+    wanted: &[&str],
+) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        telemetry.flush();
+        let spans = spans(received);
+        if wanted.iter().all(|name| named(&spans, name).is_some()) {
+            return spans;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "spans missing; received {:?}",
+            spans.iter().map(|s| &s["name"]).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn by_id<'a>(spans: &'a [Value], id: &Value) -> &'a Value {
     spans
         .iter()
@@ -67,19 +114,28 @@ async fn a_chunk_and_a_join_are_each_one_trace_across_the_services() {
     let (endpoint, received) = start_receiver();
     std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint);
     std::env::set_var("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json");
-    let telemetry = vibes_telemetry::init_with_sink("vibes-e2e", "info", std::io::sink);
+    let logs = LogCapture::default();
+    let telemetry = vibes_telemetry::init_with_sink("vibes-e2e", "info", logs.clone());
     let stack = Stack::start().await;
     stack.wait_until_healthy(Duration::from_secs(30));
 
     let vibe = format!("traced-{}", std::process::id());
-    let chunk = stack.edge.request_as(
-        Some(&creator_bearer(&vibe)),
-        "POST",
-        &format!("/stream/{vibe}/audio"),
-        Some("application/octet-stream"),
-        &sine_pcm(0.5),
+    let pcm = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pcm.path(), sine_pcm(0.5)).unwrap();
+    let mut curl = stack.edge.curl();
+    curl.args(["-X", "POST", "-H", "Content-Type: application/octet-stream"])
+        .args(["-H", "X-Chunk-Seq: 7", "-H", "Expect:"])
+        .args(["-H", &format!("Authorization: {}", creator_bearer(&vibe))])
+        .arg("--data-binary")
+        .arg(format!("@{}", pcm.path().display()))
+        .arg(stack.edge.url(&format!("/stream/{vibe}/audio")));
+    let chunk = Reply::from_curl(curl);
+    assert_eq!(
+        chunk.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&chunk.body)
     );
-    assert_eq!(chunk.status, 202);
     let join = stack.edge.request_as(
         Some(&participant_bearer("traced-listener")),
         "POST",
@@ -93,23 +149,12 @@ async fn a_chunk_and_a_join_are_each_one_trace_across_the_services() {
         "gateway_audio",
         "accept_audio",
         "register_stream",
+        "redis_register_stream",
         "gateway_join",
         "join",
+        "redis_seat",
     ];
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let spans = loop {
-        telemetry.flush();
-        let spans = spans(&received);
-        if wanted.iter().all(|name| named(&spans, name).is_some()) {
-            break spans;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "spans missing; received {:?}",
-            spans.iter().map(|s| &s["name"]).collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let spans = spans_named(&telemetry, &received, &wanted).await;
 
     // The chunk: gateway → ingest → registry, one trace, linked parent to child.
     let gateway = named(&spans, "gateway_audio").unwrap();
@@ -127,6 +172,25 @@ async fn a_chunk_and_a_join_are_each_one_trace_across_the_services() {
         by_id(&spans, &registry_request["parentSpanId"])["traceId"],
         ingest["traceId"]
     );
+    for audio_span in [gateway, ingest] {
+        assert_eq!(attribute(audio_span, "bytes").as_deref(), Some("96000"));
+        assert_eq!(attribute(audio_span, "seq").as_deref(), Some("7"));
+        assert_eq!(attribute(audio_span, "vibe_id"), Some(vibe.clone()));
+    }
+    // … and on to Redis: the registration script is a client span of its own.
+    let redis_registration = named(&spans, "redis_register_stream").unwrap();
+    assert_eq!(redis_registration["parentSpanId"], registry["spanId"]);
+    assert_eq!(
+        attribute(redis_registration, "outcome").as_deref(),
+        Some("fresh")
+    );
+    assert_eq!(redis_registration["kind"], 3, "SPAN_KIND_CLIENT");
+
+    // Log lines written while handling the chunk name the exported spans.
+    let lines = logs.lines();
+    let started = log_line(&lines, "stream started");
+    assert_eq!(started["trace_id"], ingest["traceId"]);
+    assert_eq!(started["span_id"], ingest["spanId"]);
 
     // The join: gateway → registry, a trace of its own.
     let gateway_join = named(&spans, "gateway_join").unwrap();
@@ -137,4 +201,33 @@ async fn a_chunk_and_a_join_are_each_one_trace_across_the_services() {
         by_id(&spans, &registry_join["parentSpanId"])["parentSpanId"],
         gateway_join["spanId"]
     );
+    // The participant id is hashed: `printf %s traced-listener | sha256sum | cut -c1-16`.
+    assert_eq!(
+        attribute(registry_join, "participant_id").as_deref(),
+        Some("53470effb2b5f058")
+    );
+    let seat = named(&spans, "redis_seat").unwrap();
+    assert_eq!(seat["parentSpanId"], registry_join["spanId"]);
+    assert_eq!(attribute(seat, "outcome").as_deref(), Some("admitted"));
+
+    // Ending the stream ends its ffmpeg: that process is one root span.
+    let ended = stack.edge.request_as(
+        Some(&creator_bearer(&vibe)),
+        "DELETE",
+        &format!("/stream/{vibe}"),
+        None,
+        &[],
+    );
+    assert_eq!(ended.status, 200);
+    let spans = spans_named(&telemetry, &received, &["encoder"]).await;
+    let encoder = named(&spans, "encoder").unwrap();
+    assert_eq!(attribute(encoder, "vibe_id"), Some(vibe.clone()));
+    assert_eq!(attribute(encoder, "exit").as_deref(), Some("finished"));
+    assert!(encoder
+        .get("parentSpanId")
+        .is_none_or(|parent| parent == ""));
+    let lines = logs.lines();
+    let encoder_started = log_line(&lines, "encoder started");
+    assert_eq!(encoder_started["trace_id"], encoder["traceId"]);
+    assert_eq!(encoder_started["span"]["vibe_id"], vibe.as_str());
 }

@@ -40,7 +40,7 @@ use vibes_web::VibePath;
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(name = "gateway_audio", skip_all, fields(vibe_id = %vibe.0, creator))]
+#[tracing::instrument(name = "gateway_audio", skip_all, fields(vibe_id = %vibe.0, creator, bytes, seq))]
 pub async fn audio(
     vibe: VibePath,
     request: HttpRequest,
@@ -56,6 +56,11 @@ pub async fn audio(
         .await?;
     let seq = vibes_web::headers::chunk_seq(&request)?;
     let pcm = vibes_web::body::read_audio(&request, payload).await?;
+    let span = tracing::Span::current();
+    span.record("bytes", pcm.len());
+    if let Some(seq) = seq {
+        span.record("seq", seq);
+    }
     let mut headers = vec![(CREATOR_HEADER, creator.to_string())];
     headers.extend(seq.map(|seq| (CHUNK_SEQ_HEADER, seq.to_string())));
     let body = Body {

@@ -17,7 +17,8 @@ pub async fn join(
 ) -> Result<HttpResponse, actix_web::Error> {
     let body: JoinRequest = vibes_web::body::read_optional_json(&request, payload).await?;
     let participant = body.participant_id.unwrap_or_else(ParticipantId::generate);
-    tracing::Span::current().record("participant_id", participant.as_str());
+    let shown = vibes_telemetry::participant_field(participant.as_str());
+    tracing::Span::current().record("participant_id", shown);
     let seat = store.seat(&vibe.0, &participant, SeatRequest::Join).await?;
     Ok(HttpResponse::Ok().json(JoinResponse {
         playback: playback.urls_for(&vibe.0, &participant),
@@ -29,13 +30,15 @@ pub async fn join(
     }))
 }
 
-#[tracing::instrument(name = "leave", skip_all, fields(vibe_id = %vibe.0, participant_id = %body.participant_id))]
+#[tracing::instrument(name = "leave", skip_all, fields(vibe_id = %vibe.0, participant_id))]
 pub async fn leave(
     vibe: VibePath,
     body: web::Json<LeaveRequest>,
     store: web::Data<SessionStore>,
 ) -> Result<HttpResponse, RegistryError> {
     let LeaveRequest { participant_id } = body.into_inner();
+    let shown = vibes_telemetry::participant_field(participant_id.as_str());
+    tracing::Span::current().record("participant_id", shown);
     let outcome = store.leave(&vibe.0, &participant_id).await?;
     Ok(HttpResponse::Ok().json(LeaveResponse {
         vibe_id: vibe.0,

@@ -40,7 +40,10 @@ pub async fn authorize(
     };
     let span = tracing::Span::current();
     span.record("vibe_id", vibe.as_str());
-    span.record("participant_id", participant.as_str());
+    span.record(
+        "participant_id",
+        vibes_telemetry::participant_field(participant.as_str()),
+    );
     match store.seat(&vibe, &participant, SeatRequest::Renew).await {
         Ok(_) => HttpResponse::NoContent().finish(),
         Err(error @ RegistryError::Redis(_)) => error.error_response(),

@@ -1,4 +1,5 @@
 mod capacity;
+mod census;
 mod health;
 mod helpers;
 mod participants;
