@@ -20,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 use vibes_domain::audio::{pcm_duration, pcm_len};
 use vibes_domain::VibeId;
 
@@ -164,6 +165,10 @@ impl StreamPipeline {
         })?;
         self.stats.chunks_accepted.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("vibes_ingest_chunks_accepted_total").increment(1);
+        // How far ahead of what plays this chunk's audio ends: the buffer
+        // fill as a distribution, without a label per stream.
+        metrics::histogram!("vibes_ingest_queued_audio_seconds")
+            .record(pcm_duration(queued + length).as_secs_f64());
         Ok(())
     }
 
@@ -254,8 +259,8 @@ impl Worker {
             self.stats
                 .silence_bytes
                 .fetch_add(slice.silence_bytes as u64, Ordering::Relaxed);
-            metrics::counter!("vibes_ingest_silence_bytes_total")
-                .increment(slice.silence_bytes as u64);
+            metrics::counter!("vibes_ingest_silence_ms_total")
+                .increment(pcm_duration(slice.silence_bytes).as_millis() as u64);
 
             next_slice_at += SLICE;
             let now = Instant::now();
@@ -307,7 +312,8 @@ impl Worker {
             self.stats.chunks_played.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(encoder) = self.encoder.take() {
-            match encoder.finish(FINISH_GRACE).await {
+            let span = tracing::info_span!("encoder_flush", vibe_id = %self.vibe);
+            match encoder.finish(FINISH_GRACE).instrument(span).await {
                 Ok(status) => tracing::info!(vibe_id = %self.vibe, %status, "encoder finished"),
                 Err(error) => {
                     tracing::warn!(vibe_id = %self.vibe, %error, "encoder did not finish")
@@ -345,11 +351,18 @@ impl Worker {
                 Ok(()) => return,
                 Err(error) => {
                     tracing::warn!(vibe_id = %self.vibe, %error, failures, "encoder failed; restarting it");
-                    if let Some(failed) = self.encoder.take() {
-                        failed.kill().await;
-                    }
+                    let backoff = self.settings.restart_backoff(failures);
+                    let failed = self.encoder.take();
                     self.encoder_pid.store(0, Ordering::Relaxed);
-                    tokio::time::sleep(self.settings.restart_backoff(failures)).await;
+                    let span = tracing::info_span!("encoder_restart", vibe_id = %self.vibe, failures, backoff_ms = backoff.as_millis() as u64);
+                    async move {
+                        if let Some(failed) = failed {
+                            failed.kill().await;
+                        }
+                        tokio::time::sleep(backoff).await;
+                    }
+                    .instrument(span)
+                    .await;
                     failures += 1;
                 }
             }

@@ -376,6 +376,8 @@ async fn metrics_count_accepted_chunks_and_active_streams() {
     use vibes_testkit::http::metric;
     let app = spawn_app().await;
     let accepted_before = metric(&app.address, "vibes_ingest_chunks_accepted_total", &[]).await;
+    let queued_before = metric(&app.address, "vibes_ingest_queued_audio_seconds_count", &[]).await;
+    let claims_before = metric(&app.address, "vibes_ingest_ownership_claims_total", &[]).await;
     let vibe = unique_vibe();
     app.post_audio(vibe.as_str(), PCM, sine_pcm(0.2)).await;
     app.post_audio(vibe.as_str(), PCM, sine_pcm(0.2)).await;
@@ -384,6 +386,18 @@ async fn metrics_count_accepted_chunks_and_active_streams() {
         accepted_after >= accepted_before + 2.0,
         "{accepted_before} → {accepted_after}"
     );
+    let queued_after = metric(&app.address, "vibes_ingest_queued_audio_seconds_count", &[]).await;
+    assert!(
+        queued_after >= queued_before + 2.0,
+        "buffer fill observed per chunk"
+    );
+    let claims_after = metric(&app.address, "vibes_ingest_ownership_claims_total", &[]).await;
+    assert!(claims_after > claims_before, "the stream was claimed");
+    // Once the two chunks have played, filler silence follows.
+    wait_until_async(Duration::from_secs(5), "silence counted", || async {
+        metric(&app.address, "vibes_ingest_silence_ms_total", &[]).await > 0.0
+    })
+    .await;
     assert!(metric(&app.address, "vibes_ingest_streams_active", &[]).await >= 1.0);
     assert!(metric(&app.address, "vibes_ingest_encoder_starts_total", &[]).await >= 1.0);
     app.end(vibe.as_str()).await;
