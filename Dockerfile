@@ -4,6 +4,7 @@
 #   docker build --target ingest           -t vibesflow/ingest .
 #   docker build --target session-registry -t vibesflow/session-registry .
 #   docker build --target srs-supervisor   -t vibesflow/srs-supervisor .
+#   docker build --target edge             -t vibesflow/edge .
 #
 # Dependency caching without extra tools (the cargo-chef idea done by hand):
 # the "skeleton" stage keeps only Cargo.toml/Cargo.lock and empty stub sources,
@@ -16,6 +17,8 @@
 
 ARG RUST_IMAGE=rust:1.95.0-slim-bookworm
 ARG RUNTIME_IMAGE=debian:12.11-slim
+ARG NODE_IMAGE=node:20.19.2-bookworm-slim
+ARG NGINX_IMAGE=nginx:1.27.5-bookworm
 
 ########## skeleton: manifests + stub sources only ##########
 FROM ${RUST_IMAGE} AS skeleton
@@ -118,3 +121,20 @@ COPY --from=builder /out/ingest /usr/local/bin/ingest
 USER 10001:10001
 EXPOSE 3002
 ENTRYPOINT ["/usr/local/bin/ingest"]
+
+########## web: the pages' players, vendored from the npm registry ##########
+# The same script as on a developer machine, so the players and their pinned
+# versions are listed once (scripts/bundle-web, web/package-lock.json).
+FROM ${NODE_IMAGE} AS web
+WORKDIR /src
+COPY scripts/bundle-web scripts/lib.sh scripts/
+COPY web web
+RUN PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 scripts/bundle-web
+
+########## edge: nginx with the web pages ##########
+# The config template and its render script come from ConfigMaps (k8s) or
+# mounts (compose), so a config change needs no new image.
+FROM ${NGINX_IMAGE} AS edge
+COPY --from=web /src/web/index.html /src/web/listen.html /src/web/create.html /opt/vibesflow/web/
+COPY --from=web /src/web/assets /opt/vibesflow/web/assets
+COPY --from=web /src/web/vendor /opt/vibesflow/web/vendor
