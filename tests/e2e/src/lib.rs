@@ -136,6 +136,31 @@ impl Stack {
         }
     }
 
+    /// Joins `vibe` as `participant` through the edge and returns the
+    /// playback URL of `kind` ("flv" or "hls"), as a path under the edge.
+    pub fn join_for_playback(&self, vibe: &str, participant: &str, kind: &str) -> String {
+        let joined = self.edge.request_as(
+            Some(&vibes_testkit::tokens::participant_bearer(participant)),
+            "POST",
+            &format!("/stream/{vibe}/join"),
+            Some("application/json"),
+            b"{}",
+        );
+        assert_eq!(
+            joined.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&joined.body)
+        );
+        let url = joined.json()["playback"][kind]
+            .as_str()
+            .unwrap_or_else(|| panic!("a {kind} playback URL"))
+            .to_owned();
+        url.strip_prefix(&self.edge.url(""))
+            .expect("playback under the edge")
+            .to_owned()
+    }
+
     /// Polls `GET /health` through the edge until every part is up.
     pub fn wait_until_healthy(&self, limit: Duration) -> Reply {
         let deadline = Instant::now() + limit;

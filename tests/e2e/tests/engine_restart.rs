@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use vibes_domain::audio::BYTES_PER_SECOND;
 use vibes_e2e::Stack;
 use vibes_testkit::chirp::{chirp_pcm, stream_moments, WINDOW_SECONDS};
-use vibes_testkit::tokens::{creator_bearer, participant_bearer};
+use vibes_testkit::tokens::creator_bearer;
 
 const STREAM_SECONDS: usize = 16;
 const KILL_AFTER: Duration = Duration::from_secs(6);
@@ -111,18 +111,7 @@ async fn a_listener_plays_again_within_5_s_after_the_engine_is_killed() {
     for second in 0..3 {
         send(second);
     }
-    let joined = edge.request_as(
-        Some(&participant_bearer("restart-listener")),
-        "POST",
-        &format!("/stream/{vibe}/join"),
-        Some("application/json"),
-        b"{}",
-    );
-    assert_eq!(joined.status, 200);
-    let flv_url = joined.json()["playback"]["flv"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let flv_url = edge.url(&stack.join_for_playback(&vibe, "restart-listener", "flv"));
     let captures = tempfile::tempdir().unwrap();
     let connections = Arc::new(Mutex::new(Vec::new()));
     let listener = reconnecting_listener(

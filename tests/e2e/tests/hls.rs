@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use vibes_e2e::Stack;
 use vibes_testkit::chirp::{chirp_pcm, stream_moments};
 use vibes_testkit::edge::{Edge, Reply};
-use vibes_testkit::tokens::{creator_bearer, participant_bearer};
+use vibes_testkit::tokens::creator_bearer;
 
 /// POSTs one second of chirp per second through the edge (`lead` ahead of
 /// the real-time writer), from a thread of its own; returns when each second
@@ -70,27 +70,6 @@ fn feed(edge: &Edge, vibe: &str, seconds: usize, lead: Duration) -> JoinHandle<V
     })
 }
 
-fn join_hls(stack: &Stack, vibe: &str, participant: &str) -> String {
-    let joined = stack.edge.request_as(
-        Some(&participant_bearer(participant)),
-        "POST",
-        &format!("/stream/{vibe}/join"),
-        Some("application/json"),
-        b"{}",
-    );
-    assert_eq!(
-        joined.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&joined.body)
-    );
-    let hls = joined.json()["playback"]["hls"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    hls.strip_prefix(&stack.edge.url("")).unwrap().to_owned()
-}
-
 fn segments(playlist: &Reply) -> Vec<String> {
     String::from_utf8_lossy(&playlist.body)
         .lines()
@@ -144,7 +123,7 @@ async fn hls_plays_through_the_edge_and_its_viewer_is_counted_from_leases() {
     let vibe = format!("hls-{}", std::process::id());
     let feeder = feed(edge, &vibe, 14, Duration::from_secs(2));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let playlist_path = join_hls(&stack, &vibe, "hls-viewer");
+    let playlist_path = stack.join_for_playback(&vibe, "hls-viewer", "hls");
     let segment = first_listed_segment(edge, &playlist_path, Duration::from_secs(20));
     let hls_url = edge.url(&playlist_path);
 
@@ -311,7 +290,7 @@ async fn hls_latency_from_post_to_a_playable_segment_is_measured() {
     let feeder = feed(edge, &vibe, SECONDS, Duration::from_millis(200));
     let first_post = Instant::now();
     std::thread::sleep(Duration::from_millis(300));
-    let playlist_path = join_hls(&stack, &vibe, "latency-viewer");
+    let playlist_path = stack.join_for_playback(&vibe, "latency-viewer", "hls");
     let (directory, _) = playlist_path.rsplit_once('/').unwrap();
     let listed: Arc<Mutex<Vec<(String, Duration)>>> = Arc::default();
     let deadline = first_post + Duration::from_secs(SECONDS as u64 + 2);

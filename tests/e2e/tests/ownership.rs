@@ -13,7 +13,7 @@ use vibes_redis::ownership::{OwnershipScripts, PodDirectory};
 use vibes_redis::RedisConnector;
 use vibes_testkit::audio::{probe_audio, sine_pcm};
 use vibes_testkit::process::TestProcess;
-use vibes_testkit::tokens::{creator_bearer, participant_bearer};
+use vibes_testkit::tokens::creator_bearer;
 
 const POD_MODE: &str = "VIBES_E2E_INGEST_POD";
 const PCM: &str = "application/octet-stream";
@@ -244,22 +244,7 @@ async fn a_stream_survives_its_owner_being_killed_paused_and_stopped() {
     creator.stream_for(2).await;
     wait_for_owner(&cluster, &vibe, "a-pod-1#").await;
 
-    let joined = stack.edge.request_as(
-        Some(&participant_bearer("listener-1")),
-        "POST",
-        &format!("/stream/{vibe}/join"),
-        Some("application/json"),
-        b"{}",
-    );
-    assert_eq!(joined.status, 200);
-    let flv_url = joined.json()["playback"]["flv"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let flv_path = flv_url
-        .strip_prefix(&stack.edge.url(""))
-        .unwrap()
-        .to_owned();
+    let flv_path = stack.join_for_playback(&vibe, "listener-1", "flv");
     let heard = listen_while_streaming(&mut creator, &flv_path).await;
     assert!(heard >= 2.0, "the first owner's stream plays: {heard} s");
 

@@ -68,20 +68,7 @@ async fn a_stalled_encoder_fills_the_buffer_and_the_creator_gets_429() {
     let vibe = unique_vibe();
     app.post_audio(vibe.as_str(), PCM, sine_pcm(0.1)).await;
     let pipeline = app.streams.get(&vibe).expect("stream started");
-    wait_until(Duration::from_secs(5), || pipeline.encoder_pid().is_some()).await;
-    let pid = pipeline.encoder_pid().unwrap() as libc::pid_t;
-
-    // SAFETY: pause and resume the ffmpeg child this test's ingest started.
-    unsafe { libc::kill(pid, libc::SIGSTOP) };
-    // The pacer keeps writing silence until the paused encoder's pipe is full.
-    let silence = || pipeline.stats().silence_bytes.load(Ordering::Relaxed);
-    loop {
-        let before = silence();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        if silence() == before {
-            break;
-        }
-    }
+    let paused = PausedEncoder::pause(&pipeline).await;
     let mut statuses = Vec::new();
     for _ in 0..4 {
         let response = app.post_audio(vibe.as_str(), PCM, sine_pcm(2.0)).await;
@@ -100,7 +87,7 @@ async fn a_stalled_encoder_fills_the_buffer_and_the_creator_gets_429() {
     let refused = app.post_audio(vibe.as_str(), PCM, sine_pcm(2.0)).await;
     assert_eq!(refused.headers()["retry-after"], "1");
     expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "buffer_full").await;
-    unsafe { libc::kill(pid, libc::SIGCONT) };
+    paused.resume();
 
     wait_until(Duration::from_secs(10), || {
         pipeline.stats().chunks_played.load(Ordering::Relaxed) == 3
@@ -138,26 +125,14 @@ async fn audio_that_waited_beyond_the_latency_cap_is_dropped_and_counted() {
     let vibe = unique_vibe();
     app.post_audio(vibe.as_str(), PCM, sine_pcm(0.1)).await;
     let pipeline = app.streams.get(&vibe).expect("stream started");
-    wait_until(Duration::from_secs(5), || pipeline.encoder_pid().is_some()).await;
-    let pid = pipeline.encoder_pid().unwrap() as libc::pid_t;
-
-    // SAFETY: pause and resume the ffmpeg child this test's ingest started.
-    unsafe { libc::kill(pid, libc::SIGSTOP) };
-    let silence = || pipeline.stats().silence_bytes.load(Ordering::Relaxed);
-    loop {
-        let before = silence();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        if silence() == before {
-            break;
-        }
-    }
+    let paused = PausedEncoder::pause(&pipeline).await;
     for _ in 0..3 {
         let response = app.post_audio(vibe.as_str(), PCM, sine_pcm(0.5)).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
     }
     // Stuck longer than the cap: all three are too late once it resumes.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    unsafe { libc::kill(pid, libc::SIGCONT) };
+    paused.resume();
     let dropped = || pipeline.stats().late_dropped_bytes.load(Ordering::Relaxed);
     wait_until(Duration::from_secs(5), || {
         dropped() == 3 * sine_pcm(0.5).len() as u64
@@ -450,4 +425,30 @@ async fn a_ready_pod_reports_its_pool_heartbeat() {
         report().await["parts"]["ingest_pool"]["status"] == "up"
     })
     .await;
+}
+
+/// A stream's ffmpeg stopped with SIGSTOP, once the pipe to it is full (the
+/// pacer writes silence until it is): from then on nothing more is played.
+struct PausedEncoder(libc::pid_t);
+
+impl PausedEncoder {
+    async fn pause(pipeline: &ingest::pipeline::StreamPipeline) -> Self {
+        wait_until(Duration::from_secs(5), || pipeline.encoder_pid().is_some()).await;
+        let pid = pipeline.encoder_pid().unwrap() as libc::pid_t;
+        // SAFETY: a signal to the ffmpeg child this test's ingest started.
+        unsafe { libc::kill(pid, libc::SIGSTOP) };
+        let silence = || pipeline.stats().silence_bytes.load(Ordering::Relaxed);
+        loop {
+            let before = silence();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if silence() == before {
+                return Self(pid);
+            }
+        }
+    }
+
+    fn resume(&self) {
+        // SAFETY: as in `pause`.
+        unsafe { libc::kill(self.0, libc::SIGCONT) };
+    }
 }
