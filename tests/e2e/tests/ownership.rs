@@ -51,6 +51,12 @@ impl Pod {
     /// loaded choice (ties broken by name) sends the stream to these first.
     fn start(stack: &Stack, name: &str) -> Self {
         let port = vibes_testkit::free_port();
+        // The pod's log goes to a file; the harness shows this line (and so
+        // where to look) only when the test fails.
+        let log_path =
+            std::env::temp_dir().join(format!("vibes-e2e-{name}-{}.log", std::process::id()));
+        eprintln!("{name} logs to {}", log_path.display());
+        let log = std::fs::File::create(&log_path).expect("a log file for the pod");
         let mut command = Command::new(std::env::current_exe().expect("the test binary"));
         command
             .args(["ingest_pod_process", "--exact", "--ignored", "--nocapture"])
@@ -67,7 +73,8 @@ impl Pod {
             .env("VIBES_OWNERSHIP__POOL", &stack.ingest_pool)
             // The child's test harness prints its own summary there, which
             // must not count among this binary's results.
-            .stdout(Stdio::null());
+            .stdout(Stdio::null())
+            .stderr(log);
         let process = TestProcess::spawn(name, command);
         vibes_testkit::wait_for_port(port, Duration::from_secs(20));
         Self {
