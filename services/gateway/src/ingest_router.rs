@@ -66,6 +66,7 @@ impl IngestRouter {
         body: Option<Body>,
     ) -> HttpResponse {
         let mut skipped: Vec<String> = Vec::new();
+        let mut unreachable: Vec<String> = Vec::new();
         let mut named_owner: Option<Target> = None;
         let mut last_problem = None;
         for _ in 0..MAX_ATTEMPTS {
@@ -85,6 +86,7 @@ impl IngestRouter {
                 Err(error) if error.is_connect() => {
                     tracing::warn!(vibe_id = %vibe, pod = %target.pod, %error, "ingest pod unreachable; trying another");
                     last_problem = Some(upstream::unavailable("ingest", &error));
+                    unreachable.push(target.pod.clone());
                     skipped.push(target.pod);
                     continue;
                 }
@@ -97,11 +99,17 @@ impl IngestRouter {
             let misdirected: Option<Misdirected> = response.json().await.ok();
             tracing::info!(vibe_id = %vibe, pod = %target.pod, ?misdirected, "ingest pod sent the request elsewhere");
             skipped.push(target.pod);
-            named_owner = misdirected.and_then(|answer| {
-                let pod = answer.owner?;
-                let url = answer.owner_url?;
-                (!skipped.contains(&pod)).then_some(Target { pod, url })
-            });
+            let owner = misdirected.and_then(|answer| Some((answer.owner?, answer.owner_url)));
+            match owner {
+                // The owner is gone but its heartbeat has not expired yet:
+                // no pod may take the stream before it does, so asking more
+                // pods now only makes them refuse too.
+                Some((pod, _)) if unreachable.contains(&pod) => break,
+                Some((pod, Some(url))) if !skipped.contains(&pod) => {
+                    named_owner = Some(Target { pod, url });
+                }
+                _ => {}
+            }
         }
         last_problem
             .unwrap_or_else(|| self.no_pod(vibe))
