@@ -4,7 +4,7 @@
 //! report can give the registry's rate as a ratio of the raw script rate.
 
 use crate::args::Arguments;
-use crate::latency::Percentiles;
+use crate::percentiles::Percentiles;
 use serde::Serialize;
 use serde_json::json;
 use std::error::Error;
