@@ -17,6 +17,7 @@ use crate::args::Arguments;
 use crate::click::{self, ClickDetector, ClickMatcher, ClickTrack};
 use crate::listener::{self, FrameSink, Plan};
 use crate::percentiles::Percentiles;
+use crate::seats;
 use crate::tokens::Minter;
 use serde::Serialize;
 use std::error::Error;
@@ -191,6 +192,10 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         .text("engine-flv-url")?
         .trim_end_matches('/')
         .to_owned();
+    let registry_url = arguments
+        .text("registry-url")?
+        .trim_end_matches('/')
+        .to_owned();
     let seconds = arguments.number("seconds", 60)?;
     let chunk = click::slice_aligned(Duration::from_millis(arguments.number("chunk-ms", 2000)?));
     let out = arguments.out_dir()?;
@@ -206,10 +211,13 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     let tag = std::process::id();
     let direct = Clicks::new(track);
     let stack = Clicks::new(track);
+    let direct_vibe = format!("bench-latency-direct-{tag}");
     let direct_run = tokio::spawn(direct_path(
         direct.clone(),
-        format!("{rtmp_base}/bench-latency-direct-{tag}"),
-        format!("{engine_flv}/live/bench-latency-direct-{tag}.flv"),
+        format!("{rtmp_base}/{direct_vibe}"),
+        registry_url,
+        engine_flv,
+        direct_vibe,
     ));
     let edge = crate::clients::edge(&edge_url, std::path::Path::new(&certificate))?;
     let stack_run = tokio::spawn(stack_path(
@@ -266,8 +274,13 @@ async fn progress(direct: Clicks, stack: Clicks) {
 async fn direct_path(
     clicks: Clicks,
     rtmp_url: String,
-    flv_url: String,
+    registry_url: String,
+    engine_flv: String,
+    vibe: String,
 ) -> Result<(), Box<dyn Error + Send + Sync>> {
+    let client = crate::clients::plain()?;
+    seats::register_stream(&client, &registry_url, &vibe).await?;
+    let seat = seats::join(&client, &registry_url, &vibe, "bench-latency-direct").await?;
     let mut ffmpeg = tokio::process::Command::new("ffmpeg")
         .args(::ingest::encoder::ffmpeg_arguments("128k", &rtmp_url))
         .stdin(Stdio::piped())
@@ -283,21 +296,27 @@ async fn direct_path(
     // A listener that connects before the publisher is never attached.
     sleep(Duration::from_secs(1)).await;
     let plan = Plan {
-        url: flv_url,
+        url: seat.engine_flv(&engine_flv, &vibe),
         until: source_until,
         window: None,
         max_tries: 10,
         stall: Duration::from_secs(3),
         retry_delay: Duration::from_millis(500),
     };
-    let client = crate::clients::plain()?;
-    let listening = tokio::spawn(async move {
-        let mut ear = ClickEar::new(clicks);
-        listener::listen(&client, &plan, &mut ear).await
+    let listening = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let mut ear = ClickEar::new(clicks);
+            listener::listen(&client, &plan, &mut ear).await
+        }
     });
     writer.await?;
     sleep(LAST_CLICK_GRACE).await;
     listening.abort();
+    let _ = client
+        .delete(format!("{registry_url}/internal/streams/{vibe}"))
+        .send()
+        .await;
     Ok(())
 }
 

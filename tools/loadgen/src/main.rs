@@ -16,6 +16,7 @@ mod percentiles;
 mod procstat;
 mod registry;
 mod report;
+mod seats;
 mod tokens;
 
 use std::process::ExitCode;
