@@ -1,11 +1,16 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-pub const USAGE: &str =
-    "usage: vibes-loadgen registry --registry-url URL --redis-url URL --out DIR \
-[--joins 5000] [--cap 1000] [--concurrency 64]\n       \
-vibes-loadgen ingest --ingest-url URL --ingest-pid PID --rtmp-base-url URL --out DIR \
-[--streams 20] [--seconds 20]";
+pub const USAGE: &str = "usage: vibes-loadgen <scenario> --out DIR [--option value …]
+  registry --registry-url URL --redis-url URL [--joins 5000] [--cap 1000] [--concurrency 64]
+           [--rate 2000] [--rate-seconds 5]
+  latency  --edge-url URL --ca-cert PEM --registry-url URL --engine-flv-url URL --rtmp-base-url URL
+           [--seconds 60] [--chunk-ms 2000]
+  fanout   --ingest-url URL --registry-url URL --edge-url URL --ca-cert PEM --engine-flv-url URL
+           --edge-pid PID --supervisor-pid PID [--listeners 1000] [--ramp 100] [--seconds 20]
+  streams  --gateway-url URL --gateway-pid PID --ingest-pid PID --registry-url URL
+           --engine-flv-url URL --rtmp-base-url URL [--streams 30] [--seconds 20]
+Scenarios that sign tokens read the gateway's key from VIBES_AUTH__SECRET (and VIBES_AUTH__KID).";
 
 pub struct Arguments {
     pub scenario: String,

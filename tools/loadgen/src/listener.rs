@@ -16,8 +16,8 @@ pub trait FrameSink: Send {
 }
 
 /// Counting only.
-pub struct NoSink;
-impl FrameSink for NoSink {}
+pub struct Counting;
+impl FrameSink for Counting {}
 
 #[derive(Debug, Clone)]
 pub struct Plan {

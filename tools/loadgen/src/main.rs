@@ -8,8 +8,8 @@ mod aac;
 mod args;
 mod click;
 mod clients;
+mod fanout;
 mod flv;
-mod ingest;
 mod latency;
 mod listener;
 mod percentiles;
@@ -17,6 +17,7 @@ mod procstat;
 mod registry;
 mod report;
 mod seats;
+mod streams;
 mod tokens;
 
 use std::process::ExitCode;
@@ -32,8 +33,9 @@ async fn main() -> ExitCode {
     };
     let outcome = match arguments.scenario.as_str() {
         "registry" => registry::run(&arguments).await,
-        "ingest" => ingest::run(&arguments).await,
+        "streams" | "ingest" => streams::run(&arguments).await,
         "latency" => latency::run(&arguments).await,
+        "fanout" => fanout::run(&arguments).await,
         other => Err(format!("unknown scenario {other:?}\n\n{}", args::USAGE).into()),
     };
     match outcome {

@@ -23,7 +23,11 @@ impl Seat {
 }
 
 /// Registers `vibe` as live (for a stream published straight to the engine).
-pub async fn register_stream(http: &reqwest::Client, registry_url: &str, vibe: &str) -> Result<(), Failure> {
+pub async fn register_stream(
+    http: &reqwest::Client,
+    registry_url: &str,
+    vibe: &str,
+) -> Result<(), Failure> {
     http.put(format!("{registry_url}/internal/streams/{vibe}"))
         .json(&json!({ "owner": "bench" }))
         .send()
@@ -32,7 +36,12 @@ pub async fn register_stream(http: &reqwest::Client, registry_url: &str, vibe: &
     Ok(())
 }
 
-pub async fn join(http: &reqwest::Client, registry_url: &str, vibe: &str, participant: &str) -> Result<Seat, Failure> {
+pub async fn join(
+    http: &reqwest::Client,
+    registry_url: &str,
+    vibe: &str,
+    participant: &str,
+) -> Result<Seat, Failure> {
     let response = http
         .post(format!("{registry_url}/stream/{vibe}/join"))
         .json(&json!({ "participant_id": participant }))
