@@ -51,3 +51,47 @@ impl Arguments {
         Ok(PathBuf::from(self.text("out")?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(words: &[&str]) -> Result<Arguments, String> {
+        Arguments::parse(words.iter().map(|word| word.to_string()))
+    }
+
+    #[test]
+    fn options_follow_the_scenario_as_name_value_pairs() {
+        let arguments = parse(&["fanout", "--listeners", "1000", "--out", "bench/out"]).unwrap();
+        assert_eq!(arguments.scenario, "fanout");
+        assert_eq!(arguments.number("listeners", 5).unwrap(), 1000);
+        assert_eq!(
+            arguments.number("seconds", 20).unwrap(),
+            20,
+            "defaults apply"
+        );
+        assert_eq!(arguments.out_dir().unwrap(), PathBuf::from("bench/out"));
+    }
+
+    #[test]
+    fn bad_command_lines_say_what_is_wrong() {
+        assert_eq!(parse(&[]).err().unwrap(), "no scenario given");
+        assert_eq!(
+            parse(&["fanout", "listeners"]).err().unwrap(),
+            "unexpected \"listeners\""
+        );
+        assert_eq!(
+            parse(&["fanout", "--out"]).err().unwrap(),
+            "--out needs a value"
+        );
+        let arguments = parse(&["fanout", "--listeners", "many"]).unwrap();
+        assert_eq!(
+            arguments.number("listeners", 1).err().unwrap(),
+            "--listeners must be a whole number"
+        );
+        assert_eq!(
+            arguments.text("edge-url").err().unwrap(),
+            "--edge-url is required"
+        );
+    }
+}
