@@ -1,11 +1,16 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-pub const USAGE: &str =
-    "usage: vibes-loadgen registry --registry-url URL --redis-url URL --out DIR \
-[--joins 5000] [--cap 1000] [--concurrency 64]\n       \
-vibes-loadgen ingest --ingest-url URL --ingest-pid PID --rtmp-base-url URL --out DIR \
-[--streams 20] [--seconds 20]";
+pub const USAGE: &str = "usage: vibes-loadgen <scenario> --out DIR [--option value …]
+  registry --registry-url URL --redis-url URL [--joins 5000] [--cap 1000] [--concurrency 64]
+           [--rate 2000] [--rate-seconds 5]
+  latency  --edge-url URL --ca-cert PEM --registry-url URL --engine-flv-url URL --rtmp-base-url URL
+           [--seconds 60] [--chunk-ms 2000]
+  fanout   --ingest-url URL --registry-url URL --edge-url URL --ca-cert PEM --engine-flv-url URL
+           --edge-pid PID --supervisor-pid PID [--listeners 1000] [--ramp 100] [--seconds 20]
+  streams  --gateway-url URL --gateway-pid PID --ingest-pid PID --registry-url URL
+           --engine-flv-url URL --rtmp-base-url URL [--streams 30] [--seconds 20]
+Scenarios that sign tokens read the gateway's key from VIBES_AUTH__SECRET (and VIBES_AUTH__KID).";
 
 pub struct Arguments {
     pub scenario: String,
@@ -44,5 +49,49 @@ impl Arguments {
 
     pub fn out_dir(&self) -> Result<PathBuf, String> {
         Ok(PathBuf::from(self.text("out")?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(words: &[&str]) -> Result<Arguments, String> {
+        Arguments::parse(words.iter().map(|word| word.to_string()))
+    }
+
+    #[test]
+    fn options_follow_the_scenario_as_name_value_pairs() {
+        let arguments = parse(&["fanout", "--listeners", "1000", "--out", "bench/out"]).unwrap();
+        assert_eq!(arguments.scenario, "fanout");
+        assert_eq!(arguments.number("listeners", 5).unwrap(), 1000);
+        assert_eq!(
+            arguments.number("seconds", 20).unwrap(),
+            20,
+            "defaults apply"
+        );
+        assert_eq!(arguments.out_dir().unwrap(), PathBuf::from("bench/out"));
+    }
+
+    #[test]
+    fn bad_command_lines_say_what_is_wrong() {
+        assert_eq!(parse(&[]).err().unwrap(), "no scenario given");
+        assert_eq!(
+            parse(&["fanout", "listeners"]).err().unwrap(),
+            "unexpected \"listeners\""
+        );
+        assert_eq!(
+            parse(&["fanout", "--out"]).err().unwrap(),
+            "--out needs a value"
+        );
+        let arguments = parse(&["fanout", "--listeners", "many"]).unwrap();
+        assert_eq!(
+            arguments.number("listeners", 1).err().unwrap(),
+            "--listeners must be a whole number"
+        );
+        assert_eq!(
+            arguments.text("edge-url").err().unwrap(),
+            "--edge-url is required"
+        );
     }
 }

@@ -1,14 +1,24 @@
-//! `vibes-loadgen registry --registry-url URL --redis-url URL --out DIR`
-//! `vibes-loadgen ingest --ingest-url URL --ingest-pid PID --rtmp-base-url URL --out DIR`
+//! `vibes-loadgen <scenario> --option value …` (see `args::USAGE`).
 //!
 //! Every scenario is bounded in requests and time, talks to loopback
-//! addresses only, and writes `<scenario>.json` and `<scenario>.md` to `--out`.
+//! addresses only, prints a progress line while it runs, and writes
+//! `<scenario>.json` and `<scenario>.md` to `--out`.
 
+mod aac;
 mod args;
-mod ingest;
+mod click;
+mod clients;
+mod fanout;
+mod flv;
 mod latency;
+mod listener;
+mod percentiles;
 mod procstat;
 mod registry;
+mod report;
+mod seats;
+mod streams;
+mod tokens;
 
 use std::process::ExitCode;
 
@@ -23,7 +33,9 @@ async fn main() -> ExitCode {
     };
     let outcome = match arguments.scenario.as_str() {
         "registry" => registry::run(&arguments).await,
-        "ingest" => ingest::run(&arguments).await,
+        "streams" | "ingest" => streams::run(&arguments).await,
+        "latency" => latency::run(&arguments).await,
+        "fanout" => fanout::run(&arguments).await,
         other => Err(format!("unknown scenario {other:?}\n\n{}", args::USAGE).into()),
     };
     match outcome {

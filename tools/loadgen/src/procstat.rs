@@ -89,3 +89,54 @@ impl CpuWindow {
         (100.0 * used / elapsed.as_secs_f64(), elapsed)
     }
 }
+
+/// The whole machine's busy time (all cores) between two samples of /proc/stat.
+pub struct MachineWindow {
+    busy_at_start: f64,
+    total_at_start: f64,
+}
+
+impl MachineWindow {
+    pub fn start() -> Self {
+        let (busy, total) = machine_ticks();
+        Self {
+            busy_at_start: busy,
+            total_at_start: total,
+        }
+    }
+
+    /// Percent of all cores busy since `start` (with any other load on the machine).
+    pub fn busy_percent(&self) -> f64 {
+        let (busy, total) = machine_ticks();
+        let total = total - self.total_at_start;
+        if total <= 0.0 {
+            return 0.0;
+        }
+        100.0 * (busy - self.busy_at_start) / total
+    }
+}
+
+/// (busy, total) ticks of all cores: idle and iowait are not busy.
+fn machine_ticks() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|field| field.parse().ok())
+        .collect();
+    let total: f64 = fields.iter().take(8).sum();
+    let idle = fields.get(3).copied().unwrap_or(0.0) + fields.get(4).copied().unwrap_or(0.0);
+    (total - idle, total)
+}
+
+/// This process's soft limit on open files.
+pub fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}

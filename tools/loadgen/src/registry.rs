@@ -2,9 +2,12 @@
 //! registry's HTTP API at a fixed concurrency, then the same number of calls
 //! of the same seat script go straight to Redis in the same run, so the
 //! report can give the registry's rate as a ratio of the raw script rate.
+//! Then an open-loop phase: joins started at a fixed rate whatever the
+//! answers do, each timed from its scheduled start (a sender that falls
+//! behind cannot hide latency), against a stream with room for all of them.
 
 use crate::args::Arguments;
-use crate::latency::Percentiles;
+use crate::percentiles::Percentiles;
 use serde::Serialize;
 use serde_json::json;
 use std::error::Error;
@@ -26,6 +29,17 @@ struct Phase {
 }
 
 #[derive(Debug, Serialize)]
+struct FixedRate {
+    offered_per_second: u64,
+    seconds: f64,
+    calls: u64,
+    admitted: u64,
+    failed: u64,
+    achieved_per_second: f64,
+    latency: Percentiles,
+}
+
+#[derive(Debug, Serialize)]
 struct Report {
     scenario: &'static str,
     cap: u64,
@@ -36,6 +50,8 @@ struct Report {
     rate_ratio: f64,
     /// Whether exactly `cap` participants were admitted through the registry.
     cap_exact: bool,
+    /// Joins at a fixed offered rate (goal: p99 ≤ 20 ms at 2000/s).
+    fixed_rate: FixedRate,
 }
 
 pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
@@ -47,6 +63,8 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     let joins = arguments.number("joins", 5000)?;
     let cap = arguments.number("cap", 1000)?;
     let concurrency = arguments.number("concurrency", 64)?.max(1);
+    let rate = arguments.number("rate", 2000)?.max(1);
+    let rate_seconds = arguments.number("rate-seconds", 5)?.max(1);
     let out = arguments.out_dir()?;
 
     let http = reqwest::Client::builder()
@@ -64,6 +82,9 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     eprintln!("registry: the same seat script straight to Redis");
     let raw_redis_script = raw_phase(redis_url, joins, cap, concurrency).await?;
 
+    eprintln!("registry: {rate} joins/s for {rate_seconds} s, each timed from its scheduled start");
+    let fixed_rate = fixed_rate_phase(&http, &registry_url, rate, rate_seconds).await?;
+
     let report = Report {
         scenario: "registry",
         cap,
@@ -72,14 +93,9 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         cap_exact: through_registry.admitted == cap.min(joins),
         through_registry,
         raw_redis_script,
+        fixed_rate,
     };
-    std::fs::create_dir_all(&out)?;
-    std::fs::write(
-        out.join("registry.json"),
-        serde_json::to_string_pretty(&report)?,
-    )?;
-    std::fs::write(out.join("registry.md"), markdown(&report))?;
-    eprintln!("registry: written to {}", out.display());
+    crate::report::write(&out, "registry", &report, &markdown(&report))?;
     if !report.cap_exact {
         return Err(format!(
             "admitted {} participants, the cap is {cap}",
@@ -145,6 +161,53 @@ async fn http_phase(
         200 => Outcome::Admitted,
         409 => Outcome::Full,
         _ => Outcome::Failed,
+    })
+}
+
+async fn fixed_rate_phase(
+    http: &reqwest::Client,
+    registry_url: &str,
+    rate: u64,
+    seconds: u64,
+) -> Result<FixedRate, Box<dyn Error>> {
+    let calls = rate * seconds;
+    let vibe = format!("bench-registry-rate-{}", std::process::id());
+    open_stream(http, registry_url, &vibe, calls).await?;
+    let started = Instant::now() + Duration::from_millis(100);
+    let mut tasks = Vec::with_capacity(calls as usize);
+    for index in 0..calls {
+        let http = http.clone();
+        let url = format!("{registry_url}/stream/{vibe}/join");
+        let scheduled = started + Duration::from_secs_f64(index as f64 / rate as f64);
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until(scheduled.into()).await;
+            let body = json!({ "participant_id": format!("steady-{index}") });
+            let status = http
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .map(|response| response.status().as_u16());
+            (status.unwrap_or(0), scheduled.elapsed())
+        }));
+    }
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outcomes.push(task.await?);
+    }
+    let elapsed = started.elapsed();
+    http.delete(format!("{registry_url}/internal/streams/{vibe}"))
+        .send()
+        .await?;
+    let admitted = outcomes.iter().filter(|(status, _)| *status == 200).count() as u64;
+    Ok(FixedRate {
+        offered_per_second: rate,
+        seconds: elapsed.as_secs_f64(),
+        calls,
+        admitted,
+        failed: calls - admitted,
+        achieved_per_second: calls as f64 / elapsed.as_secs_f64(),
+        latency: Percentiles::of(outcomes.into_iter().map(|(_, latency)| latency).collect()),
     })
 }
 
@@ -260,11 +323,23 @@ fn markdown(report: &Report) -> String {
          Cap {cap}, {concurrency} requests in flight, one stream; both rows measured in the same run.\n\n\
          | path | calls | admitted | full | failed | calls/s | p50 ms | p95 ms | p99 ms |\n\
          |---|---|---|---|---|---|---|---|---|\n{}{}\n\
-         Registry rate ÷ raw script rate: **{:.3}**. Exactly {cap} admitted through the registry: **{}**.\n",
+         Registry rate ÷ raw script rate: **{:.3}**. Exactly {cap} admitted through the registry: **{}**.\n\n\
+         At a fixed {} joins/s offered for {:.1} s (open loop, each join timed from its scheduled start, a stream \
+         with room for all): {} calls, {} admitted, {} failed; join latency p50 {:.2} ms, p95 {:.2} ms, \
+         **p99 {:.2} ms** (goal ≤ 20), max {:.2} ms.\n",
         row("POST /stream/{id}/join (registry HTTP)", &report.through_registry),
         row("seat.lua via EVALSHA (raw Redis)", &report.raw_redis_script),
         report.rate_ratio,
         if report.cap_exact { "yes" } else { "NO" },
+        report.fixed_rate.offered_per_second,
+        report.fixed_rate.seconds,
+        report.fixed_rate.calls,
+        report.fixed_rate.admitted,
+        report.fixed_rate.failed,
+        report.fixed_rate.latency.p50_ms,
+        report.fixed_rate.latency.p95_ms,
+        report.fixed_rate.latency.p99_ms,
+        report.fixed_rate.latency.max_ms,
         cap = report.cap,
         concurrency = report.concurrency,
     )

@@ -1,0 +1,420 @@
+//! One stream, many FLV listeners: first all straight from the engine, then
+//! all through the TLS edge, in the same run. Reports delivery (first try /
+//! only after retries / never), the audio each listener received in a
+//! measurement window, arrival jitter, and CPU: engine alone vs edge + engine.
+//!
+//! Listeners join at a fixed rate: the local engine (xiu 0.13) names each
+//! listener by the current second plus 4 random digits, and listeners whose
+//! names collide both get an empty body; they reconnect, spread over time.
+
+use crate::args::Arguments;
+use crate::listener::{self, FrameSink, Outcome, Plan};
+use crate::percentiles::{nearest_rank, Percentiles};
+use crate::procstat::{open_files_limit, with_descendants, CpuWindow, MachineWindow};
+use crate::seats::{self, Seat};
+use bytes::Bytes;
+use serde::Serialize;
+use std::error::Error;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::{interval, sleep, sleep_until, Instant};
+
+/// Between the last listener joining and the measurement window.
+const SETTLE: Duration = Duration::from_secs(3);
+const FEED_CHUNK: Duration = Duration::from_millis(500);
+/// A listener that received at least this share of the window's audio was served.
+const SERVED_SHARE: f64 = 0.95;
+
+#[derive(Debug, Serialize)]
+struct Side {
+    path: &'static str,
+    listeners: usize,
+    first_try: usize,
+    only_after_retry: usize,
+    never: usize,
+    connected_at_end: usize,
+    reconnects: u64,
+    /// Listeners that received ≥ 95 % of the window's audio.
+    served: usize,
+    window_seconds: f64,
+    /// Share of the window's audio each listener received: lowest, 1st percentile, median.
+    received_share_min: f64,
+    received_share_p1: f64,
+    received_share_p50: f64,
+    /// Spread of arrival time against the stream's own clock, per listener.
+    jitter: Percentiles,
+    /// Longest wait between two tags, per listener.
+    max_arrival_gap: Percentiles,
+    engine_cpu_percent: f64,
+    edge_cpu_percent: f64,
+    loadgen_cpu_percent: f64,
+    machine_busy_percent: f64,
+    problems: Vec<(String, usize)>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    scenario: &'static str,
+    listeners: usize,
+    joins_per_second: u64,
+    open_files_limit: Option<u64>,
+    direct: Side,
+    through_edge: Side,
+    /// (edge + engine) ÷ engine alone, CPU (goal ≤ 1.5).
+    cpu_ratio: f64,
+    /// The edge's CPU per listener in µs per second of audio.
+    edge_cpu_us_per_listener_second: f64,
+}
+
+pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
+    let text = |name: &str| -> Result<String, String> {
+        Ok(arguments.text(name)?.trim_end_matches('/').to_owned())
+    };
+    let (ingest_url, registry_url) = (text("ingest-url")?, text("registry-url")?);
+    let (edge_url, engine_flv) = (text("edge-url")?, text("engine-flv-url")?);
+    let certificate = text("ca-cert")?;
+    let edge_pid: u32 = arguments.number("edge-pid", 0)?.try_into()?;
+    let supervisor_pid: u32 = arguments.number("supervisor-pid", 0)?.try_into()?;
+    let listeners = arguments.number("listeners", 1000)? as usize;
+    let joins_per_second = arguments.number("ramp", 100)?.max(1);
+    let window = Duration::from_secs(arguments.number("seconds", 20)?);
+    let out = arguments.out_dir()?;
+
+    let vibe = format!("bench-fanout-{}", std::process::id());
+    let plain = crate::clients::plain()?;
+    let edge = crate::clients::edge(&edge_url, std::path::Path::new(&certificate))?;
+    eprintln!(
+        "fanout: {listeners} listeners per side, {joins_per_second} joins/s, {window:?} measured"
+    );
+
+    let feeding = Arc::new(AtomicBool::new(true));
+    let feeder = tokio::spawn(feed(
+        plain.clone(),
+        format!("{ingest_url}/stream/{vibe}/audio"),
+        feeding.clone(),
+    ));
+    // The first chunk registers the stream; its encoder publishes a moment later.
+    sleep(Duration::from_secs(2)).await;
+    let seats = take_seats(&plain, &registry_url, &vibe, listeners).await?;
+
+    let engine_pids = || {
+        with_descendants(supervisor_pid)
+            .into_iter()
+            .filter(|pid| *pid != supervisor_pid)
+            .collect::<Vec<u32>>()
+    };
+    let direct_urls = seats
+        .iter()
+        .map(|seat| seat.engine_flv(&engine_flv, &vibe))
+        .collect();
+    let direct = side(
+        "straight from the engine (HTTP)",
+        &plain,
+        direct_urls,
+        joins_per_second,
+        window,
+        engine_pids(),
+        Vec::new(),
+    )
+    .await;
+    sleep(Duration::from_secs(2)).await;
+    let edge_urls = seats.iter().map(|seat| seat.edge_flv.clone()).collect();
+    let through_edge = side(
+        "through the edge (HTTPS, HTTP/1.1)",
+        &edge,
+        edge_urls,
+        joins_per_second,
+        window,
+        engine_pids(),
+        with_descendants(edge_pid),
+    )
+    .await;
+
+    feeding.store(false, Ordering::Release);
+    feeder.await?;
+    let _ = plain
+        .delete(format!("{ingest_url}/stream/{vibe}"))
+        .send()
+        .await;
+
+    let listener_seconds = listeners as f64 * window.as_secs_f64();
+    let report = Report {
+        scenario: "fanout",
+        listeners,
+        joins_per_second,
+        open_files_limit: open_files_limit(),
+        cpu_ratio: (through_edge.engine_cpu_percent + through_edge.edge_cpu_percent)
+            / direct.engine_cpu_percent,
+        edge_cpu_us_per_listener_second: through_edge.edge_cpu_percent / 100.0
+            * window.as_secs_f64()
+            * 1e6
+            / listener_seconds,
+        direct,
+        through_edge,
+    };
+    crate::report::write(&out, "fanout", &report, &markdown(&report))?;
+    Ok(())
+}
+
+/// A creator sending a tone to ingest in real time until told to stop.
+async fn feed(http: reqwest::Client, url: String, feeding: Arc<AtomicBool>) {
+    let pcm = Bytes::from(crate::streams::tone(FEED_CHUNK));
+    let mut ticker = interval(FEED_CHUNK);
+    let mut seq = 0u64;
+    // Bounded even if nobody says stop: no scenario runs for an hour.
+    let give_up = Instant::now() + Duration::from_secs(3600);
+    while feeding.load(Ordering::Acquire) && Instant::now() < give_up {
+        ticker.tick().await;
+        let sent = http
+            .post(&url)
+            .header("content-type", "application/octet-stream")
+            .header("x-chunk-seq", seq.to_string())
+            .body(pcm.clone())
+            .send()
+            .await;
+        if !sent.is_ok_and(|response| response.status().is_success()) {
+            eprintln!("fanout: a chunk of the stream was not accepted");
+        }
+        seq += 1;
+    }
+}
+
+async fn take_seats(
+    http: &reqwest::Client,
+    registry_url: &str,
+    vibe: &str,
+    count: usize,
+) -> Result<Vec<Seat>, Box<dyn Error>> {
+    let limit = Arc::new(Semaphore::new(32));
+    let mut joins = Vec::with_capacity(count);
+    for index in 0..count {
+        let (http, limit) = (http.clone(), limit.clone());
+        let (registry_url, vibe) = (registry_url.to_owned(), vibe.to_owned());
+        joins.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore open");
+            seats::join(&http, &registry_url, &vibe, &format!("fanout-{index}")).await
+        }));
+    }
+    let mut seats = Vec::with_capacity(count);
+    for join in joins {
+        seats.push(join.await?.map_err(|error| error as Box<dyn Error>)?);
+    }
+    Ok(seats)
+}
+
+/// Counts listeners that have heard anything, for the progress line.
+struct Heard {
+    listeners: Arc<AtomicU64>,
+    counted: bool,
+}
+
+impl FrameSink for Heard {
+    fn frame(&mut self, _arrived: Instant, _frame: &[u8]) {
+        if !self.counted {
+            self.counted = true;
+            self.listeners.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+async fn side(
+    path: &'static str,
+    client: &reqwest::Client,
+    urls: Vec<String>,
+    joins_per_second: u64,
+    window: Duration,
+    engine_pids: Vec<u32>,
+    edge_pids: Vec<u32>,
+) -> Side {
+    let count = urls.len();
+    let started = Instant::now();
+    let ramp = Duration::from_secs_f64(count as f64 / joins_per_second as f64);
+    let window_start = started + ramp + SETTLE;
+    let window_end = window_start + window;
+    let heard = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::with_capacity(count);
+    for (index, url) in urls.into_iter().enumerate() {
+        let plan = Plan {
+            url,
+            until: window_end,
+            window: Some((window_start, window_end)),
+            max_tries: 8,
+            stall: Duration::from_secs(3),
+            // 0.3–1.0 s, different per listener, so retries do not collide again.
+            retry_delay: Duration::from_millis(300 + (index as u64 * 7_919) % 700),
+        };
+        let join_at = started + Duration::from_secs_f64(index as f64 / joins_per_second as f64);
+        let (client, heard) = (client.clone(), heard.clone());
+        tasks.push(tokio::spawn(async move {
+            sleep_until(join_at).await;
+            let mut sink = Heard {
+                listeners: heard,
+                counted: false,
+            };
+            listener::listen(&client, &plan, &mut sink).await
+        }));
+    }
+    let progress = tokio::spawn({
+        let heard = heard.clone();
+        async move {
+            loop {
+                sleep(Duration::from_secs(3)).await;
+                let now = Instant::now();
+                let phase = if now < window_start {
+                    "joining".to_owned()
+                } else {
+                    format!(
+                        "measuring, {} s left",
+                        (window_end - now.min(window_end)).as_secs()
+                    )
+                };
+                eprintln!(
+                    "fanout: {path}: {}/{count} listeners hear the stream; {phase}",
+                    heard.load(Ordering::Relaxed)
+                );
+            }
+        }
+    });
+    sleep_until(window_start).await;
+    let loadgen_pids = vec![std::process::id()];
+    let engine_window = CpuWindow::start(&engine_pids);
+    let edge_window = CpuWindow::start(&edge_pids);
+    let loadgen_window = CpuWindow::start(&loadgen_pids);
+    let machine = MachineWindow::start();
+    sleep_until(window_end).await;
+    let (engine_cpu, _) = engine_window.percent(&engine_pids);
+    let (edge_cpu, _) = edge_window.percent(&edge_pids);
+    let (loadgen_cpu, _) = loadgen_window.percent(&loadgen_pids);
+    let machine_busy = machine.busy_percent();
+    let mut outcomes = Vec::with_capacity(count);
+    for task in tasks {
+        outcomes.push(task.await.unwrap_or_default());
+    }
+    progress.abort();
+    summarize(
+        path,
+        &outcomes,
+        window,
+        [engine_cpu, edge_cpu, loadgen_cpu, machine_busy],
+    )
+}
+
+fn summarize(path: &'static str, outcomes: &[Outcome], window: Duration, cpu: [f64; 4]) -> Side {
+    let [engine_cpu_percent, edge_cpu_percent, loadgen_cpu_percent, machine_busy_percent] = cpu;
+    let window_seconds = window.as_secs_f64();
+    let mut shares: Vec<f64> = outcomes
+        .iter()
+        .map(|outcome| outcome.audio_seconds_in_window() / window_seconds)
+        .collect();
+    shares.sort_unstable_by(f64::total_cmp);
+    let mut problems: Vec<(String, usize)> = Vec::new();
+    for problem in outcomes
+        .iter()
+        .filter_map(|outcome| outcome.last_problem.clone())
+    {
+        match problems.iter_mut().find(|(known, _)| *known == problem) {
+            Some((_, count)) => *count += 1,
+            None => problems.push((problem, 1)),
+        }
+    }
+    Side {
+        path,
+        listeners: outcomes.len(),
+        first_try: outcomes.iter().filter(|outcome| outcome.first_try).count(),
+        only_after_retry: outcomes
+            .iter()
+            .filter(|outcome| outcome.delivered && !outcome.first_try)
+            .count(),
+        never: outcomes.iter().filter(|outcome| !outcome.delivered).count(),
+        connected_at_end: outcomes
+            .iter()
+            .filter(|outcome| outcome.connected_at_end)
+            .count(),
+        reconnects: outcomes
+            .iter()
+            .map(|outcome| u64::from(outcome.tries.saturating_sub(1)))
+            .sum(),
+        served: shares
+            .iter()
+            .filter(|share| **share >= SERVED_SHARE)
+            .count(),
+        window_seconds,
+        received_share_min: nearest_rank(&shares, 0.0),
+        received_share_p1: nearest_rank(&shares, 0.01),
+        received_share_p50: nearest_rank(&shares, 0.5),
+        jitter: Percentiles::of_ms(outcomes.iter().map(|outcome| outcome.jitter_ms).collect()),
+        max_arrival_gap: Percentiles::of(
+            outcomes
+                .iter()
+                .map(|outcome| outcome.max_arrival_gap)
+                .collect(),
+        ),
+        engine_cpu_percent,
+        edge_cpu_percent,
+        loadgen_cpu_percent,
+        machine_busy_percent,
+        problems,
+    }
+}
+
+fn markdown(report: &Report) -> String {
+    let row = |side: &Side| {
+        format!(
+            "| {} | {} | {} | {} | {} | {} | {:.3} / {:.3} | {:.0} / {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} |\n",
+            side.path,
+            side.listeners,
+            side.first_try,
+            side.only_after_retry,
+            side.never,
+            side.served,
+            side.received_share_min,
+            side.received_share_p50,
+            side.jitter.p50_ms,
+            side.jitter.p99_ms,
+            side.max_arrival_gap.p99_ms,
+            side.engine_cpu_percent,
+            side.edge_cpu_percent,
+            side.engine_cpu_percent + side.edge_cpu_percent,
+            side.machine_busy_percent,
+        )
+    };
+    let problems = |side: &Side| {
+        if side.problems.is_empty() {
+            return "none".to_owned();
+        }
+        side.problems
+            .iter()
+            .map(|(problem, count)| format!("{problem} ×{count}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "## fanout: one stream, {listeners} FLV listeners\n\n\
+         Listeners join at {rate}/s (xiu 0.13 gives listeners whose ids collide within a second an empty body; \
+         they reconnect after 0.3–1 s), then {window:.0} s are measured after a {settle} s settle. \
+         Both sides in the same run, the same stream and the same playback tokens; CPU from /proc, \
+         as % of one core; machine busy is the share of both cores, other work on the machine included.\n\n\
+         | path | listeners | first try | after retry | never | served ≥ 95 % | audio received min / median | jitter p50 / p99 ms | max gap p99 ms | engine CPU % | edge CPU % | total CPU % | machine busy % |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n{}{}\n\
+         CPU ratio (edge + engine ÷ engine alone): **{:.2}** (goal ≤ 1.5); the edge costs {:.0} µs of CPU per listener-second. \
+         Load generator CPU: {:.0} % (direct) / {:.0} % (edge). Reconnects: {} / {}. Last problems of listeners that \
+         had one: direct: {}; edge: {}. Open files limit: {}.\n",
+        row(&report.direct),
+        row(&report.through_edge),
+        report.cpu_ratio,
+        report.edge_cpu_us_per_listener_second,
+        report.direct.loadgen_cpu_percent,
+        report.through_edge.loadgen_cpu_percent,
+        report.direct.reconnects,
+        report.through_edge.reconnects,
+        problems(&report.direct),
+        problems(&report.through_edge),
+        report.open_files_limit.map_or("unknown".to_owned(), |limit| limit.to_string()),
+        listeners = report.listeners,
+        rate = report.joins_per_second,
+        window = report.direct.window_seconds,
+        settle = SETTLE.as_secs(),
+    )
+}

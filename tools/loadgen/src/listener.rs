@@ -1,0 +1,286 @@
+//! An HTTP-FLV listener: one GET, tags parsed as their bytes arrive, and a
+//! reconnect whenever the body is empty, ends or stalls (xiu 0.13 gives
+//! listeners whose generated ids collide an empty body; a player must try
+//! again). It keeps what a scenario reports: delivery on the first try or
+//! only after retries, audio received, gaps and arrival jitter.
+
+use crate::flv::{AacPacket, FlvReader};
+use std::time::Duration;
+use tokio::time::{sleep_until, timeout_at, Instant};
+
+/// What happens to the audio a listener receives, besides being counted.
+pub trait FrameSink: Send {
+    fn connected(&mut self) {}
+    fn sequence_header(&mut self, _audio_specific_config: &[u8]) {}
+    fn frame(&mut self, _arrived: Instant, _frame: &[u8]) {}
+}
+
+/// Counting only.
+pub struct Counting;
+impl FrameSink for Counting {}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub url: String,
+    /// Listening stops here, connected or not.
+    pub until: Instant,
+    /// Frames that arrive in this span count as received "in the window".
+    pub window: Option<(Instant, Instant)>,
+    pub max_tries: u32,
+    /// No byte for this long: the connection is given up and made again.
+    pub stall: Duration,
+    /// Spreads reconnects of many listeners over time.
+    pub retry_delay: Duration,
+}
+
+/// An audio tag timestamp jump larger than this is a gap a listener hears.
+pub const AUDIBLE_GAP_MS: u32 = 100;
+/// One AAC frame: 1024 samples at 48 kHz.
+pub const FRAME_SECONDS: f64 = 1024.0 / 48_000.0;
+
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub tries: u32,
+    /// Audio arrived on the first connection, and it lasted until the end.
+    pub first_try: bool,
+    /// Audio arrived on some connection.
+    pub delivered: bool,
+    /// Connected when listening stopped.
+    pub connected_at_end: bool,
+    pub frames: u64,
+    pub frames_in_window: u64,
+    /// Audio tag timestamp jumps over [`AUDIBLE_GAP_MS`] within a connection.
+    pub timestamp_gaps: u64,
+    pub max_timestamp_step_ms: u32,
+    /// Longest wait between two audio tags (within the window if there is one).
+    pub max_arrival_gap: Duration,
+    /// Spread of (arrival − media time) over the audio tags of the longest
+    /// connection (within the window if there is one): how much earlier or
+    /// later than the stream's own clock tags arrive.
+    pub jitter_ms: f64,
+    pub last_problem: Option<String>,
+}
+
+impl Outcome {
+    pub fn audio_seconds_in_window(&self) -> f64 {
+        self.frames_in_window as f64 * FRAME_SECONDS
+    }
+}
+
+/// Listens per `plan` with `client`; returns when `plan.until` is reached or
+/// every try is used up.
+pub async fn listen(client: &reqwest::Client, plan: &Plan, sink: &mut dyn FrameSink) -> Outcome {
+    let mut outcome = Outcome::default();
+    while outcome.tries < plan.max_tries && Instant::now() < plan.until {
+        outcome.tries += 1;
+        let connection = connect_once(client, plan, sink, &mut outcome).await;
+        let lasted = connection.frames > 0 && connection.held_to_end;
+        if outcome.tries == 1 {
+            outcome.first_try = lasted;
+        }
+        outcome.delivered |= connection.frames > 0;
+        if connection.held_to_end {
+            outcome.connected_at_end = true;
+            break;
+        }
+        outcome.last_problem = Some(connection.problem);
+        let retry_at = (Instant::now() + plan.retry_delay).min(plan.until);
+        sleep_until(retry_at).await;
+    }
+    outcome
+}
+
+struct Connection {
+    frames: u64,
+    held_to_end: bool,
+    problem: String,
+}
+
+async fn connect_once(
+    client: &reqwest::Client,
+    plan: &Plan,
+    sink: &mut dyn FrameSink,
+    outcome: &mut Outcome,
+) -> Connection {
+    let mut connection = Connection {
+        frames: 0,
+        held_to_end: false,
+        problem: String::new(),
+    };
+    let answer = timeout_at(
+        (Instant::now() + plan.stall).min(plan.until),
+        client.get(&plan.url).send(),
+    )
+    .await;
+    let mut response = match answer {
+        Ok(Ok(response)) if response.status() == 200 => response,
+        Ok(Ok(response)) => {
+            connection.problem = format!("status {}", response.status());
+            return connection;
+        }
+        Ok(Err(error)) => {
+            connection.problem = format!("request: {error}");
+            return connection;
+        }
+        Err(_) if Instant::now() >= plan.until => {
+            connection.problem = "no answer before the end".to_owned();
+            return connection;
+        }
+        Err(_) => {
+            connection.problem = "no answer".to_owned();
+            return connection;
+        }
+    };
+    sink.connected();
+    let mut reader = FlvReader::default();
+    let mut timing = Timing::default();
+    loop {
+        let next = timeout_at(
+            (Instant::now() + plan.stall).min(plan.until),
+            response.chunk(),
+        )
+        .await;
+        let bytes = match next {
+            Err(_) if Instant::now() >= plan.until => {
+                connection.held_to_end = true;
+                break;
+            }
+            Err(_) => {
+                connection.problem = "stalled".to_owned();
+                break;
+            }
+            Ok(Err(error)) => {
+                connection.problem = format!("body: {error}");
+                break;
+            }
+            Ok(Ok(None)) => {
+                connection.problem = if connection.frames == 0 {
+                    "empty body".to_owned()
+                } else {
+                    "body ended".to_owned()
+                };
+                break;
+            }
+            Ok(Ok(Some(bytes))) => bytes,
+        };
+        let arrived = Instant::now();
+        reader.push(&bytes);
+        loop {
+            let tag = match reader.next_tag() {
+                Ok(Some(tag)) => tag,
+                Ok(None) => break,
+                Err(error) => {
+                    connection.problem = error.to_string();
+                    return connection;
+                }
+            };
+            match tag.aac() {
+                Some(AacPacket::SequenceHeader(config)) => sink.sequence_header(&config),
+                Some(AacPacket::Frame(frame)) => {
+                    connection.frames += 1;
+                    outcome.frames += 1;
+                    let in_window = plan
+                        .window
+                        .is_none_or(|(start, end)| (start..end).contains(&arrived));
+                    if in_window {
+                        outcome.frames_in_window += 1;
+                    }
+                    timing.audio_tag(arrived, tag.timestamp_ms, in_window, outcome);
+                    sink.frame(arrived, &frame);
+                }
+                None => {}
+            }
+        }
+        if arrived >= plan.until {
+            connection.held_to_end = true;
+            break;
+        }
+    }
+    outcome.jitter_ms = outcome.jitter_ms.max(timing.jitter_ms());
+    connection
+}
+
+/// Arrival times against the tags' own clock, over one connection.
+#[derive(Default)]
+struct Timing {
+    previous: Option<(Instant, u32)>,
+    origin: Option<(Instant, u32)>,
+    lateness_ms: Option<(f64, f64)>,
+}
+
+impl Timing {
+    fn audio_tag(
+        &mut self,
+        arrived: Instant,
+        timestamp_ms: u32,
+        in_window: bool,
+        outcome: &mut Outcome,
+    ) {
+        if let Some((previous_arrival, previous_timestamp)) = self.previous {
+            let step = timestamp_ms.wrapping_sub(previous_timestamp);
+            outcome.max_timestamp_step_ms = outcome.max_timestamp_step_ms.max(step);
+            if step > AUDIBLE_GAP_MS {
+                outcome.timestamp_gaps += 1;
+            }
+            if in_window {
+                outcome.max_arrival_gap = outcome.max_arrival_gap.max(arrived - previous_arrival);
+            }
+        }
+        self.previous = Some((arrived, timestamp_ms));
+        if !in_window {
+            return;
+        }
+        let (origin_arrival, origin_timestamp) =
+            *self.origin.get_or_insert((arrived, timestamp_ms));
+        let wall_ms = (arrived - origin_arrival).as_secs_f64() * 1000.0;
+        let media_ms = f64::from(timestamp_ms.wrapping_sub(origin_timestamp));
+        let lateness = wall_ms - media_ms;
+        let (low, high) = self.lateness_ms.get_or_insert((lateness, lateness));
+        *low = low.min(lateness);
+        *high = high.max(lateness);
+    }
+
+    fn jitter_ms(&self) -> f64 {
+        self.lateness_ms.map_or(0.0, |(low, high)| high - low)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timing_counts_gaps_and_the_spread_of_arrivals_against_media_time() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let mut outcome = Outcome::default();
+        let mut timing = Timing::default();
+        // Tags 21 ms apart in media time; the third arrives 30 ms late, then
+        // a 150 ms jump in timestamps (a gap a listener hears).
+        for (arrival, timestamp) in [(0, 1000), (21, 1021), (72, 1042), (84, 1063), (235, 1213)] {
+            timing.audio_tag(at(arrival), timestamp, true, &mut outcome);
+        }
+        assert_eq!(outcome.timestamp_gaps, 1);
+        assert_eq!(outcome.max_timestamp_step_ms, 150);
+        assert_eq!(outcome.max_arrival_gap, Duration::from_millis(151));
+        // Lateness: 0, 0, 30, 21, 22 ms → spread 30 ms.
+        assert!(
+            (timing.jitter_ms() - 30.0).abs() < 0.5,
+            "{}",
+            timing.jitter_ms()
+        );
+    }
+
+    #[test]
+    fn tags_outside_the_window_count_for_gaps_but_not_for_jitter() {
+        let start = Instant::now();
+        let mut outcome = Outcome::default();
+        let mut timing = Timing::default();
+        timing.audio_tag(start, 0, false, &mut outcome);
+        timing.audio_tag(start + Duration::from_millis(500), 21, false, &mut outcome);
+        timing.audio_tag(start + Duration::from_millis(521), 42, true, &mut outcome);
+        assert_eq!(timing.jitter_ms(), 0.0);
+        assert_eq!(outcome.max_arrival_gap, Duration::from_millis(21));
+        assert_eq!(outcome.timestamp_gaps, 0);
+    }
+}
