@@ -1,14 +1,21 @@
-//! Cuts queued chunks into fixed real-time slices and fills whatever the
-//! creator has not delivered yet with silence, so the encoder (and the engine,
-//! which drops publishers that go quiet for 2 s) always gets a continuous stream.
+//! Cuts queued chunks into real-time slices, and makes the silence that fills
+//! whatever the creator has not delivered in time, so the encoder (and the
+//! engine, which drops publishers that go quiet for 2 s) always gets a
+//! continuous stream. Audio slices stop where the queued audio stops (no
+//! padding): silence is only ever written once it is due, so a chunk that
+//! arrives a moment late adds only that moment to the stream's delay.
 
 use bytes::{Bytes, BytesMut};
 use std::time::Duration;
 use vibes_domain::audio::BYTES_PER_SECOND;
 
-/// Audio written to the encoder per tick.
+/// Audio written to the encoder per tick, at most.
 pub const SLICE: Duration = Duration::from_millis(20);
 pub const SLICE_BYTES: usize = BYTES_PER_SECOND / 50;
+/// Filler written per tick while nothing is queued: short, since audio that
+/// arrives meanwhile plays after it.
+pub const SILENCE: Duration = Duration::from_millis(10);
+pub const SILENCE_BYTES: usize = BYTES_PER_SECOND / 100;
 
 /// One slice ready for the encoder.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -31,9 +38,21 @@ impl Pacer {
         Self { current: chunk }
     }
 
-    /// Builds the next slice from the rest of the current chunk and then from
-    /// `next_chunk` (queued chunks, without waiting), padding with silence.
-    pub fn next_slice(&mut self, mut next_chunk: impl FnMut() -> Option<Bytes>) -> Slice {
+    /// Whether part of a chunk is still to be played.
+    pub fn has_audio(&self) -> bool {
+        !self.current.is_empty()
+    }
+
+    /// Continues with `chunk` once the previous one is played out.
+    pub fn resume_with(&mut self, chunk: Bytes) {
+        debug_assert!(self.current.is_empty(), "a chunk is still playing");
+        self.current = chunk;
+    }
+
+    /// Up to one slice of audio from the rest of the current chunk and then
+    /// from `next_chunk` (queued chunks, without waiting); shorter, or empty,
+    /// when no more is queued.
+    pub fn next_audio(&mut self, mut next_chunk: impl FnMut() -> Option<Bytes>) -> Slice {
         let mut pcm = BytesMut::with_capacity(SLICE_BYTES);
         let mut chunks_finished = 0;
         while pcm.len() < SLICE_BYTES {
@@ -49,12 +68,19 @@ impl Pacer {
                 chunks_finished += 1;
             }
         }
-        let silence_bytes = SLICE_BYTES - pcm.len();
-        pcm.resize(SLICE_BYTES, 0);
         Slice {
             pcm: pcm.freeze(),
-            silence_bytes,
+            silence_bytes: 0,
             chunks_finished,
+        }
+    }
+
+    /// One tick of filler silence.
+    pub fn silence() -> Slice {
+        Slice {
+            pcm: Bytes::from(vec![0; SILENCE_BYTES]),
+            silence_bytes: SILENCE_BYTES,
+            chunks_finished: 0,
         }
     }
 
@@ -83,32 +109,36 @@ mod tests {
     fn slices_span_chunk_boundaries_without_gaps() {
         let mut queue = VecDeque::from([chunk(1, 3000), chunk(2, 3000)]);
         let mut pacer = Pacer::default();
-        let first = pacer.next_slice(|| queue.pop_front());
+        let first = pacer.next_audio(|| queue.pop_front());
         assert_eq!(first.silence_bytes, 0);
         assert_eq!(first.chunks_finished, 1);
         assert_eq!(&first.pcm[..3000], &[1; 3000][..]);
         assert_eq!(&first.pcm[3000..], &[2; 840][..]);
 
-        let second = pacer.next_slice(|| queue.pop_front());
+        let second = pacer.next_audio(|| queue.pop_front());
         assert_eq!(second.chunks_finished, 1);
-        assert_eq!(second.silence_bytes, SLICE_BYTES - 2160);
-        assert_eq!(&second.pcm[..2160], &[2; 2160][..]);
-        assert!(second.pcm[2160..].iter().all(|byte| *byte == 0));
+        assert_eq!(second.pcm, chunk(2, 2160), "no padding after the audio");
+        assert!(!pacer.has_audio());
     }
 
     #[test]
-    fn an_empty_queue_gives_a_whole_slice_of_silence() {
-        let slice = Pacer::default().next_slice(|| None);
-        assert_eq!(slice.silence_bytes, SLICE_BYTES);
-        assert_eq!(slice.pcm.len(), SLICE_BYTES);
-        assert_eq!(slice.chunks_finished, 0);
+    fn an_empty_queue_gives_no_audio_and_silence_comes_in_short_ticks() {
+        let mut pacer = Pacer::default();
+        assert_eq!(pacer.next_audio(|| None), Slice::default());
+        let silence = Pacer::silence();
+        assert_eq!(silence.silence_bytes, SILENCE_BYTES);
+        assert_eq!(silence.pcm.len(), SILENCE_BYTES);
+        assert!(silence.pcm.iter().all(|byte| *byte == 0));
+        assert_eq!(SILENCE_BYTES % 4, 0, "silence keeps frame alignment");
+        pacer.resume_with(chunk(3, 8));
+        assert!(pacer.has_audio());
     }
 
     #[test]
     fn the_rest_of_a_chunk_can_be_taken_for_a_flush() {
         let mut queue = VecDeque::from([chunk(7, SLICE_BYTES + 100)]);
         let mut pacer = Pacer::default();
-        pacer.next_slice(|| queue.pop_front());
+        pacer.next_audio(|| queue.pop_front());
         assert_eq!(pacer.take_rest(), chunk(7, 100));
         assert!(pacer.take_rest().is_empty());
     }

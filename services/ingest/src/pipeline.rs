@@ -12,7 +12,7 @@
 use crate::configuration::EncoderSettings;
 use crate::encoder::Encoder;
 use crate::ownership::{HeldStream, Ownership};
-use crate::pacer::{Pacer, SLICE, SLICE_BYTES};
+use crate::pacer::{Pacer, SLICE};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -228,7 +228,8 @@ impl Worker {
             Some(chunk) => Pacer::starting_with(chunk),
             None => Pacer::default(),
         };
-        let mut next_slice_at = Instant::now();
+        // Wall-clock time up to which the encoder has been fed.
+        let mut fed_until = Instant::now();
         let mut last_audio_at = Instant::now();
         while !self.ending.load(Ordering::Acquire) {
             if !self.ownership.may_publish(&self.held) {
@@ -242,16 +243,25 @@ impl Worker {
                 // next heartbeat settles it.
                 self.stop_publishing().await;
                 tokio::time::sleep(SLICE).await;
-                next_slice_at = Instant::now();
+                fed_until = Instant::now();
                 continue;
             }
-            let slice = pacer.next_slice(|| queue.next_in_time());
-            if slice.silence_bytes < SLICE_BYTES {
+            let audio = pacer.next_audio(|| queue.next_in_time());
+            let slice = if !audio.pcm.is_empty() {
                 last_audio_at = Instant::now();
+                audio
+            } else if let Some(chunk) = queue.next_before(fed_until).await {
+                // Audio arrived before the encoder ran dry: play it at once.
+                pacer.resume_with(chunk);
+                continue;
+            } else if self.ending.load(Ordering::Acquire) {
+                break;
             } else if last_audio_at.elapsed() >= self.idle_end {
                 self.end_by_itself(EndReason::Idle);
                 break;
-            }
+            } else {
+                Pacer::silence()
+            };
             self.write_until_accepted(&slice.pcm).await;
             self.stats
                 .chunks_played
@@ -262,12 +272,14 @@ impl Worker {
             metrics::counter!("vibes_ingest_silence_ms_total")
                 .increment(pcm_duration(slice.silence_bytes).as_millis() as u64);
 
-            next_slice_at += SLICE;
+            fed_until += pcm_duration(slice.pcm.len());
             let now = Instant::now();
-            if now > next_slice_at + MAX_LAG {
-                next_slice_at = now;
+            if now > fed_until + MAX_LAG {
+                fed_until = now;
             }
-            tokio::time::sleep_until(next_slice_at).await;
+            // Audio runs at most one slice ahead of the clock; silence is
+            // written only once it is due (`next_before` waits for that).
+            tokio::time::sleep_until(fed_until - SLICE).await;
         }
         self.flush(pacer.take_rest(), &mut queue).await;
     }
@@ -385,27 +397,47 @@ impl Queue {
         chunk.pcm
     }
 
-    /// The next queued chunk that has not waited too long; older ones are
-    /// dropped (and counted) on the way.
+    /// The next queued chunk that has not waited too long, without waiting;
+    /// older ones are dropped (and counted) on the way.
     fn next_in_time(&mut self) -> Option<Bytes> {
         loop {
             let chunk = self.receiver.try_recv().ok()?;
-            let waited = chunk.accepted_at.elapsed();
-            let pcm = self.taken(chunk);
-            if waited <= self.max_added_latency {
+            if let Some(pcm) = self.unless_too_late(chunk) {
                 return Some(pcm);
             }
-            let dropped = pcm_duration(pcm.len());
-            tracing::warn!(
-                ?waited,
-                ?dropped,
-                "audio waited longer than the latency cap; dropping it"
-            );
-            self.stats
-                .late_dropped_bytes
-                .fetch_add(pcm.len() as u64, Ordering::Relaxed);
-            metrics::counter!("vibes_ingest_late_audio_dropped_ms_total")
-                .increment(dropped.as_millis() as u64);
         }
+    }
+
+    /// Like `next_in_time`, waiting for a chunk until `deadline` (None then,
+    /// or when the queue is closed).
+    async fn next_before(&mut self, deadline: Instant) -> Option<Bytes> {
+        loop {
+            let chunk = tokio::time::timeout_at(deadline, self.receiver.recv())
+                .await
+                .ok()??;
+            if let Some(pcm) = self.unless_too_late(chunk) {
+                return Some(pcm);
+            }
+        }
+    }
+
+    fn unless_too_late(&self, chunk: QueuedChunk) -> Option<Bytes> {
+        let waited = chunk.accepted_at.elapsed();
+        let pcm = self.taken(chunk);
+        if waited <= self.max_added_latency {
+            return Some(pcm);
+        }
+        let dropped = pcm_duration(pcm.len());
+        tracing::warn!(
+            ?waited,
+            ?dropped,
+            "audio waited longer than the latency cap; dropping it"
+        );
+        self.stats
+            .late_dropped_bytes
+            .fetch_add(pcm.len() as u64, Ordering::Relaxed);
+        metrics::counter!("vibes_ingest_late_audio_dropped_ms_total")
+            .increment(dropped.as_millis() as u64);
+        None
     }
 }
