@@ -14,7 +14,7 @@ use vibes_domain::VibeId;
 use vibes_redis::ownership::{
     Claim, LivePod, OwnershipScripts, PodDirectory, PodInfo, StreamLease,
 };
-use vibes_redis::{RedisConnector, RedisError};
+use vibes_redis::{ConnectionManager, RedisConnector, RedisError};
 
 pub struct Ownership {
     redis: RedisConnector,
@@ -87,10 +87,6 @@ impl Ownership {
         })
     }
 
-    pub fn pod_id(&self) -> &str {
-        &self.pod_id
-    }
-
     /// Whether this pod may write audio to the engine for `stream` now.
     pub fn may_publish(&self, stream: &HeldStream) -> bool {
         !stream.is_lost() && self.liveness.is_current()
@@ -115,9 +111,8 @@ impl Ownership {
             .await?
         {
             Claim::HeldBy(holder) => {
-                let pods = self.pool.live_pods(&mut redis).await?;
-                if let Some(live) = pods.iter().find(|pod| pod.id == holder.pod) {
-                    return Err(self.held_elsewhere(vibe, &holder, Some(live)));
+                if let Some(live) = self.live_pod(&mut redis, &holder.pod).await? {
+                    return Err(self.held_elsewhere(vibe, &holder, Some(&live)));
                 }
                 tracing::warn!(vibe_id = %vibe, gone = %holder.pod, "the stream's owner stopped its heartbeat; taking the stream over");
                 let claim = self
@@ -139,11 +134,20 @@ impl Ownership {
                 })
             }
             Claim::HeldBy(holder) => {
-                let pods = self.pool.live_pods(&mut redis).await?;
-                let live = pods.iter().find(|pod| pod.id == holder.pod);
-                Err(self.held_elsewhere(vibe, &holder, live))
+                let live = self.live_pod(&mut redis, &holder.pod).await?;
+                Err(self.held_elsewhere(vibe, &holder, live.as_ref()))
             }
         }
+    }
+
+    /// `id` in the pool, if its heartbeat is current.
+    async fn live_pod(
+        &self,
+        redis: &mut ConnectionManager,
+        id: &str,
+    ) -> Result<Option<LivePod>, RedisError> {
+        let pods = self.pool.live_pods(redis).await?;
+        Ok(pods.into_iter().find(|pod| pod.id == id))
     }
 
     fn held_elsewhere(
@@ -172,9 +176,8 @@ impl Ownership {
         if holder.pod == self.pod_id {
             return Ok(());
         }
-        let pods = self.pool.live_pods(&mut redis).await?;
-        match pods.iter().find(|pod| pod.id == holder.pod) {
-            Some(live) => Err(self.held_elsewhere(vibe, &holder, Some(live))),
+        match self.live_pod(&mut redis, &holder.pod).await? {
+            Some(live) => Err(self.held_elsewhere(vibe, &holder, Some(&live))),
             None => Ok(()),
         }
     }

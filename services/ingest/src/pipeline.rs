@@ -296,10 +296,15 @@ impl Worker {
 
     /// Cuts the stream off at the engine at once, without flushing.
     async fn stop_publishing(&mut self) {
-        if let Some(encoder) = self.encoder.take() {
+        if let Some(encoder) = self.take_encoder() {
             encoder.kill().await;
-            self.encoder_pid.store(0, Ordering::Relaxed);
         }
+    }
+
+    /// The running encoder, which from now on is no longer this stream's.
+    fn take_encoder(&mut self) -> Option<Encoder> {
+        self.encoder_pid.store(0, Ordering::Relaxed);
+        self.encoder.take()
     }
 
     async fn first_chunk(&self, queue: &mut Queue) -> Option<Bytes> {
@@ -364,8 +369,7 @@ impl Worker {
                 Err(error) => {
                     tracing::warn!(vibe_id = %self.vibe, %error, failures, "encoder failed; restarting it");
                     let backoff = self.settings.restart_backoff(failures);
-                    let failed = self.encoder.take();
-                    self.encoder_pid.store(0, Ordering::Relaxed);
+                    let failed = self.take_encoder();
                     let span = tracing::info_span!("encoder_restart", vibe_id = %self.vibe, failures, backoff_ms = backoff.as_millis() as u64);
                     async move {
                         if let Some(failed) = failed {

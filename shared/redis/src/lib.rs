@@ -9,5 +9,6 @@ pub mod scripts;
 mod traced;
 
 pub use connection::{RedisConnector, RedisSettingsError};
+pub use redis::aio::ConnectionManager;
 pub use redis::RedisError;
 pub use scripts::{JoinOutcome, LeaveOutcome, SeatRequest, SeatTerms, SessionScripts};

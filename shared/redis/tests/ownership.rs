@@ -1,23 +1,13 @@
 //! Stream ownership and the ingest pod pool against a real Redis.
 
-use redis::aio::ConnectionManager;
+mod support;
+
 use std::time::Duration;
+use support::connection;
 use vibes_domain::{ParticipantId, VibeId};
 use vibes_redis::ownership::{Claim, LivePod, OwnershipScripts, PodDirectory, PodInfo};
-use vibes_redis::RedisConnector;
 
 const LEASE: Duration = Duration::from_secs(5);
-
-async fn connection() -> ConnectionManager {
-    RedisConnector::new(
-        &vibes_testkit::redis_server::redis_url(),
-        Duration::from_secs(2),
-    )
-    .unwrap()
-    .connection()
-    .await
-    .expect("Redis is reachable")
-}
 
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", ParticipantId::generate())

@@ -1,21 +1,13 @@
 //! Each Lua script against a real Redis.
 
+mod support;
+
 use redis::aio::ConnectionManager;
 use std::time::Duration;
+use support::connection;
 use vibes_domain::{ParticipantId, VibeId};
 use vibes_redis::scripts::{end_stream, live_streams, StreamRecord};
-use vibes_redis::{JoinOutcome, RedisConnector, SeatRequest, SeatTerms, SessionScripts};
-
-async fn connection() -> ConnectionManager {
-    RedisConnector::new(
-        &vibes_testkit::redis_server::redis_url(),
-        Duration::from_secs(2),
-    )
-    .unwrap()
-    .connection()
-    .await
-    .expect("Redis is reachable")
-}
+use vibes_redis::{JoinOutcome, SeatRequest, SeatTerms, SessionScripts};
 
 /// A registered stream under a fresh id, with its scripts and connection.
 async fn live_stream() -> (ConnectionManager, SessionScripts, VibeId) {

@@ -143,14 +143,8 @@ async fn http_phase(
         tasks.push(tokio::spawn(async move {
             let _permit = limit.acquire_owned().await.expect("semaphore open");
             let sent = Instant::now();
-            let body = json!({ "participant_id": format!("listener-{index}") });
-            let status = http
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .map(|response| response.status().as_u16());
-            (status.unwrap_or(0), sent.elapsed())
+            let status = join(&http, url, &format!("listener-{index}")).await;
+            (status, sent.elapsed())
         }));
     }
     let mut outcomes = Vec::with_capacity(tasks.len());
@@ -162,6 +156,13 @@ async fn http_phase(
         409 => Outcome::Full,
         _ => Outcome::Failed,
     })
+}
+
+/// One join through the registry's API: its status, 0 when it got no answer.
+async fn join(http: &reqwest::Client, url: String, participant: &str) -> u16 {
+    let body = json!({ "participant_id": participant });
+    let response = http.post(url).json(&body).send().await;
+    response.map_or(0, |response| response.status().as_u16())
 }
 
 async fn fixed_rate_phase(
@@ -181,14 +182,8 @@ async fn fixed_rate_phase(
         let scheduled = started + Duration::from_secs_f64(index as f64 / rate as f64);
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep_until(scheduled.into()).await;
-            let body = json!({ "participant_id": format!("steady-{index}") });
-            let status = http
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .map(|response| response.status().as_u16());
-            (status.unwrap_or(0), scheduled.elapsed())
+            let status = join(&http, url, &format!("steady-{index}")).await;
+            (status, scheduled.elapsed())
         }));
     }
     let mut outcomes = Vec::with_capacity(tasks.len());

@@ -122,12 +122,7 @@ async fn metrics_count_seats_and_requests() {
         after.2 >= before.2 + 1.0,
         "requests counted by route pattern: {before:?} → {after:?}"
     );
-    let text = reqwest::get(format!("{}/metrics", app.address))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = vibes_testkit::http::scrape(&app.address).await;
     assert!(
         !text.contains(&vibe),
         "stream ids never become label values"
