@@ -18,7 +18,6 @@
 ARG RUST_IMAGE=rust:1.95.0-slim-bookworm
 ARG RUNTIME_IMAGE=debian:12.11-slim
 ARG NODE_IMAGE=node:20.19.2-bookworm-slim
-ARG NGINX_IMAGE=nginx:1.27.5-bookworm
 
 ########## skeleton: manifests + stub sources only ##########
 FROM ${RUST_IMAGE} AS skeleton
@@ -131,10 +130,43 @@ COPY scripts/bundle-web scripts/lib.sh scripts/
 COPY web web
 RUN PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 scripts/bundle-web
 
-########## edge: nginx with the web pages ##########
+########## edge: nginx with its Lua module, the FLV relay and the web pages ##########
+# Debian's nginx on the Debian runtime image, not nginx.org's image: the Lua
+# module (libnginx-mod-http-lua, which pulls the NDK module and
+# lua-resty-core) is built against Debian's nginx and would not load into
+# another build. The template loads it from /usr/lib/nginx/modules (the render
+# script's EDGE_NGINX_MODULES_DIR default). gettext-base and openssl: envsubst
+# and the OCSP "auto" detection of scripts/render-edge-config, which compose
+# and k8s (its init container runs this image) run before nginx starts.
 # The config template and its render script come from ConfigMaps (k8s) or
-# mounts (compose), so a config change needs no new image.
-FROM ${NGINX_IMAGE} AS edge
+# mounts (compose), so a config change needs no new image. The Lua code the
+# template loads (nginx/lua) is in the image, at /opt/vibesflow/lua
+# (EDGE_LUA_DIR; not under /opt/vibesflow/nginx, where k8s mounts the
+# template): a template change that needs new Lua code ships with the image
+# built from the same commit.
+# Users: the master runs as root (it binds 443/80 and reads the TLS key). The
+# template has no `user` directive and Debian builds nginx without --user, so
+# the workers run as nobody:nogroup (65534), not as nginx (101) as in the
+# official image, nor as www-data (33) as with Debian's own nginx.conf. They
+# only read (the pages and the Lua code are world-readable) and write the
+# temp folders the master creates for them under EDGE_RUNTIME_DIR.
+# Logs: access.log and error.log in /var/log/nginx (EDGE_RUNTIME_DIR in
+# compose and k8s) go to stdout/stderr, as in the official image.
+FROM ${RUNTIME_IMAGE} AS edge
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      nginx libnginx-mod-http-lua gettext-base openssl ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && ln -sf /dev/stdout /var/log/nginx/access.log \
+ && ln -sf /dev/stderr /var/log/nginx/error.log
+COPY nginx/lua /opt/vibesflow/lua
 COPY --from=web /src/web/index.html /src/web/listen.html /src/web/create.html /opt/vibesflow/web/
 COPY --from=web /src/web/assets /opt/vibesflow/web/assets
 COPY --from=web /src/web/vendor /opt/vibesflow/web/vendor
+EXPOSE 443 80 8443 8088
+# nginx's graceful stop: workers finish their requests first (FLV responses
+# never finish on their own: the stop timeout / grace period ends them).
+STOPSIGNAL SIGQUIT
+# compose and k8s replace this: render the template, then nginx -c it.
+CMD ["nginx", "-g", "daemon off;"]

@@ -66,6 +66,7 @@ pub struct PlaybackSettings {
     pub public_base_url: String,
     pub token_secret: SecretString,
     pub token_ttl_seconds: u64,
+    pub edge_relay_key: SecretString,
 }
 
 impl PlaybackSettings {

@@ -8,23 +8,36 @@
 use std::time::SystemTime;
 use vibes_domain::api::PlaybackUrls;
 use vibes_domain::{ParticipantId, VibeId};
-use vibes_tokens::{PlaybackTokenError, PlaybackTokens};
+use vibes_tokens::{EdgeRelayKey, PlaybackTokenError, PlaybackTokens};
 
 pub struct Playback {
     base_url: String,
     tokens: PlaybackTokens,
+    edge_relay_key: Option<EdgeRelayKey>,
 }
 
 impl Playback {
-    pub fn new(public_base_url: &str, tokens: PlaybackTokens) -> Self {
+    pub fn new(
+        public_base_url: &str,
+        tokens: PlaybackTokens,
+        edge_relay_key: Option<EdgeRelayKey>,
+    ) -> Self {
         Self {
             base_url: public_base_url.trim_end_matches('/').to_owned(),
             tokens,
+            edge_relay_key,
         }
     }
 
     pub fn tokens(&self) -> &PlaybackTokens {
         &self.tokens
+    }
+
+    /// Whether `key` is the edge's relay key (never, when none is configured).
+    pub fn is_edge_relay_key(&self, key: &str) -> bool {
+        self.edge_relay_key
+            .as_ref()
+            .is_some_and(|configured| configured.accepts(key))
     }
 
     /// The URLs a participant plays, with a fresh token.
@@ -80,7 +93,7 @@ mod tests {
     fn playback() -> Playback {
         let secret = SecretString::from("a test secret of at least 32 bytes".to_owned());
         let tokens = PlaybackTokens::new(secret, Duration::from_secs(60)).unwrap();
-        Playback::new("https://edge.example:8443/", tokens)
+        Playback::new("https://edge.example:8443/", tokens, None)
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::warden::FlvWarden;
 use actix_web::web;
 use std::net::TcpListener;
 use vibes_redis::RedisConnector;
-use vibes_tokens::PlaybackTokens;
+use vibes_tokens::{EdgeRelayKey, PlaybackTokens};
 use vibes_web::HttpService;
 
 pub struct Application;
@@ -38,7 +38,13 @@ impl Application {
             settings.playback.token_ttl(),
         )
         .map_err(|error| format!("playback.token_secret: {error}"))?;
-        let playback = web::Data::new(Playback::new(&settings.playback.public_base_url, tokens));
+        let relay_key = EdgeRelayKey::new(&settings.playback.edge_relay_key)
+            .map_err(|error| format!("playback.edge_relay_key: {error}"))?;
+        let playback = web::Data::new(Playback::new(
+            &settings.playback.public_base_url,
+            tokens,
+            relay_key,
+        ));
         let service = vibes_web::serve("session-registry", listener, move |config| {
             config
                 .app_data(store.clone())

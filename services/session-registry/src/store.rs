@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use vibes_domain::{ParticipantId, VibeId};
 use vibes_redis::scripts::{self, StreamRecord};
 use vibes_redis::{
-    JoinOutcome, LeaveOutcome, RedisConnector, SeatRequest, SeatTerms, SessionScripts,
+    FlvConnection, JoinOutcome, LeaveOutcome, RedisConnector, SeatRequest, SeatTerms,
+    SessionScripts,
 };
 
 pub struct SessionStore {
@@ -139,11 +140,10 @@ impl SessionStore {
         &self,
         vibe: &VibeId,
         client_id: &str,
-        participant: &ParticipantId,
+        player: &FlvConnection,
     ) -> Result<(), RegistryError> {
         let mut connection = self.redis.connection().await?;
-        let recorded =
-            scripts::record_flv_connection(&mut connection, vibe, client_id, participant);
+        let recorded = scripts::record_flv_connection(&mut connection, vibe, client_id, player);
         Ok(recorded.await?)
     }
 
@@ -159,7 +159,7 @@ impl SessionStore {
     pub async fn flv_connections(
         &self,
         vibe: &VibeId,
-    ) -> Result<HashMap<String, ParticipantId>, RegistryError> {
+    ) -> Result<HashMap<String, FlvConnection>, RegistryError> {
         let mut connection = self.redis.connection().await?;
         Ok(scripts::flv_connections(&mut connection, vibe).await?)
     }

@@ -1,7 +1,8 @@
 //! Keeps FLV players and seats in step, on an interval: renews the lease of
 //! every player the engine still has, forgets players the engine no longer
 //! has (a lost stop hook), and disconnects players whose seat is gone (left,
-//! stream ended, or not re-seatable) and players no hook vouched for.
+//! stream ended, or not re-seatable) and players no hook vouched for. Edge
+//! relays are left connected: the edge keeps each of its listeners' seats.
 
 use crate::engine::{EngineClients, FlvPlayer};
 use crate::error::RegistryError;
@@ -10,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
-use vibes_redis::SeatRequest;
+use vibes_redis::{FlvConnection, SeatRequest};
 
 /// What one round did, for logs and tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub struct Round {
     pub renewed: usize,
     pub forgotten: usize,
     pub disconnected: usize,
+    /// Edge relays seen connected (they hold no seat to renew).
+    pub relays: usize,
 }
 
 pub struct FlvWarden {
@@ -77,12 +80,16 @@ impl FlvWarden {
                 .iter()
                 .map(|player| player.client_id.as_str())
                 .collect();
-            for (client_id, participant) in &known {
+            for (client_id, player) in &known {
                 if !alive.contains(client_id.as_str()) {
                     self.store.forget_flv_connection(vibe, client_id).await?;
                     round.forgotten += 1;
                     continue;
                 }
+                let FlvConnection::Listener(participant) = player else {
+                    round.relays += 1;
+                    continue;
+                };
                 match self.store.seat(vibe, participant, SeatRequest::Renew).await {
                     Ok(_) => round.renewed += 1,
                     Err(RegistryError::Redis(error)) => {

@@ -11,4 +11,6 @@ mod traced;
 pub use connection::{RedisConnector, RedisSettingsError};
 pub use redis::aio::ConnectionManager;
 pub use redis::RedisError;
-pub use scripts::{JoinOutcome, LeaveOutcome, SeatRequest, SeatTerms, SessionScripts};
+pub use scripts::{
+    FlvConnection, JoinOutcome, LeaveOutcome, SeatRequest, SeatTerms, SessionScripts,
+};

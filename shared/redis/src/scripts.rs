@@ -359,18 +359,48 @@ fn parse_field(fields: &HashMap<String, String>, name: &str) -> Option<u64> {
     fields.get(name).and_then(|value| value.parse().ok())
 }
 
-/// Remembers which participant an engine client (an FLV connection) plays for.
+/// Who an engine client (an FLV connection) plays for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlvConnection {
+    /// A listener, with its participant's seat.
+    Listener(ParticipantId),
+    /// The edge's one connection per stream and worker that it fans out to
+    /// its listeners; it holds no seat (each listener does, at the edge).
+    EdgeRelay,
+}
+
+/// Stored in place of a participant id for an edge relay: `~` is not allowed
+/// in participant ids, so no listener can be taken for a relay.
+const EDGE_RELAY_MARK: &str = "~edge-relay";
+
+impl FlvConnection {
+    fn stored(&self) -> &str {
+        match self {
+            Self::Listener(participant) => participant.as_str(),
+            Self::EdgeRelay => EDGE_RELAY_MARK,
+        }
+    }
+
+    fn from_stored(stored: &str) -> Option<Self> {
+        match stored {
+            EDGE_RELAY_MARK => Some(Self::EdgeRelay),
+            participant => ParticipantId::parse(participant).ok().map(Self::Listener),
+        }
+    }
+}
+
+/// Remembers who an engine client (an FLV connection) plays for.
 pub async fn record_flv_connection<C: ConnectionLike>(
     connection: &mut C,
     vibe: &VibeId,
     client_id: &str,
-    participant: &ParticipantId,
+    player: &FlvConnection,
 ) -> Result<(), RedisError> {
     let call = async {
         redis::cmd("HSET")
             .arg(keys::flv_connections(vibe))
             .arg(client_id)
-            .arg(participant.as_str())
+            .arg(player.stored())
             .query_async(connection)
             .await
     };
@@ -402,11 +432,11 @@ pub async fn forget_flv_connection<C: ConnectionLike>(
     .await
 }
 
-/// Engine client id → participant id of the stream's known FLV connections.
+/// Engine client id → who it plays for, of the stream's known FLV connections.
 pub async fn flv_connections<C: ConnectionLike>(
     connection: &mut C,
     vibe: &VibeId,
-) -> Result<HashMap<String, ParticipantId>, RedisError> {
+) -> Result<HashMap<String, FlvConnection>, RedisError> {
     let call = async {
         redis::cmd("HGETALL")
             .arg(keys::flv_connections(vibe))
@@ -420,8 +450,6 @@ pub async fn flv_connections<C: ConnectionLike>(
         .await?;
     Ok(raw
         .into_iter()
-        .filter_map(|(client, participant)| {
-            Some((client, ParticipantId::parse(&participant).ok()?))
-        })
+        .filter_map(|(client, stored)| Some((client, FlvConnection::from_stored(&stored)?)))
         .collect())
 }

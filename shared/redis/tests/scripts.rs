@@ -340,21 +340,27 @@ fn find(records: &[StreamRecord], vibe: &VibeId) -> StreamRecord {
 }
 
 #[tokio::test]
-async fn flv_connections_are_recorded_forgotten_and_cleared_with_the_stream() {
+async fn flv_connections_of_listeners_and_relays_are_recorded_forgotten_and_cleared_with_the_stream(
+) {
     use vibes_redis::scripts::{flv_connections, forget_flv_connection, record_flv_connection};
+    use vibes_redis::FlvConnection;
     let (mut redis, _scripts, vibe) = live_stream().await;
-    record_flv_connection(&mut redis, &vibe, "c1", &participant("p1"))
-        .await
-        .unwrap();
-    record_flv_connection(&mut redis, &vibe, "c2", &participant("p2"))
-        .await
-        .unwrap();
+    for (client, player) in [
+        ("c1", FlvConnection::Listener(participant("p1"))),
+        ("c2", FlvConnection::Listener(participant("p2"))),
+        ("c3", FlvConnection::EdgeRelay),
+    ] {
+        record_flv_connection(&mut redis, &vibe, client, &player)
+            .await
+            .unwrap();
+    }
     forget_flv_connection(&mut redis, &vibe, "c1")
         .await
         .unwrap();
     let known = flv_connections(&mut redis, &vibe).await.unwrap();
-    assert_eq!(known.len(), 1);
-    assert_eq!(known["c2"], participant("p2"));
+    assert_eq!(known.len(), 2);
+    assert_eq!(known["c2"], FlvConnection::Listener(participant("p2")));
+    assert_eq!(known["c3"], FlvConnection::EdgeRelay);
 
     end_stream(&mut redis, &vibe).await.unwrap();
     assert!(flv_connections(&mut redis, &vibe).await.unwrap().is_empty());

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// The key the test edge's FLV relay shows the engine; a registry behind a
+/// test edge needs it as `playback.edge_relay_key`.
+pub const EDGE_RELAY_KEY: &str = "test-edge-relay-key-0123456789abcdef";
+
 pub struct Edge {
     pub https_port: u16,
     pub http_port: u16,
@@ -132,8 +136,8 @@ impl Edge {
     }
 
     /// Reads `path` (an endless FLV response) into `capture` for up to `limit`,
-    /// reconnecting like a player when the engine answers with an empty body
-    /// (it does for a listener that arrives before the publisher).
+    /// reconnecting like a player when the answer is an error (the edge's 503
+    /// while the stream has not started yet) or an empty body.
     pub fn listen(
         &self,
         path: &str,
@@ -147,8 +151,9 @@ impl Edge {
             let deadline = std::time::Instant::now() + limit;
             while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
                 let _ = Command::new("curl")
-                    // --no-buffer: bytes reach the capture file as they arrive.
-                    .args(["-sSN", "--max-time", &format!("{:.1}", left.as_secs_f64())])
+                    // --no-buffer: bytes reach the capture file as they
+                    // arrive; --fail: an error's body is not audio.
+                    .args(["-sSNf", "--max-time", &format!("{:.1}", left.as_secs_f64())])
                     .arg("--cacert")
                     .arg(&certificate)
                     .arg("-o")
@@ -195,6 +200,8 @@ fn spawn_nginx(
         .env("EDGE_HTTP_PORT", http_port.to_string())
         // Short, so a test sees a leave take effect at the edge quickly.
         .env("EDGE_PLAYBACK_AUTH_CACHE", "1s")
+        .env("EDGE_FLV_REAUTH_SECONDS", "1")
+        .env("EDGE_RELAY_KEY", EDGE_RELAY_KEY)
         .envs(upstreams.addresses())
         .envs(extra_env.iter().copied());
     run_script(&mut render);

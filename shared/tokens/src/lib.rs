@@ -2,6 +2,8 @@
 
 pub mod jwt;
 pub mod playback;
+pub mod relay;
 
 pub use jwt::{AuthError, Claims, JwtKeys, Role, SigningKey};
 pub use playback::{PlaybackTokenError, PlaybackTokens};
+pub use relay::{EdgeRelayKey, WeakRelayKey};

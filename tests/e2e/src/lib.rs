@@ -87,6 +87,8 @@ impl Stack {
         registry_settings.redis.url = vibes_testkit::redis_server::redis_url();
         registry_settings.playback.public_base_url = edge.url("");
         registry_settings.playback.token_secret = PLAYBACK_TOKEN_SECRET.to_owned().into();
+        registry_settings.playback.edge_relay_key =
+            vibes_testkit::edge::EDGE_RELAY_KEY.to_owned().into();
         registry_settings.engine.api_url = format!("http://127.0.0.1:{supervisor_port}");
         customize_registry(&mut registry_settings);
         let registry =

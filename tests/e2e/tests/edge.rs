@@ -148,14 +148,28 @@ fn registry(_method: &str, _path: &str, original: &str) -> Answer {
 
 /// The engine: media with no Content-Type and no Cache-Control, like xiu.
 fn engine(_method: &str, path: &str, _original: &str) -> Answer {
-    let body: &[u8] = if path.ends_with(".m3u8") {
-        b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n0.ts\n"
+    let body = if path.ends_with(".m3u8") {
+        b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n0.ts\n".to_vec()
     } else if path.ends_with(".ts") {
-        &[0x47; 188]
+        vec![0x47; 188]
     } else {
-        b"FLV\x01\x04\x00\x00\x00\x09"
+        short_flv()
     };
-    Some((200, vec![], body.to_vec()))
+    Some((200, vec![], body))
+}
+
+/// An FLV body as the engine starts one: header, AAC sequence header, frames.
+fn short_flv() -> Vec<u8> {
+    let mut flv = b"FLV\x01\x04\x00\x00\x00\x09\x00\x00\x00\x00".to_vec();
+    let sequence_header = [0xaf, 0x00, 0x11, 0x90];
+    let frame = [0xaf, 0x01, 0x21, 0x10, 0x04];
+    for (timestamp, data) in [(0u8, &sequence_header[..]), (0, &frame), (21, &frame)] {
+        let size = data.len() as u8;
+        flv.extend([8, 0, 0, size, 0, 0, timestamp, 0, 0, 0, 0]);
+        flv.extend(data);
+        flv.extend([0, 0, 0, 11 + size]);
+    }
+    flv
 }
 
 /// srs-supervisor's SRS-compatible API.
@@ -290,7 +304,8 @@ fn render(runtime: &Path, env: &[(&str, &str)]) -> std::process::Output {
         .env("EDGE_TLS_CERT", certificates.join("edge.crt"))
         .env("EDGE_TLS_KEY", certificates.join("edge.key"))
         .env("EDGE_HTTPS_PORT", free_port().to_string())
-        .env("EDGE_HTTP_PORT", free_port().to_string());
+        .env("EDGE_HTTP_PORT", free_port().to_string())
+        .env("EDGE_RELAY_KEY", vibes_testkit::edge::EDGE_RELAY_KEY);
     for name in [
         "GATEWAY_ADDR",
         "REGISTRY_ADDR",
@@ -390,6 +405,14 @@ fn the_rendered_config_passes_nginx_t_in_every_variant() {
         !rendered.status.success(),
         "EDGE_OCSP_STAPLING=yes accepted"
     );
+    // The relay key goes into the config: long enough, and nothing that
+    // could end its quoted string.
+    for key in ["", "short", &format!("{}\" x", "k".repeat(40))] {
+        let runtime = tempfile::tempdir().unwrap();
+        let rendered = render(runtime.path(), &[("EDGE_RELAY_KEY", key)]);
+        assert!(!rendered.status.success(), "relay key {key:?} accepted");
+        assert!(String::from_utf8_lossy(&rendered.stderr).contains("EDGE_RELAY_KEY"));
+    }
 }
 
 #[test]
@@ -476,7 +499,11 @@ fn every_kind_of_answer_carries_the_security_headers_over_http2() {
             Some("video/mp2t"),
             "max-age=60",
         ),
-        (format!("/live/{ALLOWED}/v.flv"), None, "no-store"),
+        (
+            format!("/live/{ALLOWED}/v.flv"),
+            Some("video/x-flv"),
+            "no-store",
+        ),
     ] {
         let media = edge.get(&path);
         assert_eq!(media.status, 200, "{path}: {}", describe(&media));
@@ -495,10 +522,14 @@ fn every_kind_of_answer_carries_the_security_headers_over_http2() {
         assert_eq!(media.header("cache-control"), Some(cache_control), "{path}");
     }
     assert!(stubs.engine.seen().contains(&"GET /live/v/7.ts".to_owned()));
-    assert!(stubs
-        .engine
-        .seen()
-        .contains(&format!("GET /live/v.flv?token={ALLOWED}")));
+    // FLV is read-only.
+    let posted = fetch(&edge, "POST", &format!("/live/{ALLOWED}/v.flv"), &[]);
+    assert_problem("POST to FLV", &posted, 405, "method_not_allowed");
+    // The FLV relay shows the engine the edge's key, not the listener's token.
+    assert!(stubs.engine.seen().contains(&format!(
+        "GET /live/v.flv?relay={}",
+        vibes_testkit::edge::EDGE_RELAY_KEY
+    )));
 
     // Every answer above came over HTTP/2.
     let mut curl = edge.curl();

@@ -1,6 +1,6 @@
 //! SRS's http_hooks: a player is allowed only with HTTP 200 and body `0`.
 
-use crate::helpers::{spawn_app, unique_vibe, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, unique_vibe, TestApp};
 use reqwest::{Response, StatusCode};
 use serde_json::json;
 
@@ -77,4 +77,50 @@ async fn stop_publish_and_unpublish_are_acknowledged() {
     }
     let bad_stream = hook(&app, "on_play", "../etc", "c1", "").await;
     assert_eq!(bad_stream.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn on_play_allows_the_edge_relay_by_its_key_without_taking_a_seat() {
+    const RELAY_KEY: &str = "registry-tests-relay-key-0123456789abcdef";
+    let app = spawn_app_with(|settings| {
+        settings.playback.edge_relay_key = RELAY_KEY.to_owned().into();
+    })
+    .await;
+    let vibe = unique_vibe();
+    app.register(&vibe).await;
+
+    let relay = hook(
+        &app,
+        "on_play",
+        &vibe,
+        "relay-1",
+        &format!("?relay={RELAY_KEY}"),
+    )
+    .await;
+    assert_eq!(relay.status(), StatusCode::OK);
+    assert_eq!(relay.text().await.unwrap(), "0");
+    assert_eq!(
+        app.participant_count(&vibe).await,
+        0,
+        "a relay holds no seat"
+    );
+
+    for param in [
+        format!("?relay={}", &RELAY_KEY[1..]),
+        "?relay=".to_owned(),
+        format!("?relay=x{RELAY_KEY}"),
+    ] {
+        let refused = hook(&app, "on_play", &vibe, "relay-2", &param).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{param}");
+        assert_ne!(refused.text().await.unwrap(), "0");
+    }
+}
+
+#[tokio::test]
+async fn without_a_configured_key_no_player_passes_for_a_relay() {
+    let app = spawn_app().await;
+    let vibe = unique_vibe();
+    app.register(&vibe).await;
+    let refused = hook(&app, "on_play", &vibe, "relay-1", "?relay=anything-at-all").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 }

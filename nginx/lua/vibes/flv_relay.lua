@@ -1,0 +1,291 @@
+-- HTTP-FLV fan-out at the edge. Each nginx worker opens one connection per
+-- stream to the media engine and copies every FLV tag to all of its listeners
+-- of that stream. A proxy would hold one engine connection per listener and
+-- do a read and a write per tag and listener (twice the engine's own cost,
+-- measured: ./scripts/bench fanout); here a tag is read once per worker.
+--
+-- The engine therefore no longer sees listeners, so the edge keeps their
+-- seats: every listener's playback token is checked again with the registry
+-- every $flv_reauth_seconds (which renews its lease), and a listener whose
+-- seat is gone (left, stream ended, expired) is disconnected. A listener that
+-- goes away stops renewing, so its seat frees within one lease.
+--
+-- Variables set by the location: $vibe, $engine_flv_addr and $registry_addr
+-- (host:port), $edge_relay_key (shown to the engine, which asks the registry
+-- whether it is the edge), $flv_reauth_seconds.
+
+local semaphore = require "ngx.semaphore"
+
+local M = {}
+
+-- Tags kept for listeners whose connection is momentarily slower than the
+-- stream: ~5.5 s of AAC at 46.9 tags/s. A listener further behind is closed
+-- (its player reconnects) instead of growing the edge's memory.
+local RING_TAGS = 256
+-- A stream's engine connection that stays silent this long is closed; its
+-- listeners' responses end and their players reconnect.
+local ENGINE_SILENCE_MS = 5000
+-- How long a new relay tries to get the stream's first tags (the engine gives
+-- a player that arrives before the publisher an empty body), and how long a
+-- listener waits for them.
+local FIRST_TAGS_WAIT_S = 5
+local ENGINE_RETRY_S = 0.25
+local FLV_HEAD_BYTES = 13 -- "FLV", version, flags, header size, PreviousTagSize0
+local TAG_HEADER_BYTES = 11
+local TAG_TRAILER_BYTES = 4 -- PreviousTagSize
+local SCRIPT_TAG = 18
+local AUDIO_TAG = 8
+
+-- vibe id -> relay { head, newest, ring, waiting, sema, ended } (this worker's)
+local relays = {}
+
+local function u24(bytes, at)
+  local high, middle, low = bytes:byte(at, at + 2)
+  return high * 65536 + middle * 256 + low
+end
+
+local function wake(relay)
+  if relay.waiting > 0 then
+    relay.sema:post(relay.waiting)
+    relay.waiting = 0
+  end
+end
+
+local function wait(relay, seconds)
+  relay.waiting = relay.waiting + 1
+  local woken = relay.sema:wait(seconds)
+  if not woken then
+    relay.waiting = math.max(relay.waiting - 1, 0)
+  end
+end
+
+-- Reads n bytes of the response body, undoing chunked framing when the
+-- engine uses it (SRS may; xiu answers HTTP/1.0 requests unframed).
+local function body_reader(sock, chunked)
+  if not chunked then
+    return function(n) return sock:receive(n) end
+  end
+  local left_in_chunk = 0
+  return function(n)
+    local parts = {}
+    while n > 0 do
+      if left_in_chunk == 0 then
+        local line, err = sock:receive("*l")
+        if line == "" then
+          line, err = sock:receive("*l")
+        end
+        if not line then
+          return nil, err
+        end
+        left_in_chunk = tonumber(line:match("^%x+") or "", 16)
+        if not left_in_chunk or left_in_chunk == 0 then
+          return nil, "end of the engine's body"
+        end
+      end
+      local take = math.min(n, left_in_chunk)
+      local data, err = sock:receive(take)
+      if not data then
+        return nil, err
+      end
+      parts[#parts + 1] = data
+      n = n - take
+      left_in_chunk = left_in_chunk - take
+    end
+    return table.concat(parts)
+  end
+end
+
+-- Copies the engine's tags into the relay until the body ends; returns why.
+-- The head a new listener gets first: the FLV header, the script tags and
+-- the latest AAC sequence header (a decoder needs it before any frame).
+local function relay_tags(read, relay)
+  local flv_head, err = read(FLV_HEAD_BYTES)
+  if not flv_head then
+    return err
+  end
+  if flv_head:sub(1, 3) ~= "FLV" then
+    return "the engine's body is not FLV"
+  end
+  local prefix = flv_head
+  while true do
+    local tag_header, header_err = read(TAG_HEADER_BYTES)
+    if not tag_header then
+      return header_err
+    end
+    local rest, rest_err = read(u24(tag_header, 2) + TAG_TRAILER_BYTES)
+    if not rest then
+      return rest_err
+    end
+    local tag = tag_header .. rest
+    local kind = tag_header:byte(1) % 32
+    local sequence_header = kind == AUDIO_TAG and rest:byte(2) == 0
+    if sequence_header then
+      relay.head = prefix .. tag
+    elseif kind == SCRIPT_TAG and not relay.head then
+      prefix = prefix .. tag
+    end
+    if relay.head and not (sequence_header and relay.newest == 0) then
+      relay.newest = relay.newest + 1
+      relay.ring[relay.newest % RING_TAGS] = tag
+    end
+    wake(relay)
+  end
+end
+
+-- A cosocket connected to "host:port".
+local function connect(address, read_timeout_ms)
+  local host, port = address:match("^(.+):(%d+)$")
+  local sock = ngx.socket.tcp()
+  sock:settimeouts(2000, 2000, read_timeout_ms)
+  local connected, err = sock:connect(host, tonumber(port))
+  if not connected then
+    return nil, err
+  end
+  return sock
+end
+
+-- One engine connection for the relay, until its body ends; returns why.
+local function play_from_engine(vibe, relay, engine_addr, relay_key)
+  local sock, connect_err = connect(engine_addr, ENGINE_SILENCE_MS)
+  if not sock then
+    return "could not connect to the engine: " .. tostring(connect_err)
+  end
+  local why
+  sock:send(("GET /live/%s.flv?relay=%s HTTP/1.0\r\nHost: %s\r\n\r\n")
+    :format(vibe, relay_key, engine_addr))
+  local head, head_err = sock:receiveuntil("\r\n\r\n")()
+  if not head then
+    why = "no answer from the engine: " .. tostring(head_err)
+  elseif not head:match("^HTTP/1%.%d 200") then
+    why = "the engine answered " .. head:match("^[^\r\n]*")
+  else
+    local chunked = head:lower():find("transfer%-encoding:%s*chunked") ~= nil
+    why = relay_tags(body_reader(sock, chunked), relay)
+  end
+  sock:close()
+  return why
+end
+
+local function pump(premature, vibe, relay, engine_addr, relay_key)
+  local why = "nginx is shutting down"
+  local give_up_at = ngx.now() + FIRST_TAGS_WAIT_S
+  while not premature and not ngx.worker.exiting() do
+    why = play_from_engine(vibe, relay, engine_addr, relay_key)
+    -- Once the stream has played, its end is final: listeners reconnect.
+    if relay.head or ngx.now() >= give_up_at then
+      break
+    end
+    ngx.sleep(ENGINE_RETRY_S)
+  end
+  relay.ended = true
+  if relays[vibe] == relay then
+    relays[vibe] = nil
+  end
+  wake(relay)
+  local level = relay.head and ngx.INFO or ngx.WARN
+  ngx.log(level, "flv relay for ", vibe, " ended after ", relay.newest, " tags: ", why)
+end
+
+local function relay_for(vibe)
+  local relay = relays[vibe]
+  if relay and not relay.ended then
+    return relay
+  end
+  relay = { newest = 0, ring = {}, waiting = 0, sema = semaphore.new(0) }
+  local started, err = ngx.timer.at(0, pump, vibe, relay, ngx.var.engine_flv_addr,
+    ngx.var.edge_relay_key)
+  if not started then
+    ngx.log(ngx.ERR, "could not start the flv relay for ", vibe, ": ", err)
+    return nil
+  end
+  relays[vibe] = relay
+  return relay
+end
+
+-- Asks the registry the question auth_request asked at connect (uncached:
+-- the call renews the lease). 401/403: the token or the seat is gone.
+-- Anything else (204, or the registry unreachable) keeps the listener
+-- playing; during an outage the seat simply lapses when its lease does.
+-- A cosocket, not ngx.location.capture: subrequests do not work in HTTP/2
+-- requests in lua-nginx-module 0.10.
+local function seat_gone()
+  local sock = connect(ngx.var.registry_addr, 2000)
+  if not sock then
+    return false
+  end
+  sock:send(("GET /internal/playback-auth HTTP/1.0\r\nHost: registry\r\nX-Original-URI: %s\r\n\r\n")
+    :format(ngx.var.request_uri))
+  local status_line = sock:receive("*l")
+  sock:close()
+  local status = tonumber(status_line and status_line:match("^HTTP/%d%.%d (%d%d%d)") or "")
+  return status == ngx.HTTP_UNAUTHORIZED or status == ngx.HTTP_FORBIDDEN
+end
+
+-- The content handler of /live/<token>/<vibe>.flv (after auth_request).
+function M.serve()
+  local method = ngx.req.get_method()
+  if method ~= "GET" and method ~= "HEAD" then
+    return ngx.exit(ngx.HTTP_NOT_ALLOWED)
+  end
+  local vibe = ngx.var.vibe
+  local relay = relay_for(vibe)
+  if not relay then
+    return ngx.exit(ngx.HTTP_SERVICE_UNAVAILABLE)
+  end
+  local deadline = ngx.now() + FIRST_TAGS_WAIT_S
+  while not relay.head and not relay.ended and ngx.now() < deadline do
+    wait(relay, deadline - ngx.now())
+  end
+  if not relay.head then
+    return ngx.exit(ngx.HTTP_BAD_GATEWAY)
+  end
+
+  ngx.header["Content-Type"] = "video/x-flv"
+  ngx.header["Cache-Control"] = "no-store"
+  if method == "HEAD" then
+    return ngx.exit(ngx.HTTP_OK)
+  end
+  ngx.print(relay.head)
+  if not ngx.flush(true) then
+    return
+  end
+  local reauth_every = tonumber(ngx.var.flv_reauth_seconds)
+  local reauth_at = ngx.now() + reauth_every
+  local next_tag = relay.newest + 1
+  while true do
+    local newest = relay.newest
+    if newest >= next_tag then
+      if newest - next_tag >= RING_TAGS then
+        ngx.log(ngx.WARN, "flv listener of ", vibe, " fell ", newest - next_tag,
+          " tags behind; closing it")
+        return
+      end
+      if newest == next_tag then
+        ngx.print(relay.ring[newest % RING_TAGS])
+      else
+        local tags = {}
+        for tag = next_tag, newest do
+          tags[#tags + 1] = relay.ring[tag % RING_TAGS]
+        end
+        ngx.print(tags)
+      end
+      if not ngx.flush(true) then
+        return
+      end
+      next_tag = newest + 1
+    elseif relay.ended then
+      return
+    else
+      wait(relay, math.max(reauth_at - ngx.now(), 0.001))
+    end
+    if ngx.now() >= reauth_at then
+      if seat_gone() then
+        ngx.log(ngx.INFO, "flv listener of ", vibe, " lost its seat; disconnecting")
+        return
+      end
+      reauth_at = ngx.now() + reauth_every
+    end
+  end
+end
+
+return M
