@@ -8,7 +8,9 @@
 //! Ingest may insert up to 20 ms of silence wherever a creator's chunk came
 //! late; that is far below half the spacing, so it cannot either.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::time::Instant;
 use vibes_domain::audio::BYTES_PER_SECOND;
 
 pub const FRAMES_PER_SECOND: u64 = 48_000;
@@ -93,6 +95,44 @@ impl ClickTrack {
         let since_first = frame.checked_sub(self.phase)?;
         let (index, offset) = (since_first / self.spacing, since_first % self.spacing);
         (index < self.count && offset < BURST_FRAMES).then_some(offset)
+    }
+}
+
+/// When each click of a track was handed over at the source (none yet: not sent).
+#[derive(Clone)]
+pub struct HandOvers {
+    track: ClickTrack,
+    at: Arc<Mutex<Vec<Option<Instant>>>>,
+}
+
+impl HandOvers {
+    pub fn new(track: ClickTrack) -> Self {
+        Self {
+            track,
+            at: Arc::new(Mutex::new(vec![None; track.count() as usize])),
+        }
+    }
+
+    pub fn track(&self) -> &ClickTrack {
+        &self.track
+    }
+
+    /// Track frames `[start, start + frames)` were handed over at `handed_over`.
+    pub fn record(&self, start: u64, frames: u64, handed_over: Instant) {
+        let mut at = self.at.lock().expect("hand-over log");
+        for (index, offset) in self.track.clicks_in(start, frames) {
+            at[index as usize] = Some(handed_over + duration_of(offset));
+        }
+    }
+
+    pub fn of(&self, index: u64) -> Option<Instant> {
+        let at = self.at.lock().expect("hand-over log");
+        at.get(index as usize).copied().flatten()
+    }
+
+    pub fn sent(&self) -> u64 {
+        let at = self.at.lock().expect("hand-over log");
+        at.iter().filter(|at| at.is_some()).count() as u64
     }
 }
 
@@ -274,5 +314,17 @@ mod tests {
             slice_aligned(Duration::from_millis(1)),
             Duration::from_millis(20)
         );
+    }
+
+    #[test]
+    fn hand_overs_place_each_click_at_its_offset_in_the_block() {
+        let hand_overs = HandOvers::new(track());
+        let posted = Instant::now();
+        hand_overs.record(9_000, 20_000, posted);
+        assert_eq!(hand_overs.sent(), 2);
+        assert_eq!(hand_overs.of(0), None, "not handed over yet");
+        assert_eq!(hand_overs.of(1), Some(posted + duration_of(5_400)));
+        assert_eq!(hand_overs.of(2), Some(posted + duration_of(15_000)));
+        assert_eq!(hand_overs.of(9), None, "beyond the track");
     }
 }

@@ -8,17 +8,20 @@ mod aac;
 mod args;
 mod click;
 mod clients;
+mod edge;
 mod fanout;
 mod flv;
 mod latency;
 mod listener;
 mod percentiles;
+mod playlist;
 mod procstat;
 mod registry;
 mod report;
 mod seats;
 mod streams;
 mod tokens;
+mod ts;
 
 use std::process::ExitCode;
 
