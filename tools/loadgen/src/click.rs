@@ -32,6 +32,36 @@ pub fn duration_of(frames: u64) -> Duration {
     Duration::from_secs_f64(frames as f64 / FRAMES_PER_SECOND as f64)
 }
 
+/// The scenarios' track: a click every 200 ms, the first 100 ms in. Both are
+/// multiples of ingest's 20 ms slice, so a click starts a slice on every path;
+/// ingest's up to 20 ms of inserted silence is far below half the spacing.
+pub const SPACING: Duration = Duration::from_millis(200);
+pub const PHASE: Duration = Duration::from_millis(100);
+
+/// The scenarios' track for `seconds` of clicks.
+pub fn track_over(seconds: u64) -> ClickTrack {
+    ClickTrack::new(PHASE, SPACING, seconds * 1000 / SPACING.as_millis() as u64)
+}
+
+/// Test support: the click track, then a second of silence, written to
+/// the stdin of `ffmpeg` (given its arguments); it must end well.
+#[cfg(test)]
+pub fn encode_with_ffmpeg(track: &ClickTrack, ffmpeg: &mut std::process::Command) {
+    use std::io::Write;
+    let mut ffmpeg = ffmpeg
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("ffmpeg runs");
+    let pcm = track.render(0, track.length_frames() + FRAMES_PER_SECOND);
+    ffmpeg
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&pcm)
+        .expect("PCM written");
+    assert!(ffmpeg.wait().expect("ffmpeg ends").success());
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct ClickTrack {
     phase: u64,
@@ -166,6 +196,12 @@ impl ClickDetector {
             self.position += 1;
         }
         onsets
+    }
+
+    /// Audio that will never be fed (a segment that could not be fetched)
+    /// still counts towards the positions of later onsets.
+    pub fn skip(&mut self, frames: u64) {
+        self.position += frames;
     }
 }
 

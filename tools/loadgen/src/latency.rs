@@ -14,7 +14,7 @@
 
 use crate::aac::Decoder;
 use crate::args::Arguments;
-use crate::click::{self, ClickDetector, ClickMatcher, ClickTrack, HandOvers};
+use crate::click::{self, ClickDetector, ClickMatcher, ClickTrack, HandOvers, SPACING};
 use crate::edge::{self, Creator, Posting};
 use crate::listener::{self, FrameSink, Plan};
 use crate::percentiles::Percentiles;
@@ -30,9 +30,6 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 use tokio::time::{interval, sleep, Instant};
 
-const SPACING: Duration = Duration::from_millis(200);
-/// Both multiples of ingest's 20 ms slice, so a click starts a slice on both paths.
-const PHASE: Duration = Duration::from_millis(100);
 const SLICE: Duration = Duration::from_millis(20);
 /// Audio the listener decodes before the clicks start.
 const READY_FRAMES: u64 = 50;
@@ -174,27 +171,18 @@ impl FrameSink for ClickEar {
 }
 
 pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
-    let edge_url = arguments.text("edge-url")?.trim_end_matches('/').to_owned();
+    let edge_url = arguments.url("edge-url")?;
     let certificate = arguments.text("ca-cert")?.to_owned();
-    let rtmp_base = arguments
-        .text("rtmp-base-url")?
-        .trim_end_matches('/')
-        .to_owned();
-    let engine_flv = arguments
-        .text("engine-flv-url")?
-        .trim_end_matches('/')
-        .to_owned();
-    let registry_url = arguments
-        .text("registry-url")?
-        .trim_end_matches('/')
-        .to_owned();
+    let rtmp_base = arguments.url("rtmp-base-url")?;
+    let engine_flv = arguments.url("engine-flv-url")?;
+    let registry_url = arguments.url("registry-url")?;
     let seconds = arguments.number("seconds", 60)?;
     let chunk = click::slice_aligned(Duration::from_millis(arguments.number("chunk-ms", 2000)?));
     let out = arguments.out_dir()?;
     let minter = Minter::from_env()?;
 
-    let count = seconds * 1000 / SPACING.as_millis() as u64;
-    let track = ClickTrack::new(PHASE, SPACING, count);
+    let track = click::track_over(seconds);
+    let count = track.count();
     eprintln!(
         "latency: {count} clicks over {seconds} s on two paths at once: \
          POST through the edge (chunks of {} ms) and bare ffmpeg → engine",

@@ -11,6 +11,7 @@ mod clients;
 mod edge;
 mod fanout;
 mod flv;
+mod hls;
 mod latency;
 mod listener;
 mod percentiles;
@@ -39,6 +40,7 @@ async fn main() -> ExitCode {
         "streams" | "ingest" => streams::run(&arguments).await,
         "latency" => latency::run(&arguments).await,
         "fanout" => fanout::run(&arguments).await,
+        "hls" => hls::run(&arguments).await,
         other => Err(format!("unknown scenario {other:?}\n\n{}", args::USAGE).into()),
     };
     match outcome {

@@ -117,6 +117,9 @@ mod tests {
         assert_eq!(segments.len(), 1, "not `8.`: {segments:?}");
         assert_eq!(segments[0].sequence, 7);
         assert!(parse("", &base).segments.is_empty());
-        assert!(parse("#EXTM3U\n7.ts\n", &base).segments.is_empty(), "no EXTINF");
+        assert!(
+            parse("#EXTM3U\n7.ts\n", &base).segments.is_empty(),
+            "no EXTINF"
+        );
     }
 }

@@ -211,8 +211,12 @@ mod tests {
     fn sine_ts(seconds: u32) -> Vec<u8> {
         let output = Command::new("ffmpeg")
             .args(["-v", "error", "-f", "lavfi", "-i"])
-            .arg(format!("sine=frequency=440:sample_rate=48000:duration={seconds}"))
-            .args(["-ac", "2", "-c:a", "aac", "-b:a", "128k", "-f", "mpegts", "-"])
+            .arg(format!(
+                "sine=frequency=440:sample_rate=48000:duration={seconds}"
+            ))
+            .args([
+                "-ac", "2", "-c:a", "aac", "-b:a", "128k", "-f", "mpegts", "-",
+            ])
             .output()
             .expect("ffmpeg runs");
         assert!(
@@ -239,9 +243,9 @@ mod tests {
         let ts = sine_ts(3);
         let frames = demux_in_pieces(&ts, ts.len());
         assert!(!frames.is_empty());
-        assert!(frames
-            .iter()
-            .all(|frame| frame.audio_specific_config == [0x11, 0x90] && frame.sample_rate == 48_000));
+        assert!(frames.iter().all(
+            |frame| frame.audio_specific_config == [0x11, 0x90] && frame.sample_rate == 48_000
+        ));
         let mut decoder = Decoder::new(&frames[0].audio_specific_config).expect("AAC-LC");
         assert_eq!(decoder.channels(), 2);
         let mut samples = 0;
@@ -249,11 +253,16 @@ mod tests {
         for frame in &frames {
             let decoded = decoder.decode(&frame.payload).expect("frame decodes");
             samples += decoded.len() / 2;
-            loudest = decoded.iter().fold(loudest, |loudest, sample| loudest.max(sample.abs()));
+            loudest = decoded
+                .iter()
+                .fold(loudest, |loudest, sample| loudest.max(sample.abs()));
         }
         // 3 s, plus the encoder's priming and the padding of its last frame.
         let seconds = samples as f64 / 48_000.0;
-        assert!((3.0..3.0 + 3.0 * 1024.0 / 48_000.0).contains(&seconds), "{seconds} s");
+        assert!(
+            (3.0..3.0 + 3.0 * 1024.0 / 48_000.0).contains(&seconds),
+            "{seconds} s"
+        );
         assert!(loudest > 0.05, "the sine, not silence: {loudest}");
     }
 
@@ -263,7 +272,11 @@ mod tests {
         let whole = demux_in_pieces(&ts, ts.len());
         assert!(whole.len() >= 2 * 48_000 / 1024, "{} frames", whole.len());
         for piece in [1, 7, 187, 189, 1000] {
-            assert_eq!(demux_in_pieces(&ts, piece), whole, "pieces of {piece} bytes");
+            assert_eq!(
+                demux_in_pieces(&ts, piece),
+                whole,
+                "pieces of {piece} bytes"
+            );
         }
     }
 
@@ -279,7 +292,10 @@ mod tests {
             packet
         };
         // table_id, length 13, ts id, version, section numbers, program 1 → PID 0x100, CRC.
-        ts.extend(psi(0, &[0, 0xb0, 13, 0, 1, 0xc1, 0, 0, 0, 1, 0xe1, 0x00, 0, 0, 0, 0]));
+        ts.extend(psi(
+            0,
+            &[0, 0xb0, 13, 0, 1, 0xc1, 0, 0, 0, 1, 0xe1, 0x00, 0, 0, 0, 0],
+        ));
         // table_id, length 18, program 1, …, PCR PID, no program info, AAC on 0x101, CRC.
         ts.extend(psi(
             0x100,
