@@ -534,7 +534,8 @@ fn markdown(report: &Report) -> String {
          every {poll} ms: through the TLS edge on the URL a join hands out, and straight from the engine's HLS \
          port (the baseline). Latency = when the download of the segment holding a click completed − when that \
          click was handed over (the POST's start + its offset in the chunk). A segment holds seconds of audio, \
-         so the audio that opens a segment waits for all of it: the spread is the segment length.\n\n\
+         so the audio that opens a segment waits for all of it: the spread is the segment length. Polling adds \
+         0–{poll} ms to every number, on both paths alike.\n\n\
          | path | clicks sent | playable | mismatched | ≤ {goal:.0} s | p50 s | p95 s | p99 s | max s | p50 s to listed | segments | EXTINF s min / median / max |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|\n{}{}\n\
          Edge p50 ÷ direct p50: **{}**. Goal: ≤ {goal:.0} s (met for {} of {} clicks through the edge). \
