@@ -544,7 +544,7 @@ fn markdown(report: &Report) -> String {
          `liveSyncDurationCount`) adds {behind:.0} × target duration = **{} s**, so the edge p50 at its ears \
          would be ≈ **{} s**.\n\n\
          Readers: edge {}; direct {}.\n\n\
-         Segments through the edge (those carrying clicks): \n\n\
+         Segments through the edge (those carrying clicks):\n\n\
          | segment | EXTINF s | clicks | playable at s | listed → playable ms |\n\
          |---|---|---|---|---|\n{segment_rows}",
         row(&report.edge),
