@@ -56,7 +56,6 @@ mod tests {
     use super::*;
     use crate::click::{ClickDetector, ClickMatcher, ClickTrack};
     use crate::flv::{AacPacket, FlvReader};
-    use std::io::Write;
     use std::process::{Command, Stdio};
     use std::time::Duration;
 
@@ -65,25 +64,17 @@ mod tests {
         let folder = std::env::temp_dir().join(format!("loadgen-aac-{}", std::process::id()));
         std::fs::create_dir_all(&folder).expect("temp folder");
         let file = folder.join("clicks.flv");
-        let mut ffmpeg = Command::new("ffmpeg")
-            .arg("-y")
-            .args(::ingest::encoder::ffmpeg_arguments(
-                "128k",
-                file.to_str().expect("utf-8 path"),
-            ))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ffmpeg runs");
-        let pcm = track.render(0, track.length_frames() + 48_000);
-        ffmpeg
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(&pcm)
-            .expect("PCM written");
-        assert!(ffmpeg.wait().expect("ffmpeg ends").success());
+        crate::click::encode_with_ffmpeg(
+            track,
+            Command::new("ffmpeg")
+                .arg("-y")
+                .args(::ingest::encoder::ffmpeg_arguments(
+                    "128k",
+                    file.to_str().expect("utf-8 path"),
+                ))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
         let flv = std::fs::read(&file).expect("FLV written");
         let _ = std::fs::remove_dir_all(&folder);
         flv

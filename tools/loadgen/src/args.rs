@@ -6,6 +6,7 @@ pub const USAGE: &str = "usage: vibes-loadgen <scenario> --out DIR [--option val
            [--rate 2000] [--rate-seconds 5]
   latency  --edge-url URL --ca-cert PEM --registry-url URL --engine-flv-url URL --rtmp-base-url URL
            [--seconds 60] [--chunk-ms 2000]
+  hls      --edge-url URL --ca-cert PEM --engine-hls-url URL [--seconds 40] [--chunk-ms 2000]
   fanout   --ingest-url URL --registry-url URL --edge-url URL --ca-cert PEM --engine-flv-url URL
            --edge-pid PID --supervisor-pid PID [--listeners 1000] [--ramp 100] [--seconds 20]
   streams  --gateway-url URL --gateway-pid PID --ingest-pid PID --registry-url URL
@@ -36,6 +37,11 @@ impl Arguments {
             .get(name)
             .map(String::as_str)
             .ok_or(format!("--{name} is required"))
+    }
+
+    /// A base URL, without a trailing slash (paths are appended to it).
+    pub fn url(&self, name: &str) -> Result<String, String> {
+        Ok(self.text(name)?.trim_end_matches('/').to_owned())
     }
 
     pub fn number(&self, name: &str, default: u64) -> Result<u64, String> {
@@ -71,6 +77,8 @@ mod tests {
             "defaults apply"
         );
         assert_eq!(arguments.out_dir().unwrap(), PathBuf::from("bench/out"));
+        let arguments = parse(&["hls", "--edge-url", "https://localhost:8443//"]).unwrap();
+        assert_eq!(arguments.url("edge-url").unwrap(), "https://localhost:8443");
     }
 
     #[test]

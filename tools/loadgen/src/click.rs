@@ -8,7 +8,9 @@
 //! Ingest may insert up to 20 ms of silence wherever a creator's chunk came
 //! late; that is far below half the spacing, so it cannot either.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::time::Instant;
 use vibes_domain::audio::BYTES_PER_SECOND;
 
 pub const FRAMES_PER_SECOND: u64 = 48_000;
@@ -28,6 +30,36 @@ pub fn frames(duration: Duration) -> u64 {
 
 pub fn duration_of(frames: u64) -> Duration {
     Duration::from_secs_f64(frames as f64 / FRAMES_PER_SECOND as f64)
+}
+
+/// The scenarios' track: a click every 200 ms, the first 100 ms in. Both are
+/// multiples of ingest's 20 ms slice, so a click starts a slice on every path;
+/// ingest's up to 20 ms of inserted silence is far below half the spacing.
+pub const SPACING: Duration = Duration::from_millis(200);
+pub const PHASE: Duration = Duration::from_millis(100);
+
+/// The scenarios' track for `seconds` of clicks.
+pub fn track_over(seconds: u64) -> ClickTrack {
+    ClickTrack::new(PHASE, SPACING, seconds * 1000 / SPACING.as_millis() as u64)
+}
+
+/// Test support: the click track, then a second of silence, written to
+/// the stdin of `ffmpeg` (given its arguments); it must end well.
+#[cfg(test)]
+pub fn encode_with_ffmpeg(track: &ClickTrack, ffmpeg: &mut std::process::Command) {
+    use std::io::Write;
+    let mut ffmpeg = ffmpeg
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("ffmpeg runs");
+    let pcm = track.render(0, track.length_frames() + FRAMES_PER_SECOND);
+    ffmpeg
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&pcm)
+        .expect("PCM written");
+    assert!(ffmpeg.wait().expect("ffmpeg ends").success());
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +128,44 @@ impl ClickTrack {
     }
 }
 
+/// When each click of a track was handed over at the source (none yet: not sent).
+#[derive(Clone)]
+pub struct HandOvers {
+    track: ClickTrack,
+    at: Arc<Mutex<Vec<Option<Instant>>>>,
+}
+
+impl HandOvers {
+    pub fn new(track: ClickTrack) -> Self {
+        Self {
+            track,
+            at: Arc::new(Mutex::new(vec![None; track.count() as usize])),
+        }
+    }
+
+    pub fn track(&self) -> &ClickTrack {
+        &self.track
+    }
+
+    /// Track frames `[start, start + frames)` were handed over at `handed_over`.
+    pub fn record(&self, start: u64, frames: u64, handed_over: Instant) {
+        let mut at = self.at.lock().expect("hand-over log");
+        for (index, offset) in self.track.clicks_in(start, frames) {
+            at[index as usize] = Some(handed_over + duration_of(offset));
+        }
+    }
+
+    pub fn of(&self, index: u64) -> Option<Instant> {
+        let at = self.at.lock().expect("hand-over log");
+        at.get(index as usize).copied().flatten()
+    }
+
+    pub fn sent(&self) -> u64 {
+        let at = self.at.lock().expect("hand-over log");
+        at.iter().filter(|at| at.is_some()).count() as u64
+    }
+}
+
 /// Finds click onsets in decoded audio, as frame positions counted from the
 /// first sample it was given.
 pub struct ClickDetector {
@@ -126,6 +196,12 @@ impl ClickDetector {
             self.position += 1;
         }
         onsets
+    }
+
+    /// Audio that will never be fed (a segment that could not be fetched)
+    /// still counts towards the positions of later onsets.
+    pub fn skip(&mut self, frames: u64) {
+        self.position += frames;
     }
 }
 
@@ -274,5 +350,17 @@ mod tests {
             slice_aligned(Duration::from_millis(1)),
             Duration::from_millis(20)
         );
+    }
+
+    #[test]
+    fn hand_overs_place_each_click_at_its_offset_in_the_block() {
+        let hand_overs = HandOvers::new(track());
+        let posted = Instant::now();
+        hand_overs.record(9_000, 20_000, posted);
+        assert_eq!(hand_overs.sent(), 2);
+        assert_eq!(hand_overs.of(0), None, "not handed over yet");
+        assert_eq!(hand_overs.of(1), Some(posted + duration_of(5_400)));
+        assert_eq!(hand_overs.of(2), Some(posted + duration_of(15_000)));
+        assert_eq!(hand_overs.of(9), None, "beyond the track");
     }
 }

@@ -69,12 +69,10 @@ struct Report {
 }
 
 pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
-    let text = |name: &str| -> Result<String, String> {
-        Ok(arguments.text(name)?.trim_end_matches('/').to_owned())
-    };
+    let text = |name: &str| arguments.url(name);
     let (ingest_url, registry_url) = (text("ingest-url")?, text("registry-url")?);
     let (edge_url, engine_flv) = (text("edge-url")?, text("engine-flv-url")?);
-    let certificate = text("ca-cert")?;
+    let certificate = arguments.text("ca-cert")?.to_owned();
     let edge_pid: u32 = arguments.number("edge-pid", 0)?.try_into()?;
     let supervisor_pid: u32 = arguments.number("supervisor-pid", 0)?.try_into()?;
     let listeners = arguments.number("listeners", 1000)? as usize;

@@ -14,7 +14,8 @@
 
 use crate::aac::Decoder;
 use crate::args::Arguments;
-use crate::click::{self, ClickDetector, ClickMatcher, ClickTrack};
+use crate::click::{self, ClickDetector, ClickMatcher, ClickTrack, HandOvers, SPACING};
+use crate::edge::{self, Creator, Posting};
 use crate::listener::{self, FrameSink, Plan};
 use crate::percentiles::Percentiles;
 use crate::seats;
@@ -26,12 +27,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::oneshot;
 use tokio::time::{interval, sleep, Instant};
-use vibes_domain::api::JoinResponse;
 
-const SPACING: Duration = Duration::from_millis(200);
-/// Both multiples of ingest's 20 ms slice, so a click starts a slice on both paths.
-const PHASE: Duration = Duration::from_millis(100);
 const SLICE: Duration = Duration::from_millis(20);
 /// Audio the listener decodes before the clicks start.
 const READY_FRAMES: u64 = 50;
@@ -69,7 +67,7 @@ struct Report {
 #[derive(Clone)]
 struct Clicks {
     track: ClickTrack,
-    sent: Arc<Mutex<Vec<Option<Instant>>>>,
+    sent: HandOvers,
     heard: Arc<Mutex<Vec<(u64, Instant)>>>,
     /// Set once the listener decodes audio: the source starts the track.
     listening: Arc<AtomicBool>,
@@ -81,7 +79,7 @@ impl Clicks {
     fn new(track: ClickTrack) -> Self {
         Self {
             track,
-            sent: Arc::new(Mutex::new(vec![None; track.count() as usize])),
+            sent: HandOvers::new(track),
             heard: Arc::new(Mutex::new(Vec::new())),
             listening: Arc::new(AtomicBool::new(false)),
             decode_errors: Arc::new(AtomicU64::new(0)),
@@ -89,28 +87,19 @@ impl Clicks {
         }
     }
 
-    /// Records the hand-over of a block of track audio that starts at `handed_over`.
-    fn sent_block(&self, start_frame: u64, frames: u64, handed_over: Instant) {
-        let mut sent = self.sent.lock().expect("click log");
-        for (index, offset) in self.track.clicks_in(start_frame, frames) {
-            sent[index as usize] = Some(handed_over + click::duration_of(offset));
-        }
-    }
-
     fn report(&self, path: &'static str) -> PathReport {
-        let sent = self.sent.lock().expect("click log");
         let heard = self.heard.lock().expect("click log");
         let mut latencies = Vec::new();
         let mut mismatched = 0;
         for (index, heard_at) in heard.iter() {
-            match sent.get(*index as usize).copied().flatten() {
+            match self.sent.of(*index) {
                 Some(sent_at) if *heard_at >= sent_at => latencies.push(*heard_at - sent_at),
                 _ => mismatched += 1,
             }
         }
         PathReport {
             path,
-            clicks_sent: sent.iter().filter(|at| at.is_some()).count() as u64,
+            clicks_sent: self.sent.sent(),
             clicks_heard: heard.len() as u64,
             clicks_mismatched: mismatched,
             listener_connections: self.connections.load(Ordering::Relaxed),
@@ -182,27 +171,18 @@ impl FrameSink for ClickEar {
 }
 
 pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
-    let edge_url = arguments.text("edge-url")?.trim_end_matches('/').to_owned();
+    let edge_url = arguments.url("edge-url")?;
     let certificate = arguments.text("ca-cert")?.to_owned();
-    let rtmp_base = arguments
-        .text("rtmp-base-url")?
-        .trim_end_matches('/')
-        .to_owned();
-    let engine_flv = arguments
-        .text("engine-flv-url")?
-        .trim_end_matches('/')
-        .to_owned();
-    let registry_url = arguments
-        .text("registry-url")?
-        .trim_end_matches('/')
-        .to_owned();
+    let rtmp_base = arguments.url("rtmp-base-url")?;
+    let engine_flv = arguments.url("engine-flv-url")?;
+    let registry_url = arguments.url("registry-url")?;
     let seconds = arguments.number("seconds", 60)?;
     let chunk = click::slice_aligned(Duration::from_millis(arguments.number("chunk-ms", 2000)?));
     let out = arguments.out_dir()?;
     let minter = Minter::from_env()?;
 
-    let count = seconds * 1000 / SPACING.as_millis() as u64;
-    let track = ClickTrack::new(PHASE, SPACING, count);
+    let track = click::track_over(seconds);
+    let count = track.count();
     eprintln!(
         "latency: {count} clicks over {seconds} s on two paths at once: \
          POST through the edge (chunks of {} ms) and bare ffmpeg → engine",
@@ -347,7 +327,7 @@ async fn write_clicks(mut stdin: tokio::process::ChildStdin, clicks: Clicks, unt
         if stdin.write_all(&pcm).await.is_err() {
             return;
         }
-        clicks.sent_block(start, slice_frames, written_at);
+        clicks.sent.record(start, slice_frames, written_at);
         position = Some(start + slice_frames);
     }
 }
@@ -362,112 +342,50 @@ async fn stack_path(
     chunk: Duration,
     minter: Minter,
 ) -> Result<(), Box<dyn Error + Send + Sync>> {
-    let creator = minter.creator(&vibe);
-    let audio_url = format!("{edge_url}/stream/{vibe}/audio");
-    let chunk_frames = click::frames(chunk);
-    let silence = vec![0u8; click::pcm_bytes(chunk_frames)];
-    let end = clicks.track.length_frames() + chunk_frames;
-    let give_up = Instant::now() + Duration::from_secs(20) + click::duration_of(end) * 2;
-
-    let mut ticker = interval(chunk);
-    let mut position: Option<u64> = None;
-    let mut listening = None;
-    let mut refused = 0u32;
-    while Instant::now() < give_up {
-        ticker.tick().await;
-        if position.is_none() && clicks.listening.load(Ordering::Acquire) {
-            position = Some(0);
-        }
-        let (pcm, start) = match position {
-            Some(start) if start >= end => break,
-            Some(start) => (clicks.track.render(start, chunk_frames), Some(start)),
-            None => (silence.clone(), None),
+    let creator = Creator::new(edge.clone(), &edge_url, &vibe, &minter);
+    let end = clicks.track.length_frames() + click::frames(chunk);
+    let posting = Posting {
+        chunk,
+        tail: chunk,
+        give_up: Instant::now() + Duration::from_secs(20) + click::duration_of(end) * 2,
+    };
+    let (first_post, posted) = oneshot::channel();
+    let listener = async {
+        posted.await?;
+        // A listener that connects before the encoder publishes is never attached.
+        sleep(Duration::from_secs(1)).await;
+        let playback =
+            edge::join(&edge, &edge_url, &vibe, "bench-latency-listener", &minter).await?;
+        let plan = Plan {
+            url: playback.flv,
+            until: posting.give_up,
+            window: None,
+            max_tries: 10,
+            stall: Duration::from_secs(3),
+            retry_delay: Duration::from_millis(500),
         };
-        let posted_at = Instant::now();
-        let answer = edge
-            .post(&audio_url)
-            .header("authorization", &creator)
-            .header("content-type", "application/octet-stream")
-            .body(pcm)
-            .send()
-            .await;
-        match answer {
-            Ok(response) if response.status() == 202 => {}
-            Ok(response) => {
-                refused += 1;
-                eprintln!(
-                    "latency: chunk refused: {} {}",
-                    response.status(),
-                    response.text().await.unwrap_or_default()
-                );
-            }
-            Err(error) => {
-                refused += 1;
-                eprintln!("latency: chunk not sent: {error}");
-            }
-        }
-        if let Some(start) = start {
-            clicks.sent_block(start, chunk_frames, posted_at);
-            position = Some(start + chunk_frames);
-        }
-        if listening.is_none() {
-            // A listener that connects before the encoder publishes is never attached.
-            sleep(Duration::from_secs(1)).await;
-            let playback = join(&edge, &edge_url, &vibe, &minter).await?;
-            let plan = Plan {
-                url: playback,
-                until: give_up,
-                window: None,
-                max_tries: 10,
-                stall: Duration::from_secs(3),
-                retry_delay: Duration::from_millis(500),
-            };
-            let (client, clicks) = (edge.clone(), clicks.clone());
-            listening = Some(tokio::spawn(async move {
-                let mut ear = ClickEar::new(clicks);
-                listener::listen(&client, &plan, &mut ear).await
-            }));
-        }
-    }
-    sleep(LAST_CLICK_GRACE).await;
-    if let Some(listening) = listening {
+        let (client, clicks) = (edge.clone(), clicks.clone());
+        Ok::<_, Box<dyn Error + Send + Sync>>(tokio::spawn(async move {
+            let mut ear = ClickEar::new(clicks);
+            listener::listen(&client, &plan, &mut ear).await
+        }))
+    };
+    let posting_run = async {
+        Ok(creator
+            .post_track(&clicks.sent, &clicks.listening, &posting, first_post)
+            .await)
+    };
+    let outcome = tokio::try_join!(posting_run, listener);
+    if let Ok((_, listening)) = &outcome {
+        sleep(LAST_CLICK_GRACE).await;
         listening.abort();
     }
-    let _ = edge
-        .delete(format!("{edge_url}/stream/{vibe}"))
-        .header("authorization", &creator)
-        .send()
-        .await;
+    creator.end().await;
+    let (refused, _) = outcome?;
     if refused > 0 {
         eprintln!("latency: {refused} chunks were not accepted");
     }
     Ok(())
-}
-
-async fn join(
-    edge: &reqwest::Client,
-    edge_url: &str,
-    vibe: &str,
-    minter: &Minter,
-) -> Result<String, Box<dyn Error + Send + Sync>> {
-    let response = edge
-        .post(format!("{edge_url}/stream/{vibe}/join"))
-        .header(
-            "authorization",
-            minter.participant("bench-latency-listener"),
-        )
-        .send()
-        .await?;
-    let status = response.status();
-    if status != 200 {
-        return Err(format!(
-            "join: {status} {}",
-            response.text().await.unwrap_or_default()
-        )
-        .into());
-    }
-    let joined: JoinResponse = response.json().await?;
-    Ok(joined.playback.flv)
 }
 
 fn markdown(report: &Report) -> String {

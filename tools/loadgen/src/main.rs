@@ -8,17 +8,21 @@ mod aac;
 mod args;
 mod click;
 mod clients;
+mod edge;
 mod fanout;
 mod flv;
+mod hls;
 mod latency;
 mod listener;
 mod percentiles;
+mod playlist;
 mod procstat;
 mod registry;
 mod report;
 mod seats;
 mod streams;
 mod tokens;
+mod ts;
 
 use std::process::ExitCode;
 
@@ -36,6 +40,7 @@ async fn main() -> ExitCode {
         "streams" | "ingest" => streams::run(&arguments).await,
         "latency" => latency::run(&arguments).await,
         "fanout" => fanout::run(&arguments).await,
+        "hls" => hls::run(&arguments).await,
         other => Err(format!("unknown scenario {other:?}\n\n{}", args::USAGE).into()),
     };
     match outcome {

@@ -55,10 +55,7 @@ struct Report {
 }
 
 pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
-    let registry_url = arguments
-        .text("registry-url")?
-        .trim_end_matches('/')
-        .to_owned();
+    let registry_url = arguments.url("registry-url")?;
     let redis_url = arguments.text("redis-url")?;
     let joins = arguments.number("joins", 5000)?;
     let cap = arguments.number("cap", 1000)?;

@@ -96,13 +96,10 @@ struct Creators {
 }
 
 pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
-    let text = |name: &str| -> Result<String, String> {
-        Ok(arguments.text(name)?.trim_end_matches('/').to_owned())
-    };
-    let gateway_url = text("gateway-url")?;
-    let registry_url = text("registry-url")?;
-    let engine_flv = text("engine-flv-url")?;
-    let rtmp_base = text("rtmp-base-url")?;
+    let gateway_url = arguments.url("gateway-url")?;
+    let registry_url = arguments.url("registry-url")?;
+    let engine_flv = arguments.url("engine-flv-url")?;
+    let rtmp_base = arguments.url("rtmp-base-url")?;
     let gateway_pid: u32 = arguments.number("gateway-pid", 0)?.try_into()?;
     let ingest_pid: u32 = arguments.number("ingest-pid", 0)?.try_into()?;
     let streams = arguments.number("streams", 30)?;
