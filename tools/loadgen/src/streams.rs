@@ -30,6 +30,8 @@ use vibes_domain::audio::BYTES_PER_SECOND;
 
 /// Chunk length creators send in this scenario (the app sends ~2 s; shorter
 /// chunks make every stream reach steady state sooner).
+/// How long a listener waits for its stream to go live before the scenario fails.
+const STREAM_START_WAIT: Duration = Duration::from_secs(15);
 const CHUNK: Duration = Duration::from_millis(500);
 const WARMUP: Duration = Duration::from_secs(4);
 /// Between switching the creators to JSON and measuring the gateway again.
@@ -267,14 +269,8 @@ async fn start_listeners(
     let client = crate::clients::plain()?;
     let mut listening = Vec::new();
     for (index, vibe) in vibes.iter().enumerate() {
-        let seat = crate::seats::join(
-            http,
-            registry_url,
-            vibe,
-            &format!("streams-listener-{index}"),
-        )
-        .await
-        .map_err(|error| error as Box<dyn Error>)?;
+        let participant = format!("streams-listener-{index}");
+        let seat = join_once_live(http, registry_url, vibe, &participant).await?;
         let plan = Plan {
             url: seat.engine_flv(engine_flv, vibe),
             until,
@@ -291,6 +287,28 @@ async fn start_listeners(
         }));
     }
     Ok(listening)
+}
+
+/// Joins `vibe`, waiting up to `STREAM_START_WAIT` for it to go live: with
+/// many streams starting at once, the last first chunks are still queued.
+async fn join_once_live(
+    http: &reqwest::Client,
+    registry_url: &str,
+    vibe: &str,
+    participant: &str,
+) -> Result<crate::seats::Seat, Box<dyn Error>> {
+    let give_up_at = Instant::now() + STREAM_START_WAIT;
+    loop {
+        match crate::seats::join(http, registry_url, vibe, participant).await {
+            Ok(seat) => return Ok(seat),
+            Err(error)
+                if Instant::now() < give_up_at && error.to_string().contains("stream_not_live") =>
+            {
+                sleep(Duration::from_millis(250)).await
+            }
+            Err(error) => return Err(error as Box<dyn Error>),
+        }
+    }
 }
 
 fn listeners_summary(outcomes: &[Outcome], measured: Duration) -> Listeners {
