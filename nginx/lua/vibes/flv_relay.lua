@@ -107,7 +107,7 @@ local function relay_tags(read, relay)
     return "the engine's body is not FLV"
   end
   local prefix = flv_head
-  while true do
+  while not ngx.worker.exiting() do
     local tag_header, header_err = read(TAG_HEADER_BYTES)
     if not tag_header then
       return header_err
@@ -130,6 +130,7 @@ local function relay_tags(read, relay)
     end
     wake(relay)
   end
+  return "nginx is shutting down"
 end
 
 -- A cosocket connected to "host:port".
@@ -252,7 +253,9 @@ function M.serve()
   local reauth_every = tonumber(ngx.var.flv_reauth_seconds)
   local reauth_at = ngx.now() + reauth_every
   local next_tag = relay.newest + 1
-  while true do
+  -- On reload or stop, end at once: players reconnect to the new workers
+  -- (or another edge) instead of holding the old worker for the grace time.
+  while not ngx.worker.exiting() do
     local newest = relay.newest
     if newest >= next_tag then
       if newest - next_tag >= RING_TAGS then
