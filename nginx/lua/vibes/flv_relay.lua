@@ -15,6 +15,7 @@
 -- whether it is the edge), $flv_reauth_seconds.
 
 local semaphore = require "ngx.semaphore"
+local metrics = require "vibes.edge_metrics"
 
 local M = {}
 
@@ -168,6 +169,7 @@ local function play_from_engine(vibe, relay, engine_addr, relay_key)
 end
 
 local function pump(premature, vibe, relay, engine_addr, relay_key)
+  metrics.add("vibes_edge_flv_relays", 1)
   local why = "nginx is shutting down"
   local give_up_at = ngx.now() + FIRST_TAGS_WAIT_S
   while not premature and not ngx.worker.exiting() do
@@ -183,6 +185,9 @@ local function pump(premature, vibe, relay, engine_addr, relay_key)
     relays[vibe] = nil
   end
   wake(relay)
+  metrics.add("vibes_edge_flv_relays", -1)
+  metrics.count("vibes_edge_flv_relay_ends_total", "outcome",
+    relay.head and "played" or "never_played")
   local level = relay.head and ngx.INFO or ngx.WARN
   ngx.log(level, "flv relay for ", vibe, " ended after ", relay.newest, " tags: ", why)
 end
@@ -210,16 +215,65 @@ end
 -- A cosocket, not ngx.location.capture: subrequests do not work in HTTP/2
 -- requests in lua-nginx-module 0.10.
 local function seat_gone()
+  local status
   local sock = connect(ngx.var.registry_addr, 2000)
-  if not sock then
-    return false
+  if sock then
+    sock:send(("GET /internal/playback-auth HTTP/1.0\r\nHost: registry\r\nX-Original-URI: %s\r\n\r\n")
+      :format(ngx.var.request_uri))
+    local status_line = sock:receive("*l")
+    sock:close()
+    status = tonumber(status_line and status_line:match("^HTTP/%d%.%d (%d%d%d)") or "")
   end
-  sock:send(("GET /internal/playback-auth HTTP/1.0\r\nHost: registry\r\nX-Original-URI: %s\r\n\r\n")
-    :format(ngx.var.request_uri))
-  local status_line = sock:receive("*l")
-  sock:close()
-  local status = tonumber(status_line and status_line:match("^HTTP/%d%.%d (%d%d%d)") or "")
-  return status == ngx.HTTP_UNAUTHORIZED or status == ngx.HTTP_FORBIDDEN
+  local gone = status == ngx.HTTP_UNAUTHORIZED or status == ngx.HTTP_FORBIDDEN
+  local outcome = gone and "gone" or (status == ngx.HTTP_NO_CONTENT and "renewed")
+    or "registry_unavailable"
+  metrics.count("vibes_edge_flv_seat_checks_total", "outcome", outcome)
+  return gone
+end
+
+-- Writes the relay's tags to this listener from the live edge on, until
+-- the listener, its seat, the stream or the worker ends; returns which.
+local function play(relay, vibe)
+  local reauth_every = tonumber(ngx.var.flv_reauth_seconds)
+  local reauth_at = ngx.now() + reauth_every
+  local next_tag = relay.newest + 1
+  -- On reload or stop, end at once: players reconnect to the new workers
+  -- (or another edge) instead of holding the old worker for the grace time.
+  while not ngx.worker.exiting() do
+    local newest = relay.newest
+    if newest >= next_tag then
+      if newest - next_tag >= RING_TAGS then
+        ngx.log(ngx.WARN, "flv listener of ", vibe, " fell ", newest - next_tag,
+          " tags behind; closing it")
+        return "fell_behind"
+      end
+      if newest == next_tag then
+        ngx.print(relay.ring[newest % RING_TAGS])
+      else
+        local tags = {}
+        for tag = next_tag, newest do
+          tags[#tags + 1] = relay.ring[tag % RING_TAGS]
+        end
+        ngx.print(tags)
+      end
+      if not ngx.flush(true) then
+        return "client_gone"
+      end
+      next_tag = newest + 1
+    elseif relay.ended then
+      return "stream_ended"
+    else
+      wait(relay, math.max(reauth_at - ngx.now(), 0.001))
+    end
+    if ngx.now() >= reauth_at then
+      if seat_gone() then
+        ngx.log(ngx.INFO, "flv listener of ", vibe, " lost its seat; disconnecting")
+        return "seat_gone"
+      end
+      reauth_at = ngx.now() + reauth_every
+    end
+  end
+  return "shutting_down"
 end
 
 -- The content handler of /live/<token>/<vibe>.flv (after auth_request).
@@ -246,48 +300,22 @@ function M.serve()
   if method == "HEAD" then
     return ngx.exit(ngx.HTTP_OK)
   end
+  -- Counted from here until the log phase, which runs however the response
+  -- ends (a client that goes away aborts this handler mid-way).
+  metrics.add("vibes_edge_flv_listeners", 1)
+  ngx.ctx.flv_listening = true
+  ngx.ctx.flv_end = "client_gone"
   ngx.print(relay.head)
-  if not ngx.flush(true) then
-    return
+  if ngx.flush(true) then
+    ngx.ctx.flv_end = play(relay, vibe)
   end
-  local reauth_every = tonumber(ngx.var.flv_reauth_seconds)
-  local reauth_at = ngx.now() + reauth_every
-  local next_tag = relay.newest + 1
-  -- On reload or stop, end at once: players reconnect to the new workers
-  -- (or another edge) instead of holding the old worker for the grace time.
-  while not ngx.worker.exiting() do
-    local newest = relay.newest
-    if newest >= next_tag then
-      if newest - next_tag >= RING_TAGS then
-        ngx.log(ngx.WARN, "flv listener of ", vibe, " fell ", newest - next_tag,
-          " tags behind; closing it")
-        return
-      end
-      if newest == next_tag then
-        ngx.print(relay.ring[newest % RING_TAGS])
-      else
-        local tags = {}
-        for tag = next_tag, newest do
-          tags[#tags + 1] = relay.ring[tag % RING_TAGS]
-        end
-        ngx.print(tags)
-      end
-      if not ngx.flush(true) then
-        return
-      end
-      next_tag = newest + 1
-    elseif relay.ended then
-      return
-    else
-      wait(relay, math.max(reauth_at - ngx.now(), 0.001))
-    end
-    if ngx.now() >= reauth_at then
-      if seat_gone() then
-        ngx.log(ngx.INFO, "flv listener of ", vibe, " lost its seat; disconnecting")
-        return
-      end
-      reauth_at = ngx.now() + reauth_every
-    end
+end
+
+-- The log phase of /live/<token>/<vibe>.flv: the listener is gone.
+function M.finish()
+  if ngx.ctx.flv_listening then
+    metrics.add("vibes_edge_flv_listeners", -1)
+    metrics.count("vibes_edge_flv_listener_ends_total", "reason", ngx.ctx.flv_end)
   end
 end
 

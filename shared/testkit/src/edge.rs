@@ -14,6 +14,8 @@ pub const EDGE_RELAY_KEY: &str = "test-edge-relay-key-0123456789abcdef";
 pub struct Edge {
     pub https_port: u16,
     pub http_port: u16,
+    /// The edge's own Prometheus metrics (`/metrics`), plain HTTP.
+    pub metrics_port: u16,
     pub certificate: PathBuf,
     _nginx: TestProcess,
 }
@@ -60,12 +62,13 @@ impl Edge {
         // nginx binds it; then nginx cannot listen, and the other process
         // would answer in its place. Start again on other ports.
         for _ in 0..3 {
-            let ports = (free_port(), free_port());
+            let ports = (free_port(), free_port(), free_port());
             let mut nginx = spawn_nginx(runtime_dir, upstreams, extra_env, ports);
             if listens_on(&mut nginx, ports.0, Duration::from_secs(10)) {
                 return Self {
                     https_port: ports.0,
                     http_port: ports.1,
+                    metrics_port: ports.2,
                     certificate: certificates.join("edge.crt"),
                     _nginx: nginx,
                 };
@@ -76,6 +79,11 @@ impl Edge {
 
     pub fn url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.https_port)
+    }
+
+    /// Where the edge's own `/metrics` is (for `http::scrape`).
+    pub fn metrics_address(&self) -> String {
+        format!("http://127.0.0.1:{}", self.metrics_port)
     }
 
     /// One request through the edge.
@@ -186,7 +194,7 @@ fn spawn_nginx(
     runtime_dir: &Path,
     upstreams: &EdgeUpstreams,
     extra_env: &[(&str, &str)],
-    (https_port, http_port): (u16, u16),
+    (https_port, http_port, metrics_port): (u16, u16, u16),
 ) -> TestProcess {
     let certificates = runtime_dir.join("tls");
     let config = runtime_dir.join("edge.conf");
@@ -198,6 +206,7 @@ fn spawn_nginx(
         .env("EDGE_TLS_KEY", certificates.join("edge.key"))
         .env("EDGE_HTTPS_PORT", https_port.to_string())
         .env("EDGE_HTTP_PORT", http_port.to_string())
+        .env("EDGE_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
         // Short, so a test sees a leave take effect at the edge quickly.
         .env("EDGE_PLAYBACK_AUTH_CACHE", "1s")
         .env("EDGE_FLV_REAUTH_SECONDS", "1")

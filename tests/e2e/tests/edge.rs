@@ -407,6 +407,9 @@ fn the_rendered_config_passes_nginx_t_in_every_variant() {
     );
     // The relay key goes into the config: long enough, and nothing that
     // could end its quoted string.
+    let runtime = tempfile::tempdir().unwrap();
+    let rendered = render(runtime.path(), &[("EDGE_METRICS_LISTEN", "0.0.0.0:x;")]);
+    assert!(!rendered.status.success(), "a bad metrics address accepted");
     for key in ["", "short", &format!("{}\" x", "k".repeat(40))] {
         let runtime = tempfile::tempdir().unwrap();
         let rendered = render(runtime.path(), &[("EDGE_RELAY_KEY", key)]);

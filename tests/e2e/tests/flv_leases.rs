@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use vibes_e2e::Stack;
 use vibes_testkit::audio::sine_pcm;
+use vibes_testkit::http::{sample, scrape};
 use vibes_testkit::tokens::{creator_bearer, participant_bearer};
 
 const LEASE_SECONDS: u64 = 2;
@@ -114,6 +115,17 @@ async fn flv_listeners_keep_their_seats_while_connected_and_lose_the_connection_
     // one engine connection that the warden (every 300 ms) did not cut.
     assert_eq!(participant_count(&stack, &vibe), 2);
     assert_eq!(engine_flv_players(&stack, &vibe).await, 1);
+    // The edge's own metrics say the same, and that the seats were renewed
+    // by its re-checks (every second here).
+    let edge_metrics = scrape(&stack.edge.metrics_address()).await;
+    assert_eq!(sample(&edge_metrics, "vibes_edge_flv_listeners", &[]), 2.0);
+    assert_eq!(sample(&edge_metrics, "vibes_edge_flv_relays", &[]), 1.0);
+    let renewed = sample(
+        &edge_metrics,
+        "vibes_edge_flv_seat_checks_total",
+        &[("outcome", "renewed")],
+    );
+    assert!(renewed >= 6.0, "{edge_metrics}");
     let (status, full) = join(&stack, &vibe, "third");
     assert_eq!((status, full["code"].as_str()), (409, Some("stream_full")));
 
@@ -135,6 +147,18 @@ async fn flv_listeners_keep_their_seats_while_connected_and_lose_the_connection_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(size(first.capture.path()) > 0, "it did play before leaving");
+    let ended = |reason| {
+        let address = stack.edge.metrics_address();
+        async move {
+            let text = scrape(&address).await;
+            sample(
+                &text,
+                "vibes_edge_flv_listener_ends_total",
+                &[("reason", reason)],
+            )
+        }
+    };
+    assert_eq!(ended("seat_gone").await, 1.0);
 
     // Its seat went to a newcomer; connected listeners stay within the cap.
     let third = listen(&stack, &vibe, "third", Duration::from_secs(4));
@@ -165,5 +189,8 @@ async fn flv_listeners_keep_their_seats_while_connected_and_lose_the_connection_
         1,
         "only the connected listener holds a seat"
     );
+    assert_eq!(ended("client_gone").await, 1.0);
+    let edge_metrics = scrape(&stack.edge.metrics_address()).await;
+    assert_eq!(sample(&edge_metrics, "vibes_edge_flv_listeners", &[]), 1.0);
     assert!(second.flv_path.contains(&second.participant));
 }
