@@ -81,6 +81,11 @@ struct Report {
     cpu_ratio: f64,
     /// Memory of the ingest process itself beyond its ffmpeg children, per stream.
     ingest_pss_mbytes_per_stream_beyond_ffmpeg: f64,
+    /// CPU of the ingest process alone (its ffmpeg children left out), in
+    /// the same window: steadier than the ratio, whose two sides are
+    /// measured one after the other on a shared machine.
+    ingest_own_cpu_percent: f64,
+    ingest_own_cpu_percent_per_stream: f64,
     chunks_refused: u64,
     gateway: Gateway,
     listeners: Listeners,
@@ -157,10 +162,13 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     eprintln!("streams: measuring ingest and the gateway with raw bodies");
     let pids = with_descendants(ingest_pid);
     let window = CpuWindow::start(&pids);
+    let ingest_alone = [ingest_pid];
+    let ingest_window = CpuWindow::start(&ingest_alone);
     let gateway_pids = [gateway_pid];
     let gateway_window = CpuWindow::start(&gateway_pids);
     sleep(seconds).await;
     let (cpu, measured) = window.percent(&pids);
+    let (ingest_own_cpu, _) = ingest_window.percent(&ingest_alone);
     let (gateway_raw_cpu, _) = gateway_window.percent(&gateway_pids);
     let children_pss: u64 = pids.iter().skip(1).map(|pid| pss_kbytes(*pid)).sum();
     let ingest_pss = pss_kbytes(ingest_pid);
@@ -204,6 +212,8 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         scenario: "streams",
         cpu_ratio: through_ingest.cpu_percent_of_one_core / bare_ffmpeg.cpu_percent_of_one_core,
         ingest_pss_mbytes_per_stream_beyond_ffmpeg: (ingest_pss as f64 / 1024.0) / streams as f64,
+        ingest_own_cpu_percent: ingest_own_cpu,
+        ingest_own_cpu_percent_per_stream: ingest_own_cpu / streams as f64,
         chunks_refused: creators.refused.load(Ordering::Relaxed),
         gateway: Gateway {
             raw_cpu_percent: gateway_raw_cpu,
@@ -446,7 +456,9 @@ fn markdown(report: &Report, seconds: Duration) -> String {
          | path | streams | CPU % of a core | CPU % per stream | PSS MB | PSS MB per stream |\n\
          |---|---|---|---|---|---|\n{}{}\n\
          CPU ratio (ingest + its ffmpeg ÷ bare ffmpeg): **{:.3}** (goal ≤ 1.10). \
-         Ingest's own memory per stream beyond ffmpeg: **{:.2} MB** (goal ≤ 2). Chunks refused: {}.\n\n\
+         Ingest's own memory per stream beyond ffmpeg: **{:.2} MB** (goal ≤ 2). Chunks refused: {}. \
+         The ingest process alone (its ffmpeg children left out, same window): {:.1} % of a core, \
+         {:.3} % per stream.\n\n\
          Listeners (1 per stream, from the engine, over both gateway phases): {} of {} heard their stream, \
          **{}** heard a jump over {gap} ms in tag timestamps ({} jumps; largest step {} ms); audio received \
          min {:.3} / median {:.3} of the time; longest wait between two tags p50 {:.0} ms, max {:.0} ms; \
@@ -460,6 +472,8 @@ fn markdown(report: &Report, seconds: Duration) -> String {
         report.cpu_ratio,
         report.ingest_pss_mbytes_per_stream_beyond_ffmpeg,
         report.chunks_refused,
+        report.ingest_own_cpu_percent,
+        report.ingest_own_cpu_percent_per_stream,
         listeners.delivered,
         listeners.listeners,
         listeners.with_gaps,
