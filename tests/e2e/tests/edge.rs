@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vibes_testkit::edge::{Edge, EdgeUpstreams, Reply};
@@ -34,6 +35,11 @@ struct Stub {
 
 impl Stub {
     fn start(answer: fn(&str, &str, &str) -> Answer) -> Self {
+        Self::serving(move |stream, log| serve(stream, answer, log))
+    }
+
+    /// A stub whose every connection `handle` serves on a thread of its own.
+    fn serving(handle: impl Fn(TcpStream, &Mutex<Vec<String>>) + Copy + Send + 'static) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -41,7 +47,7 @@ impl Stub {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let log = log.clone();
-                std::thread::spawn(move || serve(stream, answer, &log));
+                std::thread::spawn(move || handle(stream, &log));
             }
         });
         Self { port, seen }
@@ -158,18 +164,69 @@ fn engine(_method: &str, path: &str, _original: &str) -> Answer {
     Some((200, vec![], body))
 }
 
+const AAC_SEQUENCE_HEADER: [u8; 4] = [0xaf, 0x00, 0x11, 0x90];
+const AAC_FRAME: [u8; 5] = [0xaf, 0x01, 0x21, 0x10, 0x04];
+
+/// One FLV audio tag with its trailing PreviousTagSize.
+fn flv_audio_tag(timestamp_ms: u32, data: &[u8]) -> Vec<u8> {
+    let size = data.len() as u32;
+    let mut tag = vec![8];
+    tag.extend(&size.to_be_bytes()[1..]);
+    tag.extend(&timestamp_ms.to_be_bytes()[1..]);
+    tag.extend([(timestamp_ms >> 24) as u8, 0, 0, 0]);
+    tag.extend(data);
+    tag.extend((11 + size).to_be_bytes());
+    tag
+}
+
 /// An FLV body as the engine starts one: header, AAC sequence header, frames.
 fn short_flv() -> Vec<u8> {
     let mut flv = b"FLV\x01\x04\x00\x00\x00\x09\x00\x00\x00\x00".to_vec();
-    let sequence_header = [0xaf, 0x00, 0x11, 0x90];
-    let frame = [0xaf, 0x01, 0x21, 0x10, 0x04];
-    for (timestamp, data) in [(0u8, &sequence_header[..]), (0, &frame), (21, &frame)] {
-        let size = data.len() as u8;
-        flv.extend([8, 0, 0, size, 0, 0, timestamp, 0, 0, 0, 0]);
-        flv.extend(data);
-        flv.extend([0, 0, 0, 11 + size]);
-    }
+    flv.extend(flv_audio_tag(0, &AAC_SEQUENCE_HEADER));
+    flv.extend(flv_audio_tag(0, &AAC_FRAME));
+    flv.extend(flv_audio_tag(21, &AAC_FRAME));
     flv
+}
+
+/// The engine's HTTP-FLV as the edge's relay reads it: the start of the
+/// stream, then a frame every 20 ms for up to 30 s or until the relay hangs up.
+fn endless_flv(stream: TcpStream, log: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+        line.clear();
+    }
+    log.lock().unwrap().push(request_line.trim_end().to_owned());
+    let mut stream = reader.into_inner();
+    let mut start = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
+    start.extend(short_flv());
+    if stream.write_all(&start).is_err() {
+        return;
+    }
+    for frame in 2..1500 {
+        std::thread::sleep(Duration::from_millis(20));
+        if stream
+            .write_all(&flv_audio_tag(frame * 20, &AAC_FRAME))
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// The registry's answer to every playback check (at connect and the FLV
+/// relay's re-checks) in the one test that uses `rechecked_registry`.
+static RECHECK_ANSWER: AtomicU16 = AtomicU16::new(204);
+
+fn rechecked_registry(_method: &str, _path: &str, _original: &str) -> Answer {
+    match RECHECK_ANSWER.load(Ordering::SeqCst) {
+        204 => Some((204, vec![], vec![])),
+        status => json(status, "application/problem+json", "{}"),
+    }
 }
 
 /// srs-supervisor's SRS-compatible API.
@@ -187,12 +244,19 @@ struct Upstreams {
 /// An edge in front of fresh stubs, with extra render variables.
 fn edge_with_stubs(runtime: &Path, env: &[(&str, &str)]) -> (Edge, Upstreams) {
     vibes_testkit::init_test_logging();
-    let stubs = Upstreams {
-        gateway: Stub::start(gateway),
-        registry: Stub::start(registry),
-        engine: Stub::start(engine),
-        supervisor: Stub::start(supervisor),
-    };
+    edge_in_front_of(
+        runtime,
+        env,
+        Upstreams {
+            gateway: Stub::start(gateway),
+            registry: Stub::start(registry),
+            engine: Stub::start(engine),
+            supervisor: Stub::start(supervisor),
+        },
+    )
+}
+
+fn edge_in_front_of(runtime: &Path, env: &[(&str, &str)], stubs: Upstreams) -> (Edge, Upstreams) {
     let edge = Edge::start_with_env(
         runtime,
         &EdgeUpstreams {
@@ -1241,4 +1305,92 @@ fn wait_for_staple(pki: &Pki, edge: &Edge, expected: &str, error_log: &Path) -> 
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flv_relay_keeps_listeners_while_the_registry_is_down_and_cuts_them_when_the_seat_is_gone(
+) {
+    use vibes_testkit::http::{sample, scrape};
+    vibes_testkit::init_test_logging();
+    let runtime = tempfile::tempdir().unwrap();
+    let (edge, stubs) = edge_in_front_of(
+        runtime.path(),
+        &[],
+        Upstreams {
+            gateway: Stub::start(gateway),
+            registry: Stub::start(rechecked_registry),
+            engine: Stub::serving(endless_flv),
+            supervisor: Stub::start(supervisor),
+        },
+    );
+    let ended = |reason: &'static str| {
+        let address = edge.metrics_address();
+        async move {
+            let text = scrape(&address).await;
+            sample(
+                &text,
+                "vibes_edge_flv_listener_ends_total",
+                &[("reason", reason)],
+            )
+        }
+    };
+    let checks = |outcome: &'static str| {
+        let address = edge.metrics_address();
+        async move {
+            let text = scrape(&address).await;
+            sample(
+                &text,
+                "vibes_edge_flv_seat_checks_total",
+                &[("outcome", outcome)],
+            )
+        }
+    };
+    let capture = tempfile::NamedTempFile::new().unwrap();
+    let size = || std::fs::metadata(capture.path()).map_or(0, |meta| meta.len());
+    let listener = edge.listen(
+        &format!("/live/{ALLOWED}/v.flv"),
+        capture.path(),
+        Duration::from_secs(20),
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let playing = size();
+    assert!(playing > 0, "the listener plays");
+    assert!(checks("renewed").await >= 1.0, "its seat was re-checked");
+
+    // The registry fails (5xx): listeners keep playing; their leases would
+    // lapse on their own.
+    RECHECK_ANSWER.store(503, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !listener.is_finished(),
+        "cut off while the registry was down"
+    );
+    assert!(
+        size() > playing,
+        "kept receiving while the registry was down"
+    );
+    assert!(checks("registry_unavailable").await >= 2.0);
+
+    // The registry says the seat is gone: the response ends at the next check.
+    RECHECK_ANSWER.store(403, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(4);
+    while !listener.is_finished() {
+        assert!(Instant::now() < deadline, "still connected without a seat");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ended("seat_gone").await, 1.0);
+    assert_eq!(
+        sample(
+            &scrape(&edge.metrics_address()).await,
+            "vibes_edge_flv_listeners",
+            &[]
+        ),
+        0.0
+    );
+    // One engine connection carried it all, opened with the edge's key.
+    let relay = format!(
+        "GET /live/v.flv?relay={} HTTP/1.0",
+        vibes_testkit::edge::EDGE_RELAY_KEY
+    );
+    assert_eq!(stubs.engine.seen(), vec![relay]);
 }
