@@ -1310,7 +1310,7 @@ fn wait_for_staple(pki: &Pki, edge: &Edge, expected: &str, error_log: &Path) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_flv_relay_keeps_listeners_while_the_registry_is_down_and_cuts_them_when_the_seat_is_gone(
 ) {
-    use vibes_testkit::http::{sample, scrape};
+    use vibes_testkit::http::metric;
     vibes_testkit::init_test_logging();
     let runtime = tempfile::tempdir().unwrap();
     let (edge, stubs) = edge_in_front_of(
@@ -1323,26 +1323,12 @@ async fn the_flv_relay_keeps_listeners_while_the_registry_is_down_and_cuts_them_
             supervisor: Stub::start(supervisor),
         },
     );
-    let ended = |reason: &'static str| {
-        let address = edge.metrics_address();
+    let metrics = edge.metrics_address();
+    let checks = |outcome| {
+        let metrics = metrics.clone();
         async move {
-            let text = scrape(&address).await;
-            sample(
-                &text,
-                "vibes_edge_flv_listener_ends_total",
-                &[("reason", reason)],
-            )
-        }
-    };
-    let checks = |outcome: &'static str| {
-        let address = edge.metrics_address();
-        async move {
-            let text = scrape(&address).await;
-            sample(
-                &text,
-                "vibes_edge_flv_seat_checks_total",
-                &[("outcome", outcome)],
-            )
+            let labels = [("outcome", outcome)];
+            metric(&metrics, "vibes_edge_flv_seat_checks_total", &labels).await
         }
     };
     let capture = tempfile::NamedTempFile::new().unwrap();
@@ -1378,15 +1364,10 @@ async fn the_flv_relay_keeps_listeners_while_the_registry_is_down_and_cuts_them_
         assert!(Instant::now() < deadline, "still connected without a seat");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(ended("seat_gone").await, 1.0);
-    assert_eq!(
-        sample(
-            &scrape(&edge.metrics_address()).await,
-            "vibes_edge_flv_listeners",
-            &[]
-        ),
-        0.0
-    );
+    let ends = [("reason", "seat_gone")];
+    let seat_gone = metric(&metrics, "vibes_edge_flv_listener_ends_total", &ends).await;
+    assert_eq!(seat_gone, 1.0);
+    assert_eq!(metric(&metrics, "vibes_edge_flv_listeners", &[]).await, 0.0);
     // One engine connection carried it all, opened with the edge's key.
     let relay = format!(
         "GET /live/v.flv?relay={} HTTP/1.0",

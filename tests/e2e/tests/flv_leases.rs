@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use vibes_e2e::Stack;
 use vibes_testkit::audio::sine_pcm;
-use vibes_testkit::http::{sample, scrape};
+use vibes_testkit::http::{metric, sample, scrape};
 use vibes_testkit::tokens::{creator_bearer, participant_bearer};
 
 const LEASE_SECONDS: u64 = 2;
@@ -147,15 +147,12 @@ async fn flv_listeners_keep_their_seats_while_connected_and_lose_the_connection_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(size(first.capture.path()) > 0, "it did play before leaving");
+    let edge_metrics_address = stack.edge.metrics_address();
     let ended = |reason| {
-        let address = stack.edge.metrics_address();
+        let address = edge_metrics_address.clone();
         async move {
-            let text = scrape(&address).await;
-            sample(
-                &text,
-                "vibes_edge_flv_listener_ends_total",
-                &[("reason", reason)],
-            )
+            let labels = [("reason", reason)];
+            metric(&address, "vibes_edge_flv_listener_ends_total", &labels).await
         }
     };
     assert_eq!(ended("seat_gone").await, 1.0);
