@@ -81,6 +81,13 @@ impl Edge {
         format!("https://localhost:{}{path}", self.https_port)
     }
 
+    /// `DELETE /stream/{vibe}` as the stream's creator: ends the stream.
+    pub fn end_stream(&self, vibe: &str) -> Reply {
+        let creator = crate::tokens::creator_bearer(vibe);
+        let path = format!("/stream/{vibe}");
+        self.request_as(Some(&creator), "DELETE", &path, None, &[])
+    }
+
     /// Where the edge's own `/metrics` is (for `http::scrape`).
     pub fn metrics_address(&self) -> String {
         format!("http://127.0.0.1:{}", self.metrics_port)

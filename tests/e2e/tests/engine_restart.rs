@@ -157,13 +157,7 @@ async fn a_listener_plays_again_within_5_s_after_the_engine_is_killed() {
         .load(std::sync::atomic::Ordering::Relaxed);
     // Let the queued audio play out in real time, then end the stream.
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let ended = edge.request_as(
-        Some(&creator),
-        "DELETE",
-        &format!("/stream/{vibe}"),
-        None,
-        &[],
-    );
+    let ended = edge.end_stream(&vibe);
     assert_eq!(ended.status, 200);
     listener.join().unwrap();
 

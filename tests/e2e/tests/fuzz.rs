@@ -197,13 +197,7 @@ async fn malformed_requests_never_get_a_5xx_and_the_stream_keeps_playing() {
         "the listener kept receiving: {size_before} → {size_after} bytes"
     );
     assert_eq!(pipeline.stats().encoder_starts.load(Ordering::Relaxed), 1);
-    let ended = edge.request_as(
-        Some(&creator),
-        "DELETE",
-        &format!("/stream/{live}"),
-        None,
-        &[],
-    );
+    let ended = edge.end_stream(&live);
     assert_eq!(ended.status, 200);
     listener.join().unwrap();
 }

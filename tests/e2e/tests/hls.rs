@@ -244,13 +244,7 @@ async fn hls_plays_through_the_edge_and_its_viewer_is_counted_from_leases() {
 
     // The creator ends the stream: what players see.
     feeder.join().unwrap();
-    let ended = edge.request_as(
-        Some(&creator_bearer(&vibe)),
-        "DELETE",
-        &format!("/stream/{vibe}"),
-        None,
-        &[],
-    );
+    let ended = edge.end_stream(&vibe);
     assert_eq!(ended.status, 200);
     let engine_playlist = Command::new("curl")
         .args(["-s", "-w", "\n%{http_code}"])
@@ -365,11 +359,5 @@ async fn hls_latency_from_post_to_a_playable_segment_is_measured() {
             .all(|latency| *latency <= Duration::from_secs(8)),
         "{oldest:?}"
     );
-    edge.request_as(
-        Some(&creator_bearer(&vibe)),
-        "DELETE",
-        &format!("/stream/{vibe}"),
-        None,
-        &[],
-    );
+    edge.end_stream(&vibe);
 }

@@ -211,13 +211,7 @@ async fn a_chunk_and_a_join_are_each_one_trace_across_the_services() {
     assert_eq!(attribute(seat, "outcome").as_deref(), Some("admitted"));
 
     // Ending the stream ends its ffmpeg: that process is one root span.
-    let ended = stack.edge.request_as(
-        Some(&creator_bearer(&vibe)),
-        "DELETE",
-        &format!("/stream/{vibe}"),
-        None,
-        &[],
-    );
+    let ended = stack.edge.end_stream(&vibe);
     assert_eq!(ended.status, 200);
     let spans = spans_named(&telemetry, &received, &["encoder"]).await;
     let encoder = named(&spans, "encoder").unwrap();

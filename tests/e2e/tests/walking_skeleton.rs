@@ -277,13 +277,7 @@ async fn a_creator_chunk_reaches_a_listener_through_the_edge() {
     assert_problem(&edge.get(flv_path), 403, "playback_forbidden");
 
     // The creator ends the stream: queued audio is flushed, the listing forgets it.
-    let ended = edge.request_as(
-        Some(&creator),
-        "DELETE",
-        &format!("/stream/{vibe}"),
-        None,
-        &[],
-    );
+    let ended = edge.end_stream(&vibe);
     assert_eq!(
         ended.status,
         200,
