@@ -36,6 +36,21 @@ pub async fn register_stream(
     Ok(())
 }
 
+/// The registry answered a join with something other than a seat.
+#[derive(Debug)]
+pub struct JoinRefused {
+    pub status: u16,
+    pub what: String,
+}
+
+impl std::fmt::Display for JoinRefused {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.what)
+    }
+}
+
+impl Error for JoinRefused {}
+
 pub async fn join(
     http: &reqwest::Client,
     registry_url: &str,
@@ -50,7 +65,10 @@ pub async fn join(
     let status = response.status();
     if status != 200 {
         let body = response.text().await.unwrap_or_default();
-        return Err(format!("join {vibe} as {participant}: {status} {body}").into());
+        return Err(Box::new(JoinRefused {
+            status: status.as_u16(),
+            what: format!("join {vibe} as {participant}: {status} {body}"),
+        }));
     }
     let joined: JoinResponse = response.json().await?;
     let token = token_of(&joined.playback.flv).ok_or("the FLV URL carries no token")?;

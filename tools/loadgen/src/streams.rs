@@ -311,14 +311,19 @@ async fn join_once_live(
     loop {
         match crate::seats::join(http, registry_url, vibe, participant).await {
             Ok(seat) => return Ok(seat),
-            Err(error)
-                if Instant::now() < give_up_at && error.to_string().contains("stream_not_live") =>
-            {
+            Err(error) if Instant::now() < give_up_at && not_live_yet(error.as_ref()) => {
                 sleep(Duration::from_millis(250)).await
             }
             Err(error) => return Err(error as Box<dyn Error>),
         }
     }
+}
+
+/// The registry's `404 stream_not_live`: its first chunk is not through yet.
+fn not_live_yet(error: &(dyn Error + Send + Sync + 'static)) -> bool {
+    error
+        .downcast_ref::<crate::seats::JoinRefused>()
+        .is_some_and(|refused| refused.status == 404)
 }
 
 fn listeners_summary(outcomes: &[Outcome], measured: Duration) -> Listeners {
