@@ -138,12 +138,13 @@ RUN PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 scripts/bundle-web
 # script's EDGE_NGINX_MODULES_DIR default). gettext-base and openssl: envsubst
 # and the OCSP "auto" detection of scripts/render-edge-config, which compose
 # and k8s (its init container runs this image) run before nginx starts.
-# The config template and its render script come from ConfigMaps (k8s) or
-# mounts (compose), so a config change needs no new image. The Lua code the
-# template loads (nginx/lua) is in the image, at /opt/vibesflow/lua
-# (EDGE_LUA_DIR; not under /opt/vibesflow/nginx, where k8s mounts the
-# template): a template change that needs new Lua code ships with the image
-# built from the same commit.
+# The config template, its render script and the Lua code the template loads
+# are in the image, under /opt/vibesflow laid out as in the repository (the
+# script finds the template next to itself, ../nginx/edge.conf.template):
+# the template, the script and the Lua modules change together, so they ship
+# together in the image built from one commit. It also keeps k8s/base free
+# of files from outside its folder, which kustomize refuses by default (and
+# so `kubectl apply -k`, Argo CD and Flux).
 # Users: the master runs as root (it binds 443/80 and reads the TLS key). The
 # template has no `user` directive and Debian builds nginx without --user, so
 # the workers run as nobody:nogroup (65534), not as nginx (101) as in the
@@ -160,7 +161,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && ln -sf /dev/stdout /var/log/nginx/access.log \
  && ln -sf /dev/stderr /var/log/nginx/error.log
-COPY nginx/lua /opt/vibesflow/lua
+COPY nginx/edge.conf.template /opt/vibesflow/nginx/edge.conf.template
+COPY nginx/lua /opt/vibesflow/nginx/lua
+# Executable whatever the checkout's file modes (compose runs it directly).
+COPY --chmod=0755 scripts/render-edge-config /opt/vibesflow/scripts/render-edge-config
 COPY --from=web /src/web/index.html /src/web/listen.html /src/web/create.html /opt/vibesflow/web/
 COPY --from=web /src/web/assets /opt/vibesflow/web/assets
 COPY --from=web /src/web/vendor /opt/vibesflow/web/vendor
