@@ -16,6 +16,16 @@ pub struct FlvPlayer {
     pub stream_name: String,
 }
 
+/// The stream a client plays: the last segment of its `url` (`/live/<vibe>`).
+/// SRS names an HTTP-FLV player after the file it asked for (`<vibe>.flv`),
+/// so `name` is only the fallback, without that extension.
+fn stream_name<'client>(url: &'client str, name: &'client str) -> &'client str {
+    match url.rsplit_once('/') {
+        Some((_, last)) if !last.is_empty() => last,
+        _ => name.strip_suffix(".flv").unwrap_or(name),
+    }
+}
+
 #[derive(Clone)]
 pub struct EngineClients {
     api: SrsClient,
@@ -35,13 +45,25 @@ impl EngineClients {
             .into_iter()
             .filter(|client| client.r#type == FLV_PLAYER_TYPE)
             .map(|client| FlvPlayer {
+                stream_name: stream_name(&client.url, &client.name).to_owned(),
                 client_id: client.id,
-                stream_name: client.name,
             })
             .collect())
     }
 
     pub async fn disconnect(&self, client_id: &str) -> Result<(), SrsClientError> {
         self.api.kickoff_client(client_id).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stream_name;
+
+    #[test]
+    fn an_flv_player_plays_the_stream_its_url_names() {
+        assert_eq!(stream_name("/live/abc", "abc.flv"), "abc");
+        assert_eq!(stream_name("", "abc.flv"), "abc");
+        assert_eq!(stream_name("/live/", "abc"), "abc");
     }
 }

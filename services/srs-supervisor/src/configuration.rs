@@ -35,28 +35,113 @@ impl EngineMode {
     }
 }
 
+/// Where SRS writes its log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum EngineKind {
-    /// The local engine (xiu 0.13): its own API, mapped to SRS's shape.
-    Xiu,
-    /// SRS: its `/api/v1` answers are passed through.
-    Srs,
+pub enum LogTarget {
+    /// `engine.log` in the engine's folder (child mode).
+    File,
+    /// Standard output, which a container runtime collects.
+    Console,
 }
 
+/// SRS (the only engine): its ports, hooks, HLS and connection limit. The
+/// same settings render its config file in every environment.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EngineSettings {
     pub mode: EngineMode,
-    pub kind: EngineKind,
     pub binary: String,
     pub work_dir: PathBuf,
     pub host: String,
+    pub listen_host: String,
     pub rtmp_port: u16,
-    pub httpflv_port: u16,
-    pub hls_port: u16,
+    pub http_port: u16,
     pub api_port: u16,
     pub log_level: String,
+    pub log_to: LogTarget,
     pub hooks_url: String,
+    pub hls: HlsSettings,
+    pub capacity: CapacitySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HlsSettings {
+    #[serde(with = "vibes_config::duration")]
+    pub fragment: Duration,
+    #[serde(with = "vibes_config::duration")]
+    pub window: Duration,
+    #[serde(with = "vibes_config::duration")]
+    pub dispose: Duration,
+}
+
+/// What SRS's `max_connections` must hold: SRS drops connections past it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CapacitySettings {
+    pub streams: u32,
+    pub relays_per_stream: u32,
+    pub headroom: u32,
+}
+
+impl CapacitySettings {
+    /// Every stream's publisher and edge relays, plus headroom.
+    pub fn max_connections(&self) -> u32 {
+        self.streams
+            .saturating_mul(self.relays_per_stream.saturating_add(1))
+            .saturating_add(self.headroom)
+    }
+}
+
+/// Why settings that parsed cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidSettings {
+    #[error("engine.{0} must be a port (1-65535), not 0")]
+    Port(&'static str),
+    #[error("engine.rtmp_port, http_port and api_port must differ")]
+    SamePorts,
+    #[error("engine.log_level must be one of verbose, info, trace, warn, error, not {0:?}")]
+    LogLevel(String),
+    #[error("engine.hls.fragment must be at least 1s and engine.hls.window at least one fragment")]
+    HlsTiming,
+    #[error("engine.capacity.streams must be at least 1")]
+    NoStreams,
+    #[error("engine.hooks_url must be an http:// URL (SRS posts no https), not {0:?}")]
+    HooksUrl(String),
+}
+
+impl Settings {
+    /// Checks what the types cannot: called at startup, so a bad value stops
+    /// the service with the setting's name instead of failing later in SRS.
+    pub fn validate(&self) -> Result<(), InvalidSettings> {
+        let engine = &self.engine;
+        for (name, port) in [
+            ("rtmp_port", engine.rtmp_port),
+            ("http_port", engine.http_port),
+            ("api_port", engine.api_port),
+        ] {
+            if port == 0 {
+                return Err(InvalidSettings::Port(name));
+            }
+        }
+        if engine.rtmp_port == engine.http_port
+            || engine.rtmp_port == engine.api_port
+            || engine.http_port == engine.api_port
+        {
+            return Err(InvalidSettings::SamePorts);
+        }
+        if !["verbose", "info", "trace", "warn", "error"].contains(&engine.log_level.as_str()) {
+            return Err(InvalidSettings::LogLevel(engine.log_level.clone()));
+        }
+        if engine.hls.fragment < Duration::from_secs(1) || engine.hls.window < engine.hls.fragment {
+            return Err(InvalidSettings::HlsTiming);
+        }
+        if engine.capacity.streams == 0 {
+            return Err(InvalidSettings::NoStreams);
+        }
+        if !engine.hooks_url.is_empty() && !engine.hooks_url.starts_with("http://") {
+            return Err(InvalidSettings::HooksUrl(engine.hooks_url.clone()));
+        }
+        Ok(())
+    }
 }
 
 /// The SRS container of the `docker` mode.

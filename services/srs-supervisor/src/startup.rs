@@ -1,11 +1,8 @@
-use crate::configuration::{EngineKind, EngineMode, Settings};
+use crate::configuration::Settings;
 use crate::engine::srs_api::SrsApi;
-use crate::engine::version::EngineVersion;
-use crate::engine::xiu_api::XiuApi;
 use crate::engine::EngineSupervisor;
 use crate::listeners::LeaseCounts;
 use crate::routes;
-use crate::routes::EngineApi;
 use actix_web::web;
 use std::net::TcpListener;
 use vibes_web::HttpService;
@@ -26,17 +23,12 @@ impl Application {
         listener: TcpListener,
         settings: Settings,
     ) -> Result<Self, Box<dyn std::error::Error>> {
-        let timeout = settings.health.probe_timeout();
-        let engine_api = web::Data::new(match settings.engine.kind {
-            EngineKind::Xiu => EngineApi::Xiu(XiuApi::new(&settings.engine, timeout)?),
-            EngineKind::Srs => EngineApi::Srs(SrsApi::new(&settings.engine, timeout)?),
-        });
+        settings.validate()?;
+        let engine_api = web::Data::new(SrsApi::new(
+            &settings.engine,
+            settings.health.probe_timeout(),
+        )?);
         let leases = web::Data::new(LeaseCounts::new(&settings.registry)?);
-        // Only a binary this supervisor runs can be asked for its version.
-        let version = web::Data::new(match settings.engine.mode {
-            EngineMode::Child => EngineVersion::probe(&settings.engine),
-            EngineMode::Docker | EngineMode::Observe => None,
-        });
         let supervisor = web::Data::new(EngineSupervisor::start(settings)?);
         let app_supervisor = supervisor.clone();
         let http = vibes_web::serve("srs-supervisor", listener, move |config| {
@@ -44,7 +36,6 @@ impl Application {
                 .app_data(app_supervisor.clone())
                 .app_data(engine_api.clone())
                 .app_data(leases.clone())
-                .app_data(version.clone())
                 .configure(routes::configure);
         })?;
         Ok(Self { http, supervisor })

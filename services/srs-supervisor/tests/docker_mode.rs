@@ -5,7 +5,7 @@
 //! expected requests, in order, with the expected bodies.
 
 use serde_json::Value;
-use srs_supervisor::configuration::{self, EngineKind, EngineMode, Settings};
+use srs_supervisor::configuration::{self, EngineMode, Settings};
 use srs_supervisor::engine::docker::{client, ensure_running, EnsureError};
 use srs_supervisor::engine::docker_api::DockerError;
 use srs_supervisor::engine::{EngineState, EngineSupervisor};
@@ -192,13 +192,11 @@ fn docker_settings(socket: &Path, ports: [u16; 3]) -> Settings {
     vibes_testkit::init_test_logging();
     let mut settings = configuration::load().unwrap();
     settings.engine.mode = EngineMode::Docker;
-    settings.engine.kind = EngineKind::Srs;
     [
         settings.engine.rtmp_port,
-        settings.engine.httpflv_port,
+        settings.engine.http_port,
         settings.engine.api_port,
     ] = ports;
-    settings.engine.hls_port = ports[1];
     settings.docker.socket = socket.to_path_buf();
     settings.docker.config_host_path = "/srv/vibesflow/compose/srs.conf".to_owned();
     settings.docker.hls_volume = "vibesflow_srs-hls".to_owned();

@@ -17,7 +17,9 @@ async fn a_killed_engine_is_restarted_and_a_stop_ends_it() {
     // Long enough that the test sees the engine down before it is back, even
     // on a busy machine.
     settings.health.restart_backoff_ms = vec![2000];
-    let config_file = work_dir.path().join("engine.toml");
+    let config_file = work_dir
+        .path()
+        .join(srs_supervisor::engine::child::CONFIG_FILE);
     let running = support::start_running(work_dir, settings).await;
     let (address, supervisor, rtmp_port) = (
         running.address.clone(),
@@ -31,7 +33,8 @@ async fn a_killed_engine_is_restarted_and_a_stop_ends_it() {
     let first_pid = supervisor.status().pid.expect("engine pid");
     let config = std::fs::read_to_string(&config_file).unwrap();
     assert!(
-        config.contains(&format!("port = {rtmp_port}")) && config.contains("gop_num = 0"),
+        config.contains(&format!("listen              127.0.0.1:{rtmp_port};"))
+            && config.contains("gop_cache       off;"),
         "{config}"
     );
 

@@ -6,7 +6,7 @@ mod support;
 use reqwest::StatusCode;
 use serde_json::Value;
 use srs_supervisor::configuration::EngineMode;
-use srs_supervisor::engine::{xiu, EngineState};
+use srs_supervisor::engine::{child, EngineState};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use vibes_testkit::process::TestProcess;
@@ -17,18 +17,16 @@ fn start_engine(
     work_dir: &std::path::Path,
     settings: &srs_supervisor::configuration::Settings,
 ) -> TestProcess {
-    std::fs::write(
-        work_dir.join("engine.toml"),
-        xiu::render_config(&settings.engine),
-    )
-    .unwrap();
+    let mut engine_settings = settings.engine.clone();
+    engine_settings.work_dir = work_dir.to_path_buf();
+    child::prepare(&engine_settings).unwrap();
     let mut engine = Command::new(&settings.engine.binary);
     engine
-        .args(["--config", "engine.toml"])
+        .args(["-c", child::CONFIG_FILE])
         .current_dir(work_dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    TestProcess::spawn("xiu", engine)
+    TestProcess::spawn("srs", engine)
 }
 
 async fn readiness(address: &str) -> (StatusCode, Value) {

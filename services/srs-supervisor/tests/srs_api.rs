@@ -1,6 +1,6 @@
-//! The SRS-compatible API over the real local engine: every answer parses as
-//! SRS's own response types (from the `srs-client` crate) and says what the
-//! engine really has, here one audio-only stream published by ffmpeg.
+//! SRS's API through the supervisor, over real SRS: every answer parses as
+//! SRS's own response types (from the `srs-client` crate) and says what SRS
+//! really has, here one audio-only stream published by ffmpeg.
 
 mod support;
 
@@ -96,9 +96,11 @@ async fn versions_summaries_streams_and_clients_answer_in_srs_shape() {
         .find(|stream| stream.name == "t1")
         .expect("the published stream is listed");
     let audio = stream.audio.as_ref().expect("audio described");
+    // SRS reports the FLV tag header's rate field, whose highest value is
+    // 44.1 kHz; the AAC inside is 48 kHz (the e2e tests decode it).
     assert_eq!(
         (audio.codec.as_str(), audio.sample_rate, audio.channel),
-        ("AAC", 48_000, 2)
+        ("AAC", 44_100, 2)
     );
     assert!(stream.publish.active);
     assert_eq!(stream.url, "/live/t1");
@@ -115,27 +117,22 @@ async fn versions_summaries_streams_and_clients_answer_in_srs_shape() {
         ("t1", "fmle-publish")
     );
 
-    // Kicking the publisher through the API ends its stream.
-    let kicked = reqwest::Client::new()
+    // Read-only: kicking is SRS's own API's job (the registry calls it).
+    let kick = reqwest::Client::new()
         .delete(format!("{address}/api/v1/clients/{}", publisher.id))
         .send()
         .await
         .unwrap();
-    assert_eq!(kicked.status(), 200);
-    let mut gone = false;
-    for _ in 0..50 {
-        let SrsClientRespData::Streams { streams } = get(&address, "/api/v1/streams").await.data
-        else {
-            panic!("streams carries a streams list");
-        };
-        if streams
-            .iter()
-            .all(|stream| stream.name != "t1" || !stream.publish.active)
-        {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(gone, "the kicked publisher's stream is gone");
+    assert!(
+        kick.status() == 404 || kick.status() == 405,
+        "{}",
+        kick.status()
+    );
+    let SrsClientRespData::Clients { clients } = get(&address, "/api/v1/clients").await.data else {
+        panic!("clients carries a clients list");
+    };
+    assert!(
+        clients.iter().any(|client| client.id == publisher.id),
+        "the publisher is still connected"
+    );
 }

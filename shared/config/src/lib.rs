@@ -5,6 +5,7 @@
 //!    e.g. `VIBES_SERVER__PORT=8080` or `VIBES_REDIS__URL=redis://…`.
 
 mod cli;
+pub mod duration;
 
 pub use cli::{answer_command_line, Usage};
 
@@ -44,6 +45,19 @@ pub fn load<T: DeserializeOwned>(defaults_toml: &str) -> Result<T, SettingsError
         extra_file.as_deref(),
         Environment::with_prefix(ENV_PREFIX),
     )
+}
+
+/// The defaults with one settings file over them, without the environment:
+/// what a deployment's file alone makes of a service (generated configs and
+/// their tests use it).
+pub fn load_file_over_defaults<T: DeserializeOwned>(
+    defaults_toml: &str,
+    file: &std::path::Path,
+) -> Result<T, SettingsError> {
+    let builder = Config::builder()
+        .add_source(File::from_str(defaults_toml, FileFormat::Toml))
+        .add_source(File::from(file).required(true));
+    Ok(builder.build()?.try_deserialize()?)
 }
 
 fn load_from<T: DeserializeOwned>(

@@ -56,19 +56,32 @@ pub fn init_test_logging() {
     });
 }
 
-/// The xiu engine binary: `VIBES_TEST_ENGINE_BINARY`, else where
-/// `scripts/install-deps` puts it, else whatever `xiu` is on the PATH.
+/// The SRS version every test runs: `SRS_VERSION` in `scripts/srs-pin`.
+pub fn srs_version() -> &'static str {
+    const PIN: &str = include_str!("../../../scripts/srs-pin");
+    PIN.lines()
+        .find_map(|line| line.strip_prefix("SRS_VERSION="))
+        .expect("scripts/srs-pin names SRS_VERSION")
+        .trim()
+}
+
+/// The SRS binary: `VIBES_TEST_ENGINE_BINARY`, else where
+/// `scripts/install-srs` builds the pinned version, else `srs` on the PATH.
 pub fn engine_binary() -> String {
     if let Ok(binary) = std::env::var("VIBES_TEST_ENGINE_BINARY") {
         return binary;
     }
-    let cargo_home = std::env::var("CARGO_HOME")
-        .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap_or_default()));
-    let installed = format!("{cargo_home}/bin/xiu");
-    if std::path::Path::new(&installed).exists() {
-        installed
+    let cache = std::env::var("VIBES_SRS_CACHE_DIR").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/vibesflow/srs",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    let built = format!("{cache}/{}/srs", srs_version());
+    if std::path::Path::new(&built).exists() {
+        built
     } else {
-        "xiu".to_owned()
+        "srs".to_owned()
     }
 }
 

@@ -1,5 +1,5 @@
 //! Starts the whole stack the way production runs it, on free loopback ports:
-//! Redis, the engine (through srs-supervisor), the four services and nginx.
+//! Redis, SRS (through srs-supervisor), the four services and nginx.
 //! The services run in-process, each on its own port-0 listener; everything
 //! else is a real child process.
 
@@ -18,14 +18,16 @@ pub struct Stack {
     pub edge: Edge,
     pub ingest_streams: Arc<ingest::streams::LiveStreams>,
     pub supervisor: Arc<srs_supervisor::engine::EngineSupervisor>,
-    /// srs-supervisor's internal API, with the SRS-compatible `/api/v1/clients`.
+    /// srs-supervisor's internal API (SRS's stats, read-only).
     pub supervisor_url: String,
     /// What more ingest pods need to join this stack (its pool, registry, engine).
     pub ingest_pool: String,
     pub registry_url: String,
     pub rtmp_base_url: String,
-    /// The engine's own HLS port (behind the edge).
-    pub engine_hls_port: u16,
+    /// SRS's own HTTP port for FLV and HLS (behind the edge).
+    pub engine_http_port: u16,
+    /// SRS's own HTTP API (internal: clients, kicks).
+    pub engine_api_url: String,
     _runtime_dir: TempDir,
 }
 
@@ -58,10 +60,9 @@ impl Stack {
         engine.binary = vibes_testkit::engine_binary();
         engine.work_dir = runtime_dir.path().join("engine");
         engine.rtmp_port = free_port();
-        engine.httpflv_port = free_port();
-        engine.hls_port = free_port();
+        engine.http_port = free_port();
         engine.api_port = free_port();
-        engine.hooks_url = format!("http://127.0.0.1:{registry_port}/internal/engine-hooks/xiu");
+        engine.hooks_url = format!("http://127.0.0.1:{registry_port}/internal/engine-hooks/srs");
         let engine = engine.clone();
         supervisor_settings.registry.url = format!("http://127.0.0.1:{registry_port}");
         let supervisor = srs_supervisor::startup::Application::build_on(
@@ -77,8 +78,8 @@ impl Stack {
             &EdgeUpstreams {
                 gateway_port,
                 registry_port,
-                engine_flv_port: engine.httpflv_port,
-                engine_hls_port: engine.hls_port,
+                engine_flv_port: engine.http_port,
+                engine_hls_port: engine.http_port,
                 supervisor_port,
             },
         );
@@ -89,7 +90,7 @@ impl Stack {
         registry_settings.playback.token_secret = PLAYBACK_TOKEN_SECRET.to_owned().into();
         registry_settings.playback.edge_relay_key =
             vibes_testkit::edge::EDGE_RELAY_KEY.to_owned().into();
-        registry_settings.engine.api_url = format!("http://127.0.0.1:{supervisor_port}");
+        registry_settings.engine.api_url = format!("http://127.0.0.1:{}", engine.api_port);
         customize_registry(&mut registry_settings);
         let registry =
             session_registry::startup::Application::build_on(registry_listener, registry_settings)
@@ -133,7 +134,8 @@ impl Stack {
             ingest_pool,
             registry_url: format!("http://127.0.0.1:{registry_port}"),
             rtmp_base_url,
-            engine_hls_port: engine.hls_port,
+            engine_http_port: engine.http_port,
+            engine_api_url: format!("http://127.0.0.1:{}", engine.api_port),
             _runtime_dir: runtime_dir,
         }
     }

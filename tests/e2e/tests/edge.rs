@@ -152,7 +152,8 @@ fn registry(_method: &str, _path: &str, original: &str) -> Answer {
     }
 }
 
-/// The engine: media with no Content-Type and no Cache-Control, like xiu.
+/// The engine: media with no Content-Type and no Cache-Control, so the edge
+/// must set both itself.
 fn engine(_method: &str, path: &str, _original: &str) -> Answer {
     let body = if path.ends_with(".m3u8") {
         b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n0.ts\n".to_vec()
@@ -915,7 +916,7 @@ fn testssl_finds_only_tls_1_2_and_1_3_strong_ciphers_and_hsts() {
 
 // ------------------------------------------------------- the real engine --
 
-/// The stub engine above stands in for xiu's missing Content-Type; this one
+/// The stub engine above sends no Content-Type at all; this one
 /// checks the real engine's HLS through the real stack and edge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_engine_hls_gets_its_media_types_and_caching_at_the_edge() {

@@ -1,5 +1,5 @@
 //! No stream is lost to an engine restart. A creator streams, an HTTP-FLV
-//! listener plays through the edge, and the engine (xiu) is killed with
+//! listener plays through the edge, and the engine (SRS) is killed with
 //! SIGKILL. srs-supervisor restarts it, ingest's ffmpeg fails on the broken
 //! RTMP connection and is restarted (ingest republishes), and the listener,
 //! which reconnects like a player does, plays audio again within 5 s.

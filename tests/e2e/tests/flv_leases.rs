@@ -64,7 +64,7 @@ fn participant_count(stack: &Stack, vibe: &str) -> u64 {
         .unwrap()
 }
 
-/// FLV players the engine has for the stream, from the SRS-compatible API.
+/// FLV players SRS has for the stream, from its API (through the supervisor).
 async fn engine_flv_players(stack: &Stack, vibe: &str) -> usize {
     let clients: Value = reqwest::get(format!("{}/api/v1/clients", stack.supervisor_url))
         .await
@@ -77,8 +77,26 @@ async fn engine_flv_players(stack: &Stack, vibe: &str) -> usize {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|client| client["type"] == "flv-play" && client["name"] == vibe)
+        .filter(|client| client["type"] == "flv-play" && client["url"] == format!("/live/{vibe}"))
         .count()
+}
+
+/// The first 4 KiB an HTTP-FLV response delivers, or what came within 1.5 s
+/// (nothing if refused).
+async fn first_bytes(url: &str) -> Vec<u8> {
+    let client = reqwest::Client::new();
+    let Ok(mut response) = client.get(url).send().await else {
+        return Vec::new();
+    };
+    let mut body = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while body.len() < 4096 {
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body
 }
 
 fn size(path: &Path) -> u64 {
@@ -105,8 +123,6 @@ async fn flv_listeners_keep_their_seats_while_connected_and_lose_the_connection_
     assert_eq!(started.status, 202);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    // Both in the same second: the engine sees only the edge's relay, so
-    // xiu's same-second player id collisions cannot hit listeners.
     let first = listen(&stack, &vibe, "first", Duration::from_secs(30));
     let second = listen(&stack, &vibe, "second", Duration::from_secs(30));
     tokio::time::sleep(Duration::from_secs(2 * LEASE_SECONDS + 1)).await;
@@ -129,6 +145,59 @@ async fn flv_listeners_keep_their_seats_while_connected_and_lose_the_connection_
     let (status, full) = join(&stack, &vibe, "third");
     assert_eq!((status, full["code"].as_str()), (409, Some("stream_full")));
 
+    // Straight at SRS, past the edge: its on_play hook asks the registry, so
+    // a player without a token, or with a made-up relay key, gets no media;
+    // the edge's relay key and a seated listener's own token play.
+    let direct = |query: String| {
+        let url = format!(
+            "http://127.0.0.1:{}/live/{vibe}.flv{query}",
+            stack.engine_http_port
+        );
+        async move { first_bytes(&url).await }
+    };
+    for refused in [
+        "".to_owned(),
+        "?relay=made-up-key-0123456789abcdef0123".to_owned(),
+    ] {
+        let body = direct(refused.clone()).await;
+        assert!(!body.starts_with(b"FLV"), "{refused:?} got media from SRS");
+    }
+    let relay = direct(format!("?relay={}", vibes_testkit::edge::EDGE_RELAY_KEY)).await;
+    assert!(
+        relay.starts_with(b"FLV") && relay.len() > 1000,
+        "the relay key plays"
+    );
+    let token = second.flv_path.split('/').nth(2).unwrap();
+    let seated = direct(format!("?token={token}")).await;
+    assert!(
+        seated.starts_with(b"FLV") && seated.len() > 1000,
+        "a seated token plays"
+    );
+    // A direct player stays only while its seat does: the registry's warden
+    // kicks it through SRS's API once its participant leaves (below).
+    let first_token = first.flv_path.split('/').nth(2).unwrap();
+    let direct_url = format!(
+        "http://127.0.0.1:{}/live/{vibe}.flv?token={first_token}",
+        stack.engine_http_port
+    );
+    let (playing, direct_playing) = tokio::sync::oneshot::channel();
+    let direct_player = tokio::spawn(async move {
+        let mut response = reqwest::get(&direct_url).await.unwrap();
+        let mut received = 0;
+        let mut playing = Some(playing);
+        while let Ok(Some(chunk)) = response.chunk().await {
+            received += chunk.len();
+            if let Some(playing) = playing.take() {
+                let _ = playing.send(());
+            }
+        }
+        received
+    });
+    tokio::time::timeout(Duration::from_secs(5), direct_playing)
+        .await
+        .expect("the direct player plays")
+        .unwrap();
+
     // A listener that leaves is disconnected by the edge (its next seat check fails).
     let body = format!(r#"{{"participant_id":"{}"}}"#, first.participant);
     stack.edge.request_as(
@@ -147,6 +216,14 @@ async fn flv_listeners_keep_their_seats_while_connected_and_lose_the_connection_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(size(first.capture.path()) > 0, "it did play before leaving");
+    let kicked = tokio::time::timeout(Duration::from_secs(5), direct_player).await;
+    let received = kicked
+        .expect("the warden kicks the direct player who left")
+        .unwrap();
+    assert!(
+        received > 1000,
+        "the direct player played before: {received} bytes"
+    );
     let edge_metrics_address = stack.edge.metrics_address();
     let ended = |reason| {
         let address = edge_metrics_address.clone();

@@ -32,10 +32,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::get().to(playback_auth::authorize),
         )
         .route(
-            "/internal/engine-hooks/xiu",
-            web::post().to(engine_hooks::xiu),
-        )
-        .route(
             "/internal/engine-hooks/srs",
             web::post().to(engine_hooks::srs),
         );

@@ -1,14 +1,28 @@
 //! `child` mode: the engine is this process's child. Spawned, watched,
 //! killed and spawned again when it exits or stops answering; SIGTERM on stop.
 
+use crate::configuration::EngineSettings;
+use crate::engine::srs_config;
 use crate::engine::supervisor::{Context, Outcome};
 use crate::engine::EngineState;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
+/// SRS's config in the engine's folder, rewritten at every supervisor start.
+pub const CONFIG_FILE: &str = "engine.conf";
+
 /// Time the engine gets to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Prepares the engine's folder: SRS's config and the folders it writes to.
+pub fn prepare(engine: &EngineSettings) -> std::io::Result<()> {
+    std::fs::create_dir_all(engine.work_dir.join(srs_config::HLS_DIR))?;
+    std::fs::write(
+        engine.work_dir.join(CONFIG_FILE),
+        srs_config::render(engine),
+    )
+}
 
 pub(crate) async fn supervise(mut context: Context) {
     let mut restarts = context.restarts();
@@ -46,12 +60,14 @@ pub(crate) async fn supervise(mut context: Context) {
 
 fn spawn(context: &Context) -> std::io::Result<Child> {
     let engine = &context.settings.engine;
+    // SRS writes its own log (or stdout); what it prints before it has read
+    // its config lands in the same file.
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(engine.work_dir.join("engine.log"))?;
+        .open(engine.work_dir.join(srs_config::LOG_FILE))?;
     let child = Command::new(&engine.binary)
-        .args(["--config", "engine.toml"])
+        .args(["-c", CONFIG_FILE])
         .current_dir(&engine.work_dir)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)

@@ -136,8 +136,7 @@ pub async fn ensure_running(
 }
 
 /// The SRS container as VibesFlow runs it (the same as compose's `srs`
-/// service): the repository's srs.conf, HLS session contexts off (they would
-/// drop the playback token from segment URLs), the engine's ports.
+/// service): the generated srs.conf (see `srs_config`) and the engine's ports.
 pub fn container_spec(settings: &Settings) -> Value {
     let docker = &settings.docker;
     let engine = &settings.engine;
@@ -146,7 +145,7 @@ pub fn container_spec(settings: &Settings) -> Value {
         binds.push(format!("{}:{SRS_HLS_PATH}", docker.hls_volume));
     }
     let mut exposed = Map::new();
-    for port in [engine.rtmp_port, engine.httpflv_port, engine.api_port] {
+    for port in [engine.rtmp_port, engine.http_port, engine.api_port] {
         exposed.insert(format!("{port}/tcp"), json!({}));
     }
     let mut endpoints = Map::new();
@@ -156,7 +155,6 @@ pub fn container_spec(settings: &Settings) -> Value {
     json!({
         "Image": docker.image,
         "Cmd": docker.command_words(),
-        "Env": ["SRS_VHOST_HLS_HLS_CTX=off", "SRS_VHOST_HLS_HLS_TS_CTX=off"],
         "Labels": { MANAGED_BY_LABEL: "srs-supervisor" },
         "ExposedPorts": exposed,
         "StopTimeout": docker.stop_timeout_seconds,

@@ -3,11 +3,11 @@
 //! bookkeeping of a restart. Each mode (child, docker, observe) is a loop in
 //! its own module that decides what "start" and "restart" mean.
 
-use crate::configuration::{EngineKind, EngineMode, Settings};
+use crate::configuration::{EngineMode, Settings};
 use crate::engine::probe::probe;
 use crate::engine::restarts::Restarts;
 use crate::engine::status::{EngineState, EngineStatus};
-use crate::engine::{child, docker, observe, xiu};
+use crate::engine::{child, docker, observe};
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -21,8 +21,6 @@ const STARTUP_POLL: Duration = Duration::from_millis(100);
 pub enum SupervisorError {
     #[error("the engine's folder could not be prepared: {0}")]
     WorkDir(#[from] std::io::Error),
-    #[error("child mode runs the local engine (kind xiu); run SRS in docker or observe mode")]
-    ChildNeedsXiu,
 }
 
 pub struct EngineSupervisor {
@@ -35,12 +33,7 @@ impl EngineSupervisor {
     /// Starts supervising the engine the way `engine.mode` says.
     pub fn start(settings: Settings) -> Result<Self, SupervisorError> {
         if settings.engine.mode == EngineMode::Child {
-            if settings.engine.kind != EngineKind::Xiu {
-                return Err(SupervisorError::ChildNeedsXiu);
-            }
-            std::fs::create_dir_all(&settings.engine.work_dir)?;
-            let config = xiu::render_config(&settings.engine);
-            std::fs::write(settings.engine.work_dir.join("engine.toml"), config)?;
+            child::prepare(&settings.engine)?;
         }
         let status = Arc::new(RwLock::new(EngineStatus::new(settings.engine.mode)));
         let (stop, stop_requested) = watch::channel(false);

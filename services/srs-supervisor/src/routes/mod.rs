@@ -1,7 +1,5 @@
 mod srs_api;
 
-pub use srs_api::EngineApi;
-
 use crate::engine::{EngineState, EngineSupervisor};
 use actix_web::{web, HttpResponse};
 use std::collections::BTreeMap;
@@ -14,11 +12,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/api/v1/versions", web::get().to(srs_api::versions))
         .route("/api/v1/summaries", web::get().to(srs_api::summaries))
         .route("/api/v1/streams", web::get().to(srs_api::streams))
-        .route("/api/v1/clients", web::get().to(srs_api::clients))
-        .route(
-            "/api/v1/clients/{id}",
-            web::delete().to(srs_api::kick_client),
-        );
+        .route("/api/v1/clients", web::get().to(srs_api::clients));
 }
 
 /// Ready while the engine runs and answers its probes.

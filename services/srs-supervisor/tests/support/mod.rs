@@ -25,8 +25,7 @@ pub fn settings(work_dir: &TempDir) -> Settings {
     settings.engine.hooks_url = String::new();
     settings.registry.url = String::new();
     settings.engine.rtmp_port = free_port();
-    settings.engine.httpflv_port = free_port();
-    settings.engine.hls_port = free_port();
+    settings.engine.http_port = free_port();
     settings.engine.api_port = free_port();
     settings
 }
