@@ -26,9 +26,9 @@ local RING_TAGS = 256
 -- A stream's engine connection that stays silent this long is closed; its
 -- listeners' responses end and their players reconnect.
 local ENGINE_SILENCE_MS = 5000
--- How long a new relay tries to get the stream's first tags (the engine gives
--- a player that arrives before the publisher an empty body), and how long a
--- listener waits for them.
+-- How long a new relay tries to get the stream's first tags (SRS holds a
+-- player that arrives before the publisher, e.g. while ingest restarts its
+-- encoder, without an answer), and how long a listener waits for them.
 local FIRST_TAGS_WAIT_S = 5
 local ENGINE_RETRY_S = 0.25
 local FLV_HEAD_BYTES = 13 -- "FLV", version, flags, header size, PreviousTagSize0
@@ -61,7 +61,7 @@ local function wait(relay, seconds)
 end
 
 -- Reads n bytes of the response body, undoing chunked framing when the
--- engine uses it (SRS may; xiu answers HTTP/1.0 requests unframed).
+-- engine uses it (SRS frames FLV in chunks even for an HTTP/1.0 request).
 local function body_reader(sock, chunked)
   if not chunked then
     return function(n) return sock:receive(n) end

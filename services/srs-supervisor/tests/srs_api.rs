@@ -72,6 +72,12 @@ async fn versions_summaries_streams_and_clients_answer_in_srs_shape() {
         supervisor.status().pid.unwrap()
     );
     assert!(summaries["data"]["self"]["mem_kbyte"].as_u64().unwrap() > 0);
+    // Host paths stay inside: the edge serves this answer publicly.
+    let process = summaries["data"]["self"].as_object().unwrap();
+    assert!(
+        !process.contains_key("argv") && !process.contains_key("cwd"),
+        "{summaries}"
+    );
 
     let mut streams = Vec::new();
     for _ in 0..50 {
@@ -104,6 +110,7 @@ async fn versions_summaries_streams_and_clients_answer_in_srs_shape() {
     );
     assert!(stream.publish.active);
     assert_eq!(stream.url, "/live/t1");
+    assert!(stream.tc_url.is_empty(), "SRS's RTMP address stays inside");
 
     let SrsClientRespData::Clients { clients } = get(&address, "/api/v1/clients").await.data else {
         panic!("clients carries a clients list");

@@ -21,9 +21,16 @@ pub async fn versions(srs: web::Data<SrsApi>) -> Result<HttpResponse, Problem> {
     passthrough(&srs, "versions").await
 }
 
-/// `GET /api/v1/summaries`: SRS's process and the machine.
+/// `GET /api/v1/summaries`: SRS's process and the machine, without its
+/// command line and working directory (paths of the host; the edge serves
+/// this answer publicly).
 pub async fn summaries(srs: web::Data<SrsApi>) -> Result<HttpResponse, Problem> {
-    passthrough(&srs, "summaries").await
+    let mut answer = srs.get("summaries").await.map_err(engine_problem)?;
+    if let Some(process) = answer["data"]["self"].as_object_mut() {
+        process.remove("argv");
+        process.remove("cwd");
+    }
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 /// `GET /api/v1/clients`: every publisher and player SRS has now (internal:
@@ -46,6 +53,13 @@ pub async fn streams(
     let (body, leased) = tokio::join!(srs.list("streams"), leases.per_stream());
     let mut body = body.map_err(engine_problem)?;
     count_listeners(&mut body, leased.as_ref());
+    // The publisher's RTMP address is internal; the edge serves this answer.
+    // Blank, not removed: SRS's clients expect the field.
+    if let Some(streams) = body["streams"].as_array_mut() {
+        for stream in streams {
+            stream["tcUrl"] = json!("");
+        }
+    }
     Ok(HttpResponse::Ok().json(body))
 }
 
