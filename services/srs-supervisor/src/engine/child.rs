@@ -18,6 +18,7 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// Prepares the engine's folder: SRS's config and the folders it writes to.
 pub fn prepare(engine: &EngineSettings) -> std::io::Result<()> {
     std::fs::create_dir_all(engine.work_dir.join(srs_config::HLS_DIR))?;
+    std::fs::create_dir_all(engine.work_dir.join(srs_config::RUN_DIR))?;
     std::fs::write(
         engine.work_dir.join(CONFIG_FILE),
         srs_config::render(engine),

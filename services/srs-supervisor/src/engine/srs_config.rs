@@ -10,10 +10,15 @@
 use crate::configuration::{EngineSettings, LogTarget};
 use std::fmt::Write;
 
-/// Where SRS keeps HLS files, relative to its working directory.
+/// Where SRS keeps HLS files, relative to its working directory. SRS's HTTP
+/// server serves this folder, so nothing else is written into it.
 pub const HLS_DIR: &str = "objs/nginx/html";
+/// Where SRS writes its pid file, FFmpeg logs and (child mode) its log,
+/// relative to its working directory: with the HLS folder, the only places
+/// SRS writes, so a container can keep the rest of its filesystem read-only.
+pub const RUN_DIR: &str = "objs/run";
 /// SRS's log file in child mode, relative to its working directory.
-pub const LOG_FILE: &str = "objs/srs.log";
+pub const LOG_FILE: &str = "objs/run/srs.log";
 
 /// Renders SRS's config. Choices that are not settings, and why:
 /// - no GOP cache: audio has no key frames, so a GOP cache would grow and
@@ -40,8 +45,8 @@ pub fn render(engine: &EngineSettings) -> String {
 listen              {rtmp};
 max_connections     {max_connections};
 daemon              off;
-pid                 ./objs/srs.pid;
-ff_log_dir          ./objs;
+pid                 ./{RUN_DIR}/srs.pid;
+ff_log_dir          ./{RUN_DIR};
 srs_log_tank        {log_tank};
 srs_log_level       {log_level};{log_file}
 
@@ -182,7 +187,7 @@ mod tests {
         engine.log_to = LogTarget::File;
         let config = render(&engine);
         assert!(config.contains("srs_log_tank        file;"));
-        assert!(config.contains("srs_log_file        ./objs/srs.log;"));
+        assert!(config.contains("srs_log_file        ./objs/run/srs.log;"));
         engine.log_to = LogTarget::Console;
         let config = render(&engine);
         assert!(config.contains("srs_log_tank        console;"));
