@@ -79,20 +79,24 @@ RUN apt-get update \
  && mkdir -p /app \
  && chown vibes:vibes /app
 WORKDIR /app
-# Services bind 127.0.0.1 by default; in a container they must listen on all interfaces.
-ENV VIBES_SERVER__HOST=0.0.0.0
+# Services bind 127.0.0.1 by default; in a container they must listen on all
+# interfaces: the API, and the metrics port (GET /metrics alone).
+ENV VIBES_SERVER__HOST=0.0.0.0 \
+    VIBES_METRICS__HOST=0.0.0.0
 USER 10001:10001
 
 ########## gateway ##########
 FROM runtime AS gateway
 COPY --from=builder /out/gateway /usr/local/bin/gateway
-EXPOSE 3000
+# The API and the metrics port.
+EXPOSE 3000 9100
 ENTRYPOINT ["/usr/local/bin/gateway"]
 
 ########## session-registry ##########
 FROM runtime AS session-registry
 COPY --from=builder /out/session-registry /usr/local/bin/session-registry
-EXPOSE 3001
+# The API and the metrics port.
+EXPOSE 3001 9101
 ENTRYPOINT ["/usr/local/bin/session-registry"]
 
 ########## srs-supervisor ##########
@@ -100,7 +104,8 @@ ENTRYPOINT ["/usr/local/bin/session-registry"]
 # socket) or observe mode (k8s); it carries no engine binary of its own.
 FROM runtime AS srs-supervisor
 COPY --from=builder /out/srs-supervisor /usr/local/bin/srs-supervisor
-EXPOSE 3003
+# The API and the metrics port.
+EXPOSE 3003 9103
 ENTRYPOINT ["/usr/local/bin/srs-supervisor"]
 
 ########## ingest (carries ffmpeg) ##########
@@ -115,10 +120,12 @@ RUN apt-get update \
  && mkdir -p /app \
  && chown vibes:vibes /app
 WORKDIR /app
-ENV VIBES_SERVER__HOST=0.0.0.0
+ENV VIBES_SERVER__HOST=0.0.0.0 \
+    VIBES_METRICS__HOST=0.0.0.0
 COPY --from=builder /out/ingest /usr/local/bin/ingest
 USER 10001:10001
-EXPOSE 3002
+# The API and the metrics port.
+EXPOSE 3002 9102
 ENTRYPOINT ["/usr/local/bin/ingest"]
 
 ########## web: the pages' players, vendored from the npm registry ##########
