@@ -42,23 +42,57 @@ fn authorization(request: &HttpRequest) -> Option<&str> {
     request.headers().get(header::AUTHORIZATION)?.to_str().ok()
 }
 
+/// Every refusal of a token, in one place. Tokens that are malformed,
+/// forged, or break the issuer/audience/lifetime rules are all
+/// `401 token_invalid` (clients switch on that), told apart by the stable
+/// `reason` extension (and `claim` for a missing one).
 fn problem(error: AuthError) -> Problem {
-    let (status, code, title) = match &error {
-        AuthError::Missing => (StatusCode::UNAUTHORIZED, "token_missing", "Token missing"),
-        AuthError::Invalid(_) | AuthError::WeakKeys => {
-            (StatusCode::UNAUTHORIZED, "token_invalid", "Token invalid")
-        }
-        AuthError::Expired => (StatusCode::UNAUTHORIZED, "token_expired", "Token expired"),
+    let invalid = |reason: &str| {
+        (
+            StatusCode::UNAUTHORIZED,
+            "token_invalid",
+            "Token invalid",
+            Some(reason.to_owned()),
+        )
+    };
+    let (status, code, title, reason) = match &error {
+        AuthError::Missing => (
+            StatusCode::UNAUTHORIZED,
+            "token_missing",
+            "Token missing",
+            None,
+        ),
+        AuthError::Invalid(_) | AuthError::WeakKeys => invalid("unverifiable"),
+        AuthError::MissingClaim(_) => invalid("claim_missing"),
+        AuthError::WrongAudience { .. } => invalid("wrong_audience"),
+        AuthError::WrongIssuer { .. } => invalid("wrong_issuer"),
+        AuthError::LifetimeTooLong { .. } => invalid("lifetime_too_long"),
+        AuthError::IssuedInFuture => invalid("issued_in_future"),
+        AuthError::Expired => (
+            StatusCode::UNAUTHORIZED,
+            "token_expired",
+            "Token expired",
+            None,
+        ),
         AuthError::WrongRole { .. } => (
             StatusCode::FORBIDDEN,
             "wrong_role",
             "Token of the wrong role",
+            None,
         ),
         AuthError::WrongVibe => (
             StatusCode::FORBIDDEN,
             "wrong_vibe",
             "Token for another stream",
+            None,
         ),
     };
-    Problem::new(status, code, title).with_detail(error.to_string())
+    let mut problem = Problem::new(status, code, title).with_detail(error.to_string());
+    if let Some(reason) = reason {
+        problem = problem.with_extension("reason", reason);
+    }
+    if let AuthError::MissingClaim(claim) = &error {
+        problem = problem.with_extension("claim", claim.as_str());
+    }
+    problem
 }

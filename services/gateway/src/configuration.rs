@@ -1,18 +1,92 @@
-use secrecy::SecretString;
+use crate::client_address::TrustedProxies;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use std::fmt;
 use std::time::Duration;
+use vibes_config::secrets::{self, SecretRefused};
 use vibes_config::{ServerSettings, SettingsError};
-use vibes_tokens::SigningKey;
+use vibes_tokens::{SigningKey, TokenRules};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub log_level: String,
     pub server: ServerSettings,
+    /// The Prometheus `/metrics` listener, apart from the API.
+    pub metrics: ServerSettings,
     pub upstreams: UpstreamSettings,
     pub auth: AuthSettings,
+    pub trust: TrustSettings,
     pub redis: RedisSettings,
     pub rate_limits: RateLimitSettings,
     pub cors: CorsSettings,
+}
+
+/// Whom the gateway believes about a client's address.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrustSettings {
+    /// Peers (the edge) whose `X-Real-IP` names the client.
+    pub proxies: TrustedProxies,
+}
+
+/// Why settings that parsed cannot run.
+#[derive(thiserror::Error)]
+pub enum InvalidSettings {
+    #[error(transparent)]
+    Secret(#[from] SecretRefused),
+    #[error("auth.previous_secret is set but auth.previous_kid is empty: name the previous key or drop it")]
+    PreviousSecretWithoutKid,
+    #[error("auth.previous_kid must differ from auth.kid")]
+    SameKid,
+    #[error("auth.{0} must not be empty")]
+    Empty(&'static str),
+    #[error("auth.max_lifetime must be longer than 0s")]
+    NoLifetime,
+}
+
+/// The message, also for `main`'s `Error: …` line.
+impl fmt::Debug for InvalidSettings {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, formatter)
+    }
+}
+
+impl Settings {
+    /// Checks what the types cannot, before anything starts: the token keys
+    /// (no placeholder, no guessable value) and the token rules.
+    pub fn validate(&self) -> Result<(), InvalidSettings> {
+        let auth = &self.auth;
+        secrets::require_strong(
+            "auth.secret",
+            auth.secret.expose_secret(),
+            secrets::GENERATE_BASE64,
+        )?;
+        let previous_secret = auth.previous_secret.expose_secret();
+        match auth.previous_kid.as_str() {
+            "" if !previous_secret.is_empty() => {
+                return Err(InvalidSettings::PreviousSecretWithoutKid)
+            }
+            "" => {}
+            kid if kid == auth.kid => return Err(InvalidSettings::SameKid),
+            _ => secrets::require_strong(
+                "auth.previous_secret",
+                previous_secret,
+                secrets::GENERATE_BASE64,
+            )?,
+        }
+        for (name, value) in [
+            ("kid", &auth.kid),
+            ("audience", &auth.audience),
+            ("issuer", &auth.issuer),
+        ] {
+            if value.trim().is_empty() {
+                return Err(InvalidSettings::Empty(name));
+            }
+        }
+        if auth.max_lifetime.is_zero() {
+            return Err(InvalidSettings::NoLifetime);
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,9 +131,25 @@ pub struct AuthSettings {
     pub previous_kid: String,
     pub previous_secret: SecretString,
     pub anonymous_join: bool,
+    /// The `aud` every token must carry.
+    pub audience: String,
+    /// The `iss` every token must carry.
+    pub issuer: String,
+    /// The longest `exp - iat` accepted.
+    #[serde(with = "vibes_config::duration")]
+    pub max_lifetime: Duration,
 }
 
 impl AuthSettings {
+    /// What tokens must say about their issuer, audience and lifetime.
+    pub fn rules(&self) -> TokenRules {
+        TokenRules {
+            audience: self.audience.clone(),
+            issuer: self.issuer.clone(),
+            max_lifetime: self.max_lifetime,
+        }
+    }
+
     /// The signing keys, current first.
     pub fn keys(&self) -> Vec<SigningKey> {
         let mut keys = vec![SigningKey {

@@ -1,4 +1,5 @@
 pub mod auth;
+pub mod client_address;
 pub mod configuration;
 pub mod cors;
 pub mod ingest_router;

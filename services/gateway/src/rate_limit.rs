@@ -1,9 +1,11 @@
 //! Rate limits shared by every gateway instance (one Redis script, GCRA):
-//! each request counts against its client IP and, where a token names the
+//! each request counts against its client address (`client_address`: the
+//! edge's `X-Real-IP` only from a trusted proxy) and, where a token names the
 //! caller, against the caller too. Refusals are `429 rate_limited` with
 //! `Retry-After`; every answer carries `RateLimit-Limit/-Remaining/-Reset`.
 //! If Redis is down the request passes (logged): the stream matters more.
 
+use crate::client_address::TrustedProxies;
 use crate::configuration::{Budget, RateLimitSettings, RedisSettings};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
@@ -12,10 +14,6 @@ use std::time::Duration;
 use vibes_problem::Problem;
 use vibes_redis::scripts::{RateDecision, RateLimitScript};
 use vibes_redis::{keys, RedisConnector, RedisSettingsError};
-
-/// The header the edge sets to the client's address (it overwrites whatever
-/// the client sent, unlike X-Forwarded-For).
-pub const CLIENT_IP_HEADER: &str = "x-real-ip";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestClass {
@@ -38,6 +36,7 @@ pub struct RateLimiter {
     redis: RedisConnector,
     script: RateLimitScript,
     settings: RateLimitSettings,
+    proxies: TrustedProxies,
 }
 
 /// What to tell the client about its budget.
@@ -84,12 +83,14 @@ impl RateLimiter {
     pub fn new(
         redis: &RedisSettings,
         settings: RateLimitSettings,
+        proxies: TrustedProxies,
     ) -> Result<Self, RedisSettingsError> {
         let redis = RedisConnector::new(&redis.url, Duration::from_millis(redis.timeout_ms))?;
         Ok(Self {
             redis,
             script: RateLimitScript::default(),
             settings,
+            proxies,
         })
     }
 
@@ -112,7 +113,11 @@ impl RateLimiter {
             return Ok(None);
         }
         let budget = self.budget(class);
-        let mut subjects = vec![format!("ip:{}", client_ip(request))];
+        let client = self
+            .proxies
+            .client_address(request)
+            .map_or_else(|| "unknown".to_owned(), |address| address.to_string());
+        let mut subjects = vec![format!("ip:{client}")];
         subjects.extend(caller.map(|caller| format!("caller:{caller}")));
         let mut tightest: Option<RateDecision> = None;
         for subject in subjects {
@@ -175,18 +180,4 @@ fn refusal(class: RequestClass, budget: Budget, decision: RateDecision) -> Probl
         problem = problem.with_header(name, value);
     }
     problem
-}
-
-fn client_ip(request: &HttpRequest) -> String {
-    let forwarded = request
-        .headers()
-        .get(CLIENT_IP_HEADER)
-        .and_then(|value| value.to_str().ok());
-    match forwarded {
-        Some(ip) if !ip.is_empty() => ip.to_owned(),
-        _ => request
-            .peer_addr()
-            .map(|address| address.ip().to_string())
-            .unwrap_or_default(),
-    }
 }

@@ -6,9 +6,10 @@ use crate::rate_limit::RateLimiter;
 use crate::routes;
 use crate::upstream::Upstream;
 use actix_web::web;
-use std::net::TcpListener;
 use vibes_tokens::JwtKeys;
 use vibes_web::HttpService;
+/// The API and metrics listeners `build_on` serves on.
+pub use vibes_web::Listeners;
 
 /// The internal services the gateway talks to.
 #[derive(Clone)]
@@ -20,15 +21,22 @@ pub struct Upstreams {
 pub struct Application;
 
 impl Application {
+    /// Checks the settings, then listens where they say.
     pub fn build(settings: Settings) -> Result<HttpService, Box<dyn std::error::Error>> {
-        let listener = settings.server.bind()?;
-        Self::build_on(listener, settings)
+        settings.validate()?;
+        let listeners = Listeners {
+            api: settings.server.bind()?,
+            metrics: settings.metrics.bind()?,
+        };
+        Self::build_on(listeners, settings)
     }
 
+    /// Checks the settings and serves on already bound listeners (port 0 in tests).
     pub fn build_on(
-        listener: TcpListener,
+        listeners: Listeners,
         settings: Settings,
     ) -> Result<HttpService, Box<dyn std::error::Error>> {
+        settings.validate()?;
         let urls = &settings.upstreams;
         // One pooled client for all upstreams: keep-alive connections are reused per host.
         let http = reqwest::Client::builder()
@@ -54,12 +62,18 @@ impl Application {
             registry: Upstream::new("registry", &urls.registry_url, http.clone()),
             supervisor: Upstream::new("engine_supervisor", &urls.supervisor_url, http),
         });
-        let keys = JwtKeys::new(settings.auth.keys()).map_err(|error| format!("auth: {error}"))?;
+        let keys = JwtKeys::new(settings.auth.keys())
+            .map_err(|error| format!("auth: {error}"))?
+            .with_rules(settings.auth.rules());
         let auth = web::Data::new(Authenticator::new(keys, settings.auth.anonymous_join));
-        let limiter = RateLimiter::new(&settings.redis, settings.rate_limits.clone())?;
+        let limiter = RateLimiter::new(
+            &settings.redis,
+            settings.rate_limits.clone(),
+            settings.trust.proxies.clone(),
+        )?;
         let limiter = web::Data::new(limiter);
         let cors = settings.cors.clone();
-        let service = vibes_web::serve("gateway", listener, move |config| {
+        let service = vibes_web::serve("gateway", listeners, move |config| {
             config
                 .app_data(upstreams.clone())
                 .app_data(ingest.clone())

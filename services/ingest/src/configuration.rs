@@ -7,6 +7,8 @@ pub struct Settings {
     pub log_level: String,
     pub instance_id: String,
     pub server: ServerSettings,
+    /// The Prometheus `/metrics` listener, apart from the API.
+    pub metrics: ServerSettings,
     pub registry: RegistrySettings,
     pub encoder: EncoderSettings,
     pub buffer: BufferSettings,

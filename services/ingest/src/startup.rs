@@ -4,10 +4,12 @@ use crate::registry_client::RegistryClient;
 use crate::routes;
 use crate::streams::LiveStreams;
 use actix_web::web;
-use std::net::{IpAddr, TcpListener};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use vibes_web::HttpService;
+/// The API and metrics listeners `build_on` serves on.
+pub use vibes_web::Listeners;
 
 pub struct Application {
     http: HttpService,
@@ -15,13 +17,18 @@ pub struct Application {
 }
 
 impl Application {
+    /// Listens where the settings say.
     pub async fn build(settings: Settings) -> Result<Self, Box<dyn std::error::Error>> {
-        let listener = settings.server.bind()?;
-        Self::build_on(listener, settings).await
+        let listeners = Listeners {
+            api: settings.server.bind()?,
+            metrics: settings.metrics.bind()?,
+        };
+        Self::build_on(listeners, settings).await
     }
 
+    /// Serves on already bound listeners (port 0 in tests).
     pub async fn build_on(
-        listener: TcpListener,
+        listeners: Listeners,
         settings: Settings,
     ) -> Result<Self, Box<dyn std::error::Error>> {
         let encoder_check =
@@ -30,7 +37,7 @@ impl Application {
             &settings.encoder.rtmp_base_url,
         )?);
         let pod_id = pod_id(&settings.owner_name());
-        let url = advertised_url(&settings, listener.local_addr()?.port());
+        let url = advertised_url(&settings, listeners.api.local_addr()?.port());
         let ownership = Arc::new(Ownership::new(
             settings.ownership.clone(),
             pod_id.clone(),
@@ -43,7 +50,7 @@ impl Application {
         )?;
         let streams = web::Data::from(LiveStreams::start(settings, registry, ownership));
         let app_streams = streams.clone();
-        let http = vibes_web::serve("ingest", listener, move |config| {
+        let http = vibes_web::serve("ingest", listeners, move |config| {
             config
                 .app_data(app_streams.clone())
                 .app_data(encoder_check.clone())
@@ -55,6 +62,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.http.port()
+    }
+
+    /// Where `GET /metrics` is served.
+    pub fn metrics_port(&self) -> u16 {
+        self.http.metrics_port()
     }
 
     /// The live streams, for tests that inspect or disturb a pipeline.

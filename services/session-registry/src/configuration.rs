@@ -1,6 +1,7 @@
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::time::Duration;
+use vibes_config::secrets::{self, SecretRefused};
 use vibes_config::{ServerSettings, SettingsError};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -15,8 +16,12 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
 }
 
+/// The Prometheus listener (`host`, `port`: `/metrics` alone, apart from the
+/// API and its `/internal/*` routes) and the census behind some gauges.
 #[derive(Debug, Clone, Deserialize)]
 pub struct MetricsSettings {
+    #[serde(flatten)]
+    pub listen: ServerSettings,
     pub stream_census_interval_ms: u64,
 }
 
@@ -76,6 +81,23 @@ impl PlaybackSettings {
 }
 
 impl Settings {
+    /// Checks the keys before anything starts: no placeholder, nothing
+    /// guessable. An empty edge relay key is allowed (no edge relays).
+    pub fn validate(&self) -> Result<(), SecretRefused> {
+        let playback = &self.playback;
+        secrets::require_strong(
+            "playback.token_secret",
+            playback.token_secret.expose_secret(),
+            secrets::GENERATE_BASE64,
+        )?;
+        let relay_key = playback.edge_relay_key.expose_secret();
+        if !relay_key.is_empty() {
+            // Written into the edge's nginx config: hex keeps it to [0-9a-f].
+            secrets::require_strong("playback.edge_relay_key", relay_key, secrets::GENERATE_HEX)?;
+        }
+        Ok(())
+    }
+
     /// How often the FLV warden runs: as configured, or a third of the lease.
     pub fn warden_interval(&self) -> Duration {
         match self.engine.warden_interval_ms {

@@ -6,23 +6,31 @@ use crate::routes;
 use crate::store::SessionStore;
 use crate::warden::FlvWarden;
 use actix_web::web;
-use std::net::TcpListener;
 use vibes_redis::RedisConnector;
 use vibes_tokens::{EdgeRelayKey, PlaybackTokens};
 use vibes_web::HttpService;
+/// The API and metrics listeners `build_on` serves on.
+pub use vibes_web::Listeners;
 
 pub struct Application;
 
 impl Application {
+    /// Checks the settings, then listens where they say.
     pub fn build(settings: Settings) -> Result<HttpService, Box<dyn std::error::Error>> {
-        let listener = settings.server.bind()?;
-        Self::build_on(listener, settings)
+        settings.validate()?;
+        let listeners = Listeners {
+            api: settings.server.bind()?,
+            metrics: settings.metrics.listen.bind()?,
+        };
+        Self::build_on(listeners, settings)
     }
 
+    /// Checks the settings and serves on already bound listeners (port 0 in tests).
     pub fn build_on(
-        listener: TcpListener,
+        listeners: Listeners,
         settings: Settings,
     ) -> Result<HttpService, Box<dyn std::error::Error>> {
+        settings.validate()?;
         vibes_telemetry::show_participant_ids(settings.telemetry.participant_ids);
         let redis = RedisConnector::new(&settings.redis.url, settings.redis.timeout())?;
         let store = SessionStore::new(redis, &settings.participants, &settings.playback);
@@ -45,7 +53,7 @@ impl Application {
             tokens,
             relay_key,
         ));
-        let service = vibes_web::serve("session-registry", listener, move |config| {
+        let service = vibes_web::serve("session-registry", listeners, move |config| {
             config
                 .app_data(store.clone())
                 .app_data(playback.clone())

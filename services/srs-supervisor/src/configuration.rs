@@ -7,6 +7,8 @@ use vibes_config::{ServerSettings, SettingsError};
 pub struct Settings {
     pub log_level: String,
     pub server: ServerSettings,
+    /// The Prometheus `/metrics` listener, apart from the API.
+    pub metrics: ServerSettings,
     pub engine: EngineSettings,
     pub health: HealthSettings,
     pub docker: DockerSettings,

@@ -4,8 +4,9 @@ use crate::engine::EngineSupervisor;
 use crate::listeners::LeaseCounts;
 use crate::routes;
 use actix_web::web;
-use std::net::TcpListener;
 use vibes_web::HttpService;
+/// The API and metrics listeners `build_on` serves on.
+pub use vibes_web::Listeners;
 
 pub struct Application {
     http: HttpService,
@@ -13,14 +14,20 @@ pub struct Application {
 }
 
 impl Application {
+    /// Checks the settings, then listens where they say.
     pub fn build(settings: Settings) -> Result<Self, Box<dyn std::error::Error>> {
-        let listener = settings.server.bind()?;
-        Self::build_on(listener, settings)
+        settings.validate()?;
+        let listeners = Listeners {
+            api: settings.server.bind()?,
+            metrics: settings.metrics.bind()?,
+        };
+        Self::build_on(listeners, settings)
     }
 
-    /// Starts supervising the engine and serves the health and status API.
+    /// Starts supervising the engine and serves the health and status API
+    /// on already bound listeners (port 0 in tests).
     pub fn build_on(
-        listener: TcpListener,
+        listeners: Listeners,
         settings: Settings,
     ) -> Result<Self, Box<dyn std::error::Error>> {
         settings.validate()?;
@@ -31,7 +38,7 @@ impl Application {
         let leases = web::Data::new(LeaseCounts::new(&settings.registry)?);
         let supervisor = web::Data::new(EngineSupervisor::start(settings)?);
         let app_supervisor = supervisor.clone();
-        let http = vibes_web::serve("srs-supervisor", listener, move |config| {
+        let http = vibes_web::serve("srs-supervisor", listeners, move |config| {
             config
                 .app_data(app_supervisor.clone())
                 .app_data(engine_api.clone())
@@ -43,6 +50,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.http.port()
+    }
+
+    /// Where `GET /metrics` is served.
+    pub fn metrics_port(&self) -> u16 {
+        self.http.metrics_port()
     }
 
     pub fn supervisor(&self) -> web::Data<EngineSupervisor> {

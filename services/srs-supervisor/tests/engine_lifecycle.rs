@@ -26,6 +26,7 @@ async fn a_killed_engine_is_restarted_and_a_stop_ends_it() {
         running.supervisor.clone(),
         running.rtmp_port,
     );
+    let metrics_address = running.metrics_address.clone();
     let ready = reqwest::get(format!("{address}/health/ready"))
         .await
         .unwrap();
@@ -67,11 +68,19 @@ async fn a_killed_engine_is_restarted_and_a_stop_ends_it() {
         .unwrap();
     assert_eq!(engine["state"], "running");
     assert_eq!(engine["restarts"], 1);
-    let restarts = vibes_testkit::http::metric(&address, "vibes_engine_restarts_total", &[]).await;
+    let restarts =
+        vibes_testkit::http::metric(&metrics_address, "vibes_engine_restarts_total", &[]).await;
     assert!(
         restarts >= 1.0,
         "restarts are counted in /metrics: {restarts}"
     );
+    // Only on the metrics listener: the API port has no /metrics.
+    vibes_testkit::http::expect_problem(
+        reqwest::get(format!("{address}/metrics")).await.unwrap(),
+        reqwest::StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
 
     let second_pid = status.pid.unwrap();
     supervisor.stop().await;

@@ -69,6 +69,8 @@ async fn readiness_follows_an_engine_the_supervisor_never_restarts() {
         detail.contains("down") && detail.contains("probes failed"),
         "{detail}"
     );
+    let metrics = vibes_testkit::http::scrape(&running.metrics_address).await;
+    assert!(metrics.contains("vibes_engine_up"), "{metrics}");
     // Nobody restarted it: its ports stay closed and no restart is counted.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let status = supervisor.status();

@@ -29,6 +29,12 @@ async fn versions_summaries_streams_and_clients_answer_in_srs_shape() {
         running.supervisor.clone(),
         running.rtmp_port,
     );
+    // The metrics listener serves /metrics only: monitoring reaches no stats.
+    let on_metrics = reqwest::get(format!("{}/api/v1/clients/", running.metrics_address))
+        .await
+        .unwrap();
+    vibes_testkit::http::expect_problem(on_metrics, reqwest::StatusCode::NOT_FOUND, "not_found")
+        .await;
 
     let mut ffmpeg = Command::new("ffmpeg");
     ffmpeg

@@ -6,6 +6,7 @@
 
 mod cli;
 pub mod duration;
+pub mod secrets;
 
 pub use cli::{answer_command_line, Usage};
 
@@ -24,7 +25,8 @@ pub enum SettingsError {
     Invalid(#[from] config::ConfigError),
 }
 
-/// Where a service listens. Port 0 picks a free port (tests do this).
+/// Where a service listens (`[server]`, and `[metrics]` for its Prometheus
+/// listener). Port 0 picks a free port (tests do this).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ServerSettings {
     pub host: String,
@@ -32,8 +34,14 @@ pub struct ServerSettings {
 }
 
 impl ServerSettings {
+    /// Binds the address; the error names it.
     pub fn bind(&self) -> std::io::Result<std::net::TcpListener> {
-        std::net::TcpListener::bind((self.host.as_str(), self.port))
+        std::net::TcpListener::bind((self.host.as_str(), self.port)).map_err(|error| {
+            std::io::Error::new(
+                error.kind(),
+                format!("cannot listen on {}:{}: {error}", self.host, self.port),
+            )
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// The key the test edge's FLV relay shows the engine; a registry behind a
 /// test edge needs it as `playback.edge_relay_key`.
-pub const EDGE_RELAY_KEY: &str = "test-edge-relay-key-0123456789abcdef";
+pub const EDGE_RELAY_KEY: &str = "a08044a1b9d834e8b83be29b7c9a861627ba220960b8930214a39c053f7b1dc3";
 
 pub struct Edge {
     pub https_port: u16,

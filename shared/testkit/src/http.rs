@@ -17,6 +17,8 @@ pub async fn expect_problem(response: Response, status: StatusCode, code: &str) 
 
 /// The sum of the Prometheus samples of `metric` on `address`/metrics whose
 /// labels include every `labels` pair (0 when there are none yet).
+/// `address` is where the metrics are served: a service's metrics listener
+/// (`metrics_port()`), or the edge's `metrics_address()`.
 pub async fn metric(address: &str, metric: &str, labels: &[(&str, &str)]) -> f64 {
     sample(&scrape(address).await, metric, labels)
 }

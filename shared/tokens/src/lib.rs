@@ -4,6 +4,6 @@ pub mod jwt;
 pub mod playback;
 pub mod relay;
 
-pub use jwt::{AuthError, Claims, JwtKeys, Role, SigningKey};
+pub use jwt::{AuthError, Claims, JwtKeys, Role, SigningKey, TokenRules};
 pub use playback::{PlaybackTokenError, PlaybackTokens};
 pub use relay::{EdgeRelayKey, WeakRelayKey};

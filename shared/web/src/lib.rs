@@ -19,10 +19,30 @@ use tracing_span::TracedRootSpan;
 /// Largest JSON body any service accepts.
 pub const MAX_JSON_BODY_BYTES: usize = 2 * 1024 * 1024;
 
-/// A started HTTP server and the port it listens on.
+/// The two sockets a service serves on: its API, and its Prometheus
+/// `/metrics` alone, so that monitoring can be let in to metrics without
+/// reaching anything else (ingest's `DELETE`, the registry's `/internal/*`).
+pub struct Listeners {
+    pub api: TcpListener,
+    pub metrics: TcpListener,
+}
+
+impl Listeners {
+    /// Both on 127.0.0.1, each on a free port (tests).
+    pub fn loopback() -> std::io::Result<Self> {
+        Ok(Self {
+            api: TcpListener::bind("127.0.0.1:0")?,
+            metrics: TcpListener::bind("127.0.0.1:0")?,
+        })
+    }
+}
+
+/// A started service: its API server and its metrics server, and their ports.
 pub struct HttpService {
     port: u16,
+    metrics_port: u16,
     server: Server,
+    metrics: Server,
 }
 
 impl HttpService {
@@ -30,25 +50,40 @@ impl HttpService {
         self.port
     }
 
-    /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
+    /// Where `GET /metrics` is served.
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains in-flight requests; the
+    /// metrics stay up until the API has drained.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let metrics_handle = self.metrics.handle();
+        let api = async move {
+            let served = self.server.await;
+            metrics_handle.stop(true).await;
+            served
+        };
+        let (served, _) = futures_util::future::join(api, self.metrics).await;
+        served
     }
 }
 
-/// Serves `routes` on an already bound listener (port 0 in tests) with the
-/// common pieces: request tracing and metrics, `/health/live`, `/metrics`
-/// (Prometheus text), problem+json for malformed
-/// JSON or paths and for unknown routes.
+/// Serves `routes` on an already bound API listener (port 0 in tests) with
+/// the common pieces: request tracing and metrics, `/health/live`,
+/// problem+json for malformed JSON or paths and for unknown routes; and
+/// `GET /metrics` (Prometheus text) on the metrics listener, which serves
+/// nothing else.
 pub fn serve<Routes>(
     service_name: &'static str,
-    listener: TcpListener,
+    listeners: Listeners,
     routes: Routes,
 ) -> std::io::Result<HttpService>
 where
     Routes: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
-    let port = listener.local_addr()?.port();
+    let port = listeners.api.local_addr()?.port();
+    let metrics_port = listeners.metrics.local_addr()?.port();
     metrics::handle();
     let server = HttpServer::new(move || {
         App::new()
@@ -60,13 +95,28 @@ where
             .app_data(vibes_problem::json_config(MAX_JSON_BODY_BYTES))
             .app_data(vibes_problem::path_config())
             .route("/health/live", web::get().to(health::live))
-            .route("/metrics", web::get().to(metrics::scrape))
             .configure(routes.clone())
             .default_service(web::to(vibes_problem::not_found))
     })
-    .listen(listener)?
+    .listen(listeners.api)?
     .shutdown_timeout(10)
     .run();
-    tracing::info!(service = service_name, port, "listening");
-    Ok(HttpService { port, server })
+    // Stopped with the API server (above), not by signals of its own.
+    let metrics = HttpServer::new(|| {
+        App::new()
+            .route("/metrics", web::get().to(metrics::scrape))
+            .default_service(web::to(vibes_problem::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listeners.metrics)?
+    .shutdown_timeout(1)
+    .run();
+    tracing::info!(service = service_name, port, metrics_port, "listening");
+    Ok(HttpService {
+        port,
+        metrics_port,
+        server,
+        metrics,
+    })
 }

@@ -1,9 +1,9 @@
 //! Starts the whole stack the way production runs it, on free loopback ports:
 //! Redis, SRS (through srs-supervisor), the four services and nginx.
-//! The services run in-process, each on its own port-0 listener; everything
-//! else is a real child process.
+//! The services run in-process, each on its own port-0 listeners (API and
+//! metrics); everything else is a real child process.
 
-use std::net::TcpListener;
+use gateway::startup::Listeners;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -11,8 +11,10 @@ use vibes_testkit::edge::{Edge, EdgeUpstreams, Reply};
 use vibes_testkit::free_port;
 
 /// The registry's playback token key in the test stack, so tests can forge
-/// (for instance already expired) tokens.
-pub const PLAYBACK_TOKEN_SECRET: &str = "e2e-playback-secret-0123456789abcdef";
+/// (for instance already expired) tokens. Made with `openssl rand -base64 48`:
+/// the registry refuses placeholders and guessable keys.
+pub const PLAYBACK_TOKEN_SECRET: &str =
+    "89SGtMeTAiikk38VAu/FurKq+wESR0LTLJoWhS5Gb9u5aeJ0SfC+hpnMMx0W3ndC";
 
 pub struct Stack {
     pub edge: Edge,
@@ -31,10 +33,12 @@ pub struct Stack {
     _runtime_dir: TempDir,
 }
 
-fn loopback_listener() -> (TcpListener, u16) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
-    let port = listener.local_addr().expect("bound").port();
-    (listener, port)
+/// A service's listeners: the API's (and its port, which other parts are
+/// configured with before the service starts) and its metrics'.
+fn loopback_listeners() -> (Listeners, u16) {
+    let listeners = Listeners::loopback().expect("loopback listeners");
+    let port = listeners.api.local_addr().expect("bound").port();
+    (listeners, port)
 }
 
 impl Stack {
@@ -60,9 +64,9 @@ impl Stack {
         vibes_testkit::init_test_logging();
         let runtime_dir = tempfile::tempdir().expect("runtime dir");
 
-        let (registry_listener, registry_port) = loopback_listener();
-        let (gateway_listener, gateway_port) = loopback_listener();
-        let (supervisor_listener, supervisor_port) = loopback_listener();
+        let (registry_listeners, registry_port) = loopback_listeners();
+        let (gateway_listeners, gateway_port) = loopback_listeners();
+        let (supervisor_listeners, supervisor_port) = loopback_listeners();
 
         let mut supervisor_settings = srs_supervisor::configuration::load().expect("settings");
         let engine = &mut supervisor_settings.engine;
@@ -75,7 +79,7 @@ impl Stack {
         let engine = engine.clone();
         supervisor_settings.registry.url = format!("http://127.0.0.1:{registry_port}");
         let supervisor = srs_supervisor::startup::Application::build_on(
-            supervisor_listener,
+            supervisor_listeners,
             supervisor_settings,
         )
         .expect("supervisor");
@@ -103,7 +107,7 @@ impl Stack {
         registry_settings.engine.api_url = format!("http://127.0.0.1:{}", engine.api_port);
         customize_registry(&mut registry_settings);
         let registry =
-            session_registry::startup::Application::build_on(registry_listener, registry_settings)
+            session_registry::startup::Application::build_on(registry_listeners, registry_settings)
                 .expect("registry");
         tokio::spawn(registry.run_until_stopped());
 
@@ -115,8 +119,8 @@ impl Stack {
         let ingest_pool = format!("e2e-{}", vibes_testkit::unique_suffix());
         ingest_settings.ownership.redis_url = vibes_testkit::redis_server::redis_url();
         ingest_settings.ownership.pool = ingest_pool.clone();
-        let (listener, _) = loopback_listener();
-        let ingest = ingest::startup::Application::build_on(listener, ingest_settings)
+        let (listeners, _) = loopback_listeners();
+        let ingest = ingest::startup::Application::build_on(listeners, ingest_settings)
             .await
             .expect("ingest");
         let ingest_streams = ingest.streams().into_inner();
@@ -132,7 +136,7 @@ impl Stack {
         // The edge's own web pages call the API from this origin, and browsers
         // send `Origin` even on same-origin POSTs: the gateway must list it.
         gateway_settings.cors.allowed_origins = edge.url("");
-        let gateway = gateway::startup::Application::build_on(gateway_listener, gateway_settings)
+        let gateway = gateway::startup::Application::build_on(gateway_listeners, gateway_settings)
             .expect("gateway");
         tokio::spawn(gateway.run_until_stopped());
 

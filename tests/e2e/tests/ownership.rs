@@ -43,7 +43,8 @@ fn ingest_pod_process() {
 
 struct Pod {
     process: TestProcess,
-    address: String,
+    /// Where the pod's `/metrics` is (its own listener).
+    metrics_address: String,
 }
 
 impl Pod {
@@ -51,6 +52,7 @@ impl Pod {
     /// loaded choice (ties broken by name) sends the stream to these first.
     fn start(stack: &Stack, name: &str) -> Self {
         let port = vibes_testkit::free_port();
+        let metrics_port = vibes_testkit::free_port();
         // The pod's log goes to a file; the harness shows this line (and so
         // where to look) only when the test fails.
         let log_path =
@@ -64,6 +66,8 @@ impl Pod {
             .env("VIBES_INSTANCE_ID", name)
             .env("VIBES_SERVER__HOST", "127.0.0.1")
             .env("VIBES_SERVER__PORT", port.to_string())
+            .env("VIBES_METRICS__HOST", "127.0.0.1")
+            .env("VIBES_METRICS__PORT", metrics_port.to_string())
             .env("VIBES_REGISTRY__URL", &stack.registry_url)
             .env("VIBES_ENCODER__RTMP_BASE_URL", &stack.rtmp_base_url)
             .env(
@@ -79,7 +83,7 @@ impl Pod {
         vibes_testkit::wait_for_port(port, Duration::from_secs(20));
         Self {
             process,
-            address: format!("http://127.0.0.1:{port}"),
+            metrics_address: format!("http://127.0.0.1:{metrics_port}"),
         }
     }
 
@@ -295,7 +299,7 @@ async fn a_stream_survives_its_owner_being_killed_paused_and_stopped() {
     creator.stream_for(4).await;
     wait_for_owner(&cluster, &vibe, "a-pod-3#").await;
     pods[1].signal("CONT");
-    let paused = &pods[1].address;
+    let paused = &pods[1].metrics_address;
     vibes_testkit::wait_until_async(Duration::from_secs(5), "the paused pod lost", || async {
         vibes_testkit::http::metric(paused, "vibes_ingest_ownership_lost_total", &[]).await == 1.0
     })

@@ -7,10 +7,12 @@ pub const USAGE: &str = "usage: vibes-loadgen <scenario> --out DIR [--option val
   latency  --edge-url URL --ca-cert PEM --registry-url URL --engine-flv-url URL --rtmp-base-url URL
            [--seconds 60] [--chunk-ms 2000]
   hls      --edge-url URL --ca-cert PEM --engine-hls-url URL [--seconds 40] [--chunk-ms 2000]
+           [--browser-script hls-ear.mjs --web-dir DIR [--chromium PATH] [--node node]]
   fanout   --ingest-url URL --registry-url URL --edge-url URL --ca-cert PEM --engine-flv-url URL
            --edge-pid PID --supervisor-pid PID [--listeners 1000] [--ramp 100] [--seconds 20]
   streams  --gateway-url URL --gateway-pid PID --ingest-pid PID --registry-url URL
            --engine-flv-url URL --rtmp-base-url URL [--streams 30] [--seconds 20]
+latency, hls, fanout and streams take --engine NAME (\"SRS 6.0.157\"): the engine's name in the report.
 Scenarios that sign tokens read the gateway's key from VIBES_AUTH__SECRET (and VIBES_AUTH__KID).";
 
 pub struct Arguments {
@@ -51,6 +53,11 @@ impl Arguments {
                 .map_err(|_| format!("--{name} must be a whole number")),
             None => Ok(default),
         }
+    }
+
+    /// What the report calls the media engine (`--engine`, e.g. "SRS 6.0.157").
+    pub fn engine(&self) -> String {
+        self.text("engine").unwrap_or("SRS").to_owned()
     }
 
     pub fn out_dir(&self) -> Result<PathBuf, String> {

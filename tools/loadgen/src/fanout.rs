@@ -1,11 +1,15 @@
-//! One stream, many FLV listeners: first all straight from the engine, then
-//! all through the TLS edge, in the same run. Reports delivery (first try /
-//! only after retries / never), the audio each listener received in a
-//! measurement window, arrival jitter, and CPU: engine alone vs edge + engine.
+//! One stream, many FLV listeners: first all straight from the engine (SRS),
+//! then all through the TLS edge, in the same run, with the same playback
+//! tokens (`?token=` straight, so SRS's on_play hook admits them). Reports
+//! delivery (first try / only after retries / never), the audio each listener
+//! received in a measurement window, arrival jitter, and CPU: engine alone vs
+//! edge + engine, also per listener-second.
 //!
-//! Listeners join at a fixed rate: the local engine (xiu 0.13) names each
-//! listener by the current second plus 4 random digits, and listeners whose
-//! names collide both get an empty body; they reconnect, spread over time.
+//! Listeners join at a fixed rate (`--ramp`, 100/s): a real audience arrives
+//! over time, and a thousand TLS handshakes plus as many seat checks (SRS's
+//! on_play hook straight, the edge's auth_request through it) at one instant
+//! would measure a stampede on two cores, not the fan-out. The window starts
+//! after everyone joined and settled, so the pace is not in the numbers.
 
 use crate::args::Arguments;
 use crate::listener::{self, FrameSink, Outcome, Plan};
@@ -29,7 +33,7 @@ const SERVED_SHARE: f64 = 0.95;
 
 #[derive(Debug, Serialize)]
 struct Side {
-    path: &'static str,
+    path: String,
     listeners: usize,
     first_try: usize,
     only_after_retry: usize,
@@ -51,12 +55,15 @@ struct Side {
     edge_cpu_percent: f64,
     loadgen_cpu_percent: f64,
     machine_busy_percent: f64,
+    /// Engine + edge CPU per listener, in µs per second of audio.
+    cpu_us_per_listener_second: f64,
     problems: Vec<(String, usize)>,
 }
 
 #[derive(Debug, Serialize)]
 struct Report {
     scenario: &'static str,
+    engine: String,
     listeners: usize,
     joins_per_second: u64,
     open_files_limit: Option<u64>,
@@ -66,6 +73,8 @@ struct Report {
     cpu_ratio: f64,
     /// The edge's CPU per listener in µs per second of audio.
     edge_cpu_us_per_listener_second: f64,
+    /// The engine's CPU per listener straight from it, µs per second of audio.
+    engine_cpu_us_per_listener_second: f64,
 }
 
 pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
@@ -79,6 +88,7 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     let joins_per_second = arguments.number("ramp", 100)?.max(1);
     let window = Duration::from_secs(arguments.number("seconds", 20)?);
     let out = arguments.out_dir()?;
+    let engine = arguments.engine();
 
     let vibe = format!("bench-fanout-{}", std::process::id());
     let plain = crate::clients::plain()?;
@@ -108,7 +118,7 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         .map(|seat| seat.engine_flv(&engine_flv, &vibe))
         .collect();
     let direct = side(
-        "straight from the engine (HTTP)",
+        format!("straight from {engine} (HTTP)"),
         &plain,
         direct_urls,
         joins_per_second,
@@ -120,7 +130,7 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     sleep(Duration::from_secs(2)).await;
     let edge_urls = seats.iter().map(|seat| seat.edge_flv.clone()).collect();
     let through_edge = side(
-        "through the edge (HTTPS, HTTP/1.1)",
+        format!("through the edge (HTTPS, HTTP/1.1) from {engine}"),
         &edge,
         edge_urls,
         joins_per_second,
@@ -137,23 +147,33 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         .send()
         .await;
 
-    let listener_seconds = listeners as f64 * window.as_secs_f64();
     let report = Report {
         scenario: "fanout",
+        engine,
         listeners,
         joins_per_second,
         open_files_limit: open_files_limit(),
         cpu_ratio: (through_edge.engine_cpu_percent + through_edge.edge_cpu_percent)
             / direct.engine_cpu_percent,
-        edge_cpu_us_per_listener_second: through_edge.edge_cpu_percent / 100.0
-            * window.as_secs_f64()
-            * 1e6
-            / listener_seconds,
+        edge_cpu_us_per_listener_second: per_listener_second(
+            through_edge.edge_cpu_percent,
+            through_edge.listeners,
+        ),
+        engine_cpu_us_per_listener_second: per_listener_second(
+            direct.engine_cpu_percent,
+            direct.listeners,
+        ),
         direct,
         through_edge,
     };
     crate::report::write(&out, "fanout", &report, &markdown(&report))?;
     Ok(())
+}
+
+/// CPU as % of one core over a window, spread over `listeners`: µs of CPU
+/// per listener and second.
+fn per_listener_second(cpu_percent: f64, listeners: usize) -> f64 {
+    cpu_percent / 100.0 * 1e6 / listeners.max(1) as f64
 }
 
 /// A creator sending a tone to ingest in real time until told to stop.
@@ -218,7 +238,7 @@ impl FrameSink for Heard {
 }
 
 async fn side(
-    path: &'static str,
+    path: String,
     client: &reqwest::Client,
     urls: Vec<String>,
     joins_per_second: u64,
@@ -240,7 +260,7 @@ async fn side(
             window: Some((window_start, window_end)),
             max_tries: 8,
             stall: Duration::from_secs(3),
-            // 0.3–1.0 s, different per listener, so retries do not collide again.
+            // 0.3–1.0 s, different per listener: reconnects do not come in a wave.
             retry_delay: Duration::from_millis(300 + (index as u64 * 7_919) % 700),
         };
         let join_at = started + Duration::from_secs_f64(index as f64 / joins_per_second as f64);
@@ -256,6 +276,7 @@ async fn side(
     }
     let progress = tokio::spawn({
         let heard = heard.clone();
+        let path = path.clone();
         async move {
             loop {
                 sleep(Duration::from_secs(3)).await;
@@ -299,7 +320,7 @@ async fn side(
     )
 }
 
-fn summarize(path: &'static str, outcomes: &[Outcome], window: Duration, cpu: [f64; 4]) -> Side {
+fn summarize(path: String, outcomes: &[Outcome], window: Duration, cpu: [f64; 4]) -> Side {
     let [engine_cpu_percent, edge_cpu_percent, loadgen_cpu_percent, machine_busy_percent] = cpu;
     let window_seconds = window.as_secs_f64();
     let mut shares: Vec<f64> = outcomes
@@ -307,16 +328,7 @@ fn summarize(path: &'static str, outcomes: &[Outcome], window: Duration, cpu: [f
         .map(|outcome| outcome.audio_seconds_in_window() / window_seconds)
         .collect();
     shares.sort_unstable_by(f64::total_cmp);
-    let mut problems: Vec<(String, usize)> = Vec::new();
-    for problem in outcomes
-        .iter()
-        .filter_map(|outcome| outcome.last_problem.clone())
-    {
-        match problems.iter_mut().find(|(known, _)| *known == problem) {
-            Some((_, count)) => *count += 1,
-            None => problems.push((problem, 1)),
-        }
-    }
+    let problems = listener::problems(outcomes);
     Side {
         path,
         listeners: outcomes.len(),
@@ -353,6 +365,10 @@ fn summarize(path: &'static str, outcomes: &[Outcome], window: Duration, cpu: [f
         edge_cpu_percent,
         loadgen_cpu_percent,
         machine_busy_percent,
+        cpu_us_per_listener_second: per_listener_second(
+            engine_cpu_percent + edge_cpu_percent,
+            outcomes.len(),
+        ),
         problems,
     }
 }
@@ -360,7 +376,7 @@ fn summarize(path: &'static str, outcomes: &[Outcome], window: Duration, cpu: [f
 fn markdown(report: &Report) -> String {
     let row = |side: &Side| {
         format!(
-            "| {} | {} | {} | {} | {} | {} | {:.3} / {:.3} | {:.0} / {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} |\n",
+            "| {} | {} | {} | {} | {} | {} | {:.3} / {:.3} | {:.0} / {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} |\n",
             side.path,
             side.listeners,
             side.first_try,
@@ -375,33 +391,30 @@ fn markdown(report: &Report) -> String {
             side.engine_cpu_percent,
             side.edge_cpu_percent,
             side.engine_cpu_percent + side.edge_cpu_percent,
+            side.cpu_us_per_listener_second,
             side.machine_busy_percent,
         )
     };
-    let problems = |side: &Side| {
-        if side.problems.is_empty() {
-            return "none".to_owned();
-        }
-        side.problems
-            .iter()
-            .map(|(problem, count)| format!("{problem} ×{count}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let problems = |side: &Side| listener::problems_text(&side.problems);
     format!(
-        "## fanout: one stream, {listeners} FLV listeners\n\n\
-         Listeners join at {rate}/s (xiu 0.13 gives listeners whose ids collide within a second an empty body; \
-         they reconnect after 0.3–1 s), then {window:.0} s are measured after a {settle} s settle. \
-         Both sides in the same run, the same stream and the same playback tokens; CPU from /proc, \
-         as % of one core; machine busy is the share of both cores, other work on the machine included.\n\n\
-         | path | listeners | first try | after retry | never | served ≥ 95 % | audio received min / median | jitter p50 / p99 ms | max gap p99 ms | engine CPU % | edge CPU % | total CPU % | machine busy % |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n{}{}\n\
-         CPU ratio (edge + engine ÷ engine alone): **{:.2}** (goal ≤ 1.5); the edge costs {:.0} µs of CPU per listener-second. \
+        "## fanout: one stream, {listeners} FLV listeners, straight from {engine} and through the edge\n\n\
+         One stream fed to ingest in real time; {listeners} seats taken from the registry, then {listeners} \
+         listeners straight from {engine}'s HTTP-FLV port (each with its seat's playback token as `?token=`, \
+         which {engine}'s on_play hook checks with the registry), then as many through the TLS edge (its FLV \
+         relay: one {engine} connection per nginx worker). Listeners join at {rate}/s, then {window:.0} s are \
+         measured after a {settle} s settle. Both sides in the same run, the same stream and the same playback \
+         tokens; CPU from /proc, as % of one core; CPU per listener-second = (engine + edge) CPU ÷ listeners; \
+         machine busy is the share of both cores, other work on the machine included.\n\n\
+         | path | listeners | first try | after retry | never | served ≥ 95 % | audio received min / median | jitter p50 / p99 ms | max gap p99 ms | engine CPU % | edge CPU % | total CPU % | CPU µs per listener-second | machine busy % |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n{}{}\n\
+         CPU ratio (edge + engine ÷ engine alone): **{:.2}** (goal ≤ 1.5). CPU per listener-second: \
+         **{:.0} µs** straight from {engine}, **{:.0} µs** in the edge. \
          Load generator CPU: {:.0} % (direct) / {:.0} % (edge). Reconnects: {} / {}. Last problems of listeners that \
          had one: direct: {}; edge: {}. Open files limit: {}.\n",
         row(&report.direct),
         row(&report.through_edge),
         report.cpu_ratio,
+        report.engine_cpu_us_per_listener_second,
         report.edge_cpu_us_per_listener_second,
         report.direct.loadgen_cpu_percent,
         report.through_edge.loadgen_cpu_percent,
@@ -410,6 +423,7 @@ fn markdown(report: &Report) -> String {
         problems(&report.direct),
         problems(&report.through_edge),
         report.open_files_limit.map_or("unknown".to_owned(), |limit| limit.to_string()),
+        engine = report.engine,
         listeners = report.listeners,
         rate = report.joins_per_second,
         window = report.direct.window_seconds,

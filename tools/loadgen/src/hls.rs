@@ -1,7 +1,10 @@
 //! POST → playable over HLS: how long after a creator hands over a moment of
 //! audio the HLS segment carrying it can be played, through the TLS edge
 //! (the URL a join hands out) and, as the baseline in the same run, straight
-//! from the engine's HLS port (no edge, no token).
+//! from SRS's HTTP port (no edge; SRS serves HLS files without hooks). And
+//! POST → heard: the edge's own listen page in headless Chromium, playing
+//! the same stream through hls.js with the web player's settings
+//! ([`crate::browser`]).
 //!
 //! One stream carries a click track (a 2 ms burst every 200 ms in silence),
 //! POSTed through the edge in real time; a click's nominal time is the start
@@ -9,11 +12,13 @@
 //! Both readers poll the playlist every 100 ms; a segment is *playable* once
 //! its download has completed. Its audio is decoded (TS → ADTS → AAC → PCM)
 //! and every click in it counts as playable at that moment. A segment holds
-//! seconds of audio, so latency spreads over a segment's length: the audio
-//! that opens a segment waits for all of it.
+//! a second of audio, so latency spreads over a segment's length: the audio
+//! that opens a segment waits for all of it. The track starts once the
+//! browser plays (silence until then), so every click reaches every listener.
 
 use crate::aac::Decoder;
 use crate::args::Arguments;
+use crate::browser::{self, BrowserEar, BrowserReport};
 use crate::click::{self, ClickDetector, ClickMatcher, ClickTrack, HandOvers, SPACING};
 use crate::edge::{self, Creator, Posting};
 use crate::percentiles::{nearest_rank, Percentiles};
@@ -32,14 +37,26 @@ use tokio::time::{interval, sleep, timeout, Instant, MissedTickBehavior};
 
 const POLL: Duration = Duration::from_millis(100);
 const GOAL: Duration = Duration::from_secs(6);
-/// hls.js starts a live stream this many target durations behind the live
-/// edge (its `liveSyncDurationCount` default).
-const PLAYER_SEGMENTS_BEHIND_LIVE: f64 = 3.0;
-/// Silence after the track: xiu closes a segment only when audio a segment
-/// length (5 s) past its start arrives, so the last click's segment closes.
-const TAIL: Duration = Duration::from_secs(8);
+/// Silence after the track, so the last click's segment closes (SRS cuts one
+/// every second of audio) and reaches the readers.
+const TAIL: Duration = Duration::from_secs(4);
+/// The browser joins once the edge reader has seen this many segments: like
+/// a listener joining a stream that is already running, whose playlist is
+/// full (SRS keeps 6 s), so hls.js can start as far back as it wants. One
+/// that joins in a stream's first seconds starts closer to live, as there is
+/// less playlist to hold back.
+const BROWSER_JOINS_AFTER_SEGMENTS: usize = 6;
+const BROWSER_JOIN_WAIT: Duration = Duration::from_secs(30);
+/// How long the browser may take from launch to playing the stream.
+const BROWSER_START: Duration = Duration::from_secs(60);
+/// After the creator's last chunk, how long the browser keeps listening for
+/// the last clicks (it plays seconds behind live; the stream goes on in
+/// silence, ingest fills the creator's gaps).
+const BROWSER_GRACE: Duration = Duration::from_secs(15);
 /// After the creator's last chunk, time for its segment to be listed and fetched.
 const LAST_SEGMENT_GRACE: Duration = Duration::from_secs(3);
+/// Segments listed one by one in the Markdown report (all are in the JSON).
+const SEGMENT_ROWS: usize = 8;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const SEGMENT_TRIES: u32 = 3;
 /// Samples per channel in one AAC frame.
@@ -260,7 +277,7 @@ impl Spread {
 
 #[derive(Debug, Serialize)]
 struct PathReport {
-    path: &'static str,
+    path: String,
     clicks_sent: u64,
     clicks_heard: u64,
     /// Playable before it was sent, or never sent: matching went wrong.
@@ -284,7 +301,7 @@ struct PathReport {
 }
 
 impl PathReport {
-    fn of(path: &'static str, reading: &Reading, hand_overs: &HandOvers) -> Self {
+    fn of(path: String, reading: &Reading, hand_overs: &HandOvers) -> Self {
         let (mut latencies, mut listed, mut mismatched) = (Vec::new(), Vec::new(), 0);
         for (click, listed_at, playable) in &reading.heard {
             match hand_overs.of(*click) {
@@ -327,14 +344,32 @@ struct Report {
     click_spacing_ms: u64,
     poll_ms: u64,
     goal_ms: u64,
+    engine: String,
     edge: PathReport,
     direct: PathReport,
+    browser: BrowserReport,
     /// Edge p50 ÷ direct p50.
     p50_ratio: Option<f64>,
-    /// Derived, not measured: what a player starting 3 target durations
-    /// behind live (hls.js default) adds on top, and the edge p50 with it.
-    player_offset_ms: Option<f64>,
-    edge_p50_with_player_offset_ms: Option<f64>,
+    /// Browser p50 − edge p50: what the player's buffer adds to a playable segment.
+    player_adds_ms: Option<f64>,
+    /// What that should be: the player's `liveSyncDurationCount` × the target duration.
+    player_offset_expected_ms: Option<f64>,
+}
+
+/// The browser listener's pieces, or why there is none.
+fn browser_settings(arguments: &Arguments) -> Result<browser::Settings, String> {
+    let script = arguments
+        .text("browser-script")
+        .map_err(|_| "no --browser-script given".to_owned())?;
+    Ok(browser::Settings {
+        node: arguments.text("node").unwrap_or("node").to_owned(),
+        script: script.into(),
+        web_dir: arguments.text("web-dir")?.into(),
+        chromium: arguments
+            .text("chromium")
+            .unwrap_or("/usr/bin/chromium")
+            .to_owned(),
+    })
 }
 
 pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
@@ -345,12 +380,15 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     let chunk = click::slice_aligned(Duration::from_millis(arguments.number("chunk-ms", 2000)?));
     let out = arguments.out_dir()?;
     let minter = Minter::from_env()?;
+    let engine = arguments.engine();
+    let browser_settings = browser_settings(arguments);
 
     let track = click::track_over(seconds);
     let count = track.count();
     eprintln!(
         "hls: {count} clicks over {seconds} s POSTed through the edge (chunks of {} ms); \
-         two HLS readers polling every {} ms: through the edge and straight from the engine",
+         two HLS readers polling every {} ms (through the edge and straight from {engine}) \
+         and hls.js in headless Chromium",
         chunk.as_millis(),
         POLL.as_millis()
     );
@@ -363,7 +401,11 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     let posting = Posting {
         chunk,
         tail: TAIL,
-        give_up: Instant::now() + Duration::from_secs(20) + click::duration_of(end) * 2,
+        give_up: Instant::now()
+            + Duration::from_secs(20)
+            + BROWSER_JOIN_WAIT
+            + BROWSER_START
+            + click::duration_of(end) * 2,
     };
     let stop_at_the_latest = posting.give_up + LAST_SEGMENT_GRACE;
     let (first_post, posted) = oneshot::channel();
@@ -394,38 +436,98 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         let readings = readers.each_ref().map(|reader| reader.reading.clone());
         let (stop, stop_rx) = watch::channel(stop_at_the_latest);
         let reading_runs = readers.map(|reader| tokio::spawn(reader.read(stop_rx.clone())));
-        // The readers poll before the first click is posted: none is missed.
+        // The browser joins as a listener of its own, once the playlist is
+        // full; the track starts once it plays, so it hears every click (the
+        // readers poll already).
+        if browser_settings.is_ok() {
+            let give_up = Instant::now() + BROWSER_JOIN_WAIT;
+            while readings[0].lock().expect("reading").segments.len() < BROWSER_JOINS_AFTER_SEGMENTS
+                && Instant::now() < give_up
+            {
+                sleep(Duration::from_millis(200)).await;
+            }
+        }
+        let mut ear = match &browser_settings {
+            Ok(settings) => {
+                let token = minter.participant("bench-hls-browser");
+                let token = token.trim_start_matches("Bearer ");
+                let lifetime = BROWSER_START + click::duration_of(end) * 2 + BROWSER_GRACE;
+                match BrowserEar::start(settings, &edge_url, &vibe, token, lifetime) {
+                    Ok(ear) => Ok(ear),
+                    Err(error) => Err(error.to_string()),
+                }
+            }
+            Err(why) => Err(why.clone()),
+        };
+        if let Ok(running) = &mut ear {
+            eprintln!("hls: waiting for the browser to play the stream");
+            if let Err(why) = running.wait_playing(BROWSER_START).await {
+                eprintln!("hls: no browser row: {why}");
+                if let Ok(running) = std::mem::replace(&mut ear, Err(why)) {
+                    running.stop().await;
+                }
+            }
+        }
         start.store(true, std::sync::atomic::Ordering::Release);
-        let progress = tokio::spawn(progress(readings.clone(), hand_overs.clone()));
+        let progress = tokio::spawn(progress(
+            readings.clone(),
+            hand_overs.clone(),
+            ear.as_ref().ok().map(|ear| ear.hearing.clone()),
+        ));
         let refused = (&mut posting_run).await?;
         stop.send_replace(Instant::now() + LAST_SEGMENT_GRACE);
         for run in reading_runs {
             run.await?;
         }
+        let hearing = match ear {
+            Ok(ear) => {
+                let sent = hand_overs.sent() as usize;
+                let give_up = Instant::now() + BROWSER_GRACE;
+                while ear.onsets_heard() < sent && Instant::now() < give_up {
+                    sleep(Duration::from_millis(200)).await;
+                }
+                Ok(ear.stop().await)
+            }
+            Err(why) => Err(why),
+        };
         progress.abort();
-        Ok::<_, Box<dyn Error>>((readings, refused))
+        Ok::<_, Box<dyn Error>>((readings, hearing, refused))
     }
     .await;
     posting_run.abort();
     creator.end().await;
-    let ([edge_reading, direct_reading], refused) = outcome?;
+    let ([edge_reading, direct_reading], hearing, refused) = outcome?;
     if refused > 0 {
         eprintln!("hls: {refused} chunks were not accepted");
     }
 
     let edge = PathReport::of(
-        "POST via edge → gateway → ingest → engine → edge (TLS) HLS",
+        format!("POST via edge → gateway → ingest → {engine} → edge (TLS) HLS"),
         &edge_reading.lock().expect("reading"),
         &hand_overs,
     );
     let direct = PathReport::of(
-        "the same stream, engine's HLS port (no edge)",
+        format!("the same stream, straight from {engine} (no edge)"),
         &direct_reading.lock().expect("reading"),
         &hand_overs,
     );
-    let player_offset_ms = edge
+    let browser_path = format!(
+        "POST via edge → … → {engine} → edge (TLS) HLS → listen page, hls.js in headless Chromium"
+    );
+    let browser = match hearing {
+        Ok(hearing) => BrowserReport::of(
+            browser_path,
+            &hearing.lock().expect("hearing"),
+            &hand_overs,
+            None,
+            GOAL,
+        ),
+        Err(why) => BrowserReport::not_measured(browser_path, &hand_overs, why),
+    };
+    let player_offset_expected_ms = edge
         .target_duration_s
-        .map(|target| PLAYER_SEGMENTS_BEHIND_LIVE * target * 1000.0);
+        .filter(|_| browser.not_measured.is_none())
+        .map(|target| browser.live_sync_duration_count() * target * 1000.0);
     let report = Report {
         scenario: "hls",
         chunk_ms: chunk.as_millis() as u64,
@@ -433,13 +535,12 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         poll_ms: POLL.as_millis() as u64,
         goal_ms: GOAL.as_millis() as u64,
         p50_ratio: edge.p50_ms().zip(direct.p50_ms()).map(|(e, d)| e / d),
-        edge_p50_with_player_offset_ms: edge
-            .p50_ms()
-            .zip(player_offset_ms)
-            .map(|(p50, offset)| p50 + offset),
-        player_offset_ms,
+        player_adds_ms: browser.p50_ms().zip(edge.p50_ms()).map(|(b, e)| b - e),
+        player_offset_expected_ms,
+        engine,
         edge,
         direct,
+        browser,
     };
     crate::report::write(&out, "hls", &report, &markdown(&report))?;
     if report.edge.latency.is_none() || report.direct.latency.is_none() {
@@ -448,7 +549,11 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-async fn progress(readings: [Arc<Mutex<Reading>>; 2], hand_overs: HandOvers) {
+async fn progress(
+    readings: [Arc<Mutex<Reading>>; 2],
+    hand_overs: HandOvers,
+    hearing: Option<Arc<Mutex<browser::Hearing>>>,
+) {
     let started = Instant::now();
     loop {
         sleep(Duration::from_secs(5)).await;
@@ -456,8 +561,13 @@ async fn progress(readings: [Arc<Mutex<Reading>>; 2], hand_overs: HandOvers) {
             let reading = reading.lock().expect("reading");
             (reading.segments.len(), reading.heard.len())
         });
+        let browser = hearing.as_ref().map_or("–".to_owned(), |hearing| {
+            let hearing = hearing.lock().expect("hearing");
+            format!("{} heard, {} waits", hearing.onsets.len(), hearing.waiting)
+        });
         eprintln!(
-            "hls: {:>3} s, {} clicks posted; segments / clicks playable: edge {} / {}, direct {} / {}",
+            "hls: {:>3} s, {} clicks posted; segments / clicks playable: edge {} / {}, direct {} / {}; \
+             browser {browser}",
             started.elapsed().as_secs(),
             hand_overs.sent(),
             edge.0,
@@ -474,15 +584,17 @@ fn markdown(report: &Report) -> String {
             format!("{:.digits$}", value / scale)
         })
     };
+    let seconds = |latency: Option<&Percentiles>, pick: fn(&Percentiles) -> f64| {
+        number(latency.map(pick), 1000.0, 2)
+    };
     let row = |side: &PathReport| {
-        let latency =
-            |pick: fn(&Percentiles) -> f64| number(side.latency.as_ref().map(pick), 1000.0, 2);
+        let latency = side.latency.as_ref();
         let spread = side
             .segment_seconds
             .as_ref()
             .map_or("–".to_owned(), |spread| {
                 format!(
-                    "{:.2} / {:.2} / {:.2}",
+                    "{:.3} / {:.3} / {:.3}",
                     spread.min, spread.median, spread.max
                 )
             });
@@ -493,19 +605,23 @@ fn markdown(report: &Report) -> String {
             side.clicks_heard,
             side.clicks_mismatched,
             side.clicks_within_goal,
-            latency(|p| p.p50_ms),
-            latency(|p| p.p95_ms),
-            latency(|p| p.p99_ms),
-            latency(|p| p.max_ms),
+            seconds(latency, |p| p.p50_ms),
+            seconds(latency, |p| p.p95_ms),
+            seconds(latency, |p| p.p99_ms),
+            seconds(latency, |p| p.max_ms),
             number(side.listed.as_ref().map(|p| p.p50_ms), 1000.0, 2),
             side.segments_seen,
         )
     };
-    let segment_rows: String = report
+    let with_clicks: Vec<&SegmentSeen> = report
         .edge
         .segments
         .iter()
         .filter(|segment| !segment.clicks.is_empty())
+        .collect();
+    let segment_rows: String = with_clicks
+        .iter()
+        .take(SEGMENT_ROWS)
         .map(|segment| {
             format!(
                 "| {} | {:.3} | {} | {:.2} | {:.0} |\n",
@@ -517,6 +633,10 @@ fn markdown(report: &Report) -> String {
             )
         })
         .collect();
+    let more_segments = match with_clicks.len().saturating_sub(SEGMENT_ROWS) {
+        0 => String::new(),
+        more => format!("\n{more} more in the JSON report.\n"),
+    };
     let health = |side: &PathReport| {
         format!(
             "{} polls ({} without a playlist), {} segments failed, {} missed, {} AAC decode errors",
@@ -527,41 +647,106 @@ fn markdown(report: &Report) -> String {
             side.decode_errors
         )
     };
+    let browser = &report.browser;
+    let browser_row = match &browser.not_measured {
+        Some(why) => format!(
+            "| {} | {} | not measured: {why} | | | | | | | | |\n",
+            browser.path, browser.clicks_sent
+        ),
+        None => {
+            let latency = browser.latency.as_ref();
+            format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {:.0} | {} |\n",
+                browser.path,
+                browser.clicks_sent,
+                browser.clicks_heard,
+                browser.clicks_mismatched,
+                browser.clicks_within_goal,
+                seconds(latency, |p| p.p50_ms),
+                seconds(latency, |p| p.p95_ms),
+                seconds(latency, |p| p.p99_ms),
+                seconds(latency, |p| p.max_ms),
+                browser.waiting_events,
+                browser.stalled_ms,
+                number(browser.join_to_playing_ms, 1000.0, 1),
+            )
+        }
+    };
+    let one_line = |text: &Option<String>| {
+        text.as_deref().map_or("–".to_owned(), |text| {
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        })
+    };
+    let browser_notes = if browser.not_measured.is_some() {
+        String::new()
+    } else {
+        format!(
+            "The page's player settings, as the edge served `assets/player.js`: `HLS_CONFIG = {}` (hls.js {}). \
+             The browser joined once the stream had {joined_after} segments (a full playlist). \
+             Browser p50 − edge playable p50 (what the player's buffer adds): **{} s**; hls.js's target \
+             latency behind the playlist's live edge (`liveSyncDurationCount` × target duration): {} s. The page showed \"{}\" as its player and \
+             \"{}\" as its delay behind live (hls.js's estimate) at the end. Onsets heard before the first \
+             click was sent (left out): {}; page errors: {}{}. {}, Web Audio at {} Hz.\n\n",
+            one_line(&browser.hls_config),
+            one_line(&browser.hls_js_version),
+            number(report.player_adds_ms, 1000.0, 2),
+            number(report.player_offset_expected_ms, 1000.0, 1),
+            one_line(&browser.transport_shown),
+            one_line(&browser.delay_shown),
+            browser.onsets_before_the_track,
+            browser.page_errors,
+            if browser.page_error_examples.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", browser.page_error_examples.join(" | "))
+            },
+            one_line(&browser.user_agent),
+            one_line(&browser.audio_sample_rate),
+            joined_after = BROWSER_JOINS_AFTER_SEGMENTS,
+        )
+    };
     format!(
-        "## hls: POST → the segment carrying that audio playable\n\n\
-         One stream, a click track (a 2 ms burst every {spacing} ms in silence) POSTed through the edge in \
-         {chunk} ms chunks in real time; two HLS readers of it at the same time, each polling the playlist \
-         every {poll} ms: through the TLS edge on the URL a join hands out, and straight from the engine's HLS \
-         port (the baseline). Latency = when the download of the segment holding a click completed − when that \
-         click was handed over (the POST's start + its offset in the chunk). A segment holds seconds of audio, \
-         so the audio that opens a segment waits for all of it: the spread is the segment length. Polling adds \
-         0–{poll} ms to every number, on both paths alike.\n\n\
+        "## hls: POST → the segment carrying that audio playable, and → heard in hls.js\n\n\
+         One stream on {engine}, a click track (a 2 ms burst every {spacing} ms in silence) POSTed through the \
+         edge in {chunk} ms chunks in real time, listened to three ways at the same time. Two HLS readers in the \
+         load generator poll the playlist every {poll} ms, one through the TLS edge on the URL a join hands out, \
+         one straight from {engine}'s HTTP port (the baseline); latency = when the download of the segment \
+         holding a click completed − when that click was handed over (the POST's start + its offset in the \
+         chunk). A segment holds about a second of audio, so the audio that opens a segment waits for all of \
+         it; polling adds 0–{poll} ms on both paths alike. And a browser: Debian's Chromium (headless, driven by \
+         playwright-core) opens the edge's listen page, joins the stream as a listener of its own with \"HLS \
+         only\" (the page's hls.js with the web player's `HLS_CONFIG`), and a Web Audio tap on the page's \
+         `<audio>` element (MediaElementSource → ScriptProcessor, 512 frames) timestamps each click's first \
+         loud sample in wall-clock time; latency = that − the click's hand-over (one machine, one clock). The \
+         tap's buffering (≤ 12 ms) is in the number, the sound card's output latency is not. Clicks are \
+         numbered by their distance in the decoded audio (the browser: in media time), so a missed one \
+         cannot shift the rest; the track starts once the browser plays.\n\n\
          | path | clicks sent | playable | mismatched | ≤ {goal:.0} s | p50 s | p95 s | p99 s | max s | p50 s to listed | segments | EXTINF s min / median / max |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|\n{}{}\n\
-         Edge p50 ÷ direct p50: **{}**. Goal: ≤ {goal:.0} s (met for {} of {} clicks through the edge). \
-         Target duration {} s.\n\n\
-         Derived, not measured: a player that starts {behind:.0} segments behind live (hls.js default \
-         `liveSyncDurationCount`) adds {behind:.0} × target duration = **{} s**, so the edge p50 at its ears \
-         would be ≈ **{} s**.\n\n\
+         | path | clicks sent | heard | mismatched | ≤ {goal:.0} s | p50 s | p95 s | p99 s | max s | stalls (waiting events / ms) | join → playing s |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n{browser_row}\n\
+         Edge p50 ÷ direct p50: **{}**. Goal: ≤ {goal:.0} s (segments through the edge: met for {} of {} clicks; \
+         heard in the browser: {} of {}). Target duration {} s.\n\n\
+         {browser_notes}\
          Readers: edge {}; direct {}.\n\n\
-         Segments through the edge (those carrying clicks):\n\n\
+         The first segments through the edge that carry clicks:\n\n\
          | segment | EXTINF s | clicks | playable at s | listed → playable ms |\n\
-         |---|---|---|---|---|\n{segment_rows}",
+         |---|---|---|---|---|\n{segment_rows}{more_segments}",
         row(&report.edge),
         row(&report.direct),
         number(report.p50_ratio, 1.0, 2),
         report.edge.clicks_within_goal,
         report.edge.clicks_sent,
+        browser.clicks_within_goal,
+        browser.clicks_sent,
         number(report.edge.target_duration_s, 1.0, 0),
-        number(report.player_offset_ms, 1000.0, 1),
-        number(report.edge_p50_with_player_offset_ms, 1000.0, 1),
         health(&report.edge),
         health(&report.direct),
+        engine = report.engine,
         spacing = report.click_spacing_ms,
         chunk = report.chunk_ms,
         poll = report.poll_ms,
         goal = report.goal_ms as f64 / 1000.0,
-        behind = PLAYER_SEGMENTS_BEHIND_LIVE,
     )
 }
 
@@ -647,7 +832,7 @@ mod tests {
             ],
             ..Reading::default()
         };
-        let report = PathReport::of("test", &reading, &hand_overs);
+        let report = PathReport::of("test".to_owned(), &reading, &hand_overs);
         assert_eq!(report.clicks_sent, 3);
         assert_eq!(report.clicks_heard, 3);
         assert_eq!(report.clicks_mismatched, 1);

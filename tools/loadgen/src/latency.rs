@@ -1,6 +1,6 @@
 //! POST → heard: how long after a creator hands over a moment of audio a
-//! listener has it decoded, against a bare ffmpeg → engine → FLV baseline
-//! measured at the same time in the same way.
+//! listener has it decoded, against a bare ffmpeg → engine (SRS) → FLV
+//! baseline measured at the same time in the same way.
 //!
 //! Both paths carry the same click track (a 2 ms burst every 200 ms in
 //! silence). A click's *nominal* time is when its audio was handed over at
@@ -40,7 +40,7 @@ const DEFAULT_AUDIO_SPECIFIC_CONFIG: [u8; 2] = [0x11, 0x90];
 
 #[derive(Debug, Serialize)]
 struct PathReport {
-    path: &'static str,
+    path: String,
     clicks_sent: u64,
     clicks_heard: u64,
     /// Heard before it was sent, or with no send time: matching went wrong.
@@ -53,6 +53,7 @@ struct PathReport {
 #[derive(Debug, Serialize)]
 struct Report {
     scenario: &'static str,
+    engine: String,
     chunk_ms: u64,
     click_spacing_ms: u64,
     direct: PathReport,
@@ -87,7 +88,7 @@ impl Clicks {
         }
     }
 
-    fn report(&self, path: &'static str) -> PathReport {
+    fn report(&self, path: String) -> PathReport {
         let heard = self.heard.lock().expect("click log");
         let mut latencies = Vec::new();
         let mut mismatched = 0;
@@ -180,12 +181,13 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     let chunk = click::slice_aligned(Duration::from_millis(arguments.number("chunk-ms", 2000)?));
     let out = arguments.out_dir()?;
     let minter = Minter::from_env()?;
+    let engine = arguments.engine();
 
     let track = click::track_over(seconds);
     let count = track.count();
     eprintln!(
         "latency: {count} clicks over {seconds} s on two paths at once: \
-         POST through the edge (chunks of {} ms) and bare ffmpeg → engine",
+         POST through the edge (chunks of {} ms) and bare ffmpeg → {engine}",
         chunk.as_millis()
     );
     let tag = std::process::id();
@@ -213,11 +215,14 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     stack_run.await?.map_err(|error| error as Box<dyn Error>)?;
     progress.abort();
 
-    let direct = direct.report("bare ffmpeg → engine → FLV (no edge)");
-    let through_stack = stack.report("POST via edge → gateway → ingest → engine → edge (TLS) FLV");
+    let direct = direct.report(format!("bare ffmpeg → {engine} → FLV (no edge)"));
+    let through_stack = stack.report(format!(
+        "POST via edge → gateway → ingest → {engine} → edge (TLS) FLV"
+    ));
     let p50 = |side: &PathReport| side.latency.as_ref().map(|latency| latency.p50_ms);
     let report = Report {
         scenario: "latency",
+        engine,
         chunk_ms: chunk.as_millis() as u64,
         click_spacing_ms: SPACING.as_millis() as u64,
         p50_ratio: p50(&through_stack)
@@ -273,8 +278,7 @@ async fn direct_path(
         + Duration::from_secs(5)
         + click::duration_of(clicks.track.length_frames()) * 2;
     let writer = tokio::spawn(write_clicks(stdin, clicks.clone(), source_until));
-    // A listener that connects before the publisher is never attached.
-    sleep(Duration::from_secs(1)).await;
+    // SRS holds a player that comes before the publisher until it publishes.
     let plan = Plan {
         url: seat.engine_flv(&engine_flv, &vibe),
         until: source_until,
@@ -352,8 +356,6 @@ async fn stack_path(
     let (first_post, posted) = oneshot::channel();
     let listener = async {
         posted.await?;
-        // A listener that connects before the encoder publishes is never attached.
-        sleep(Duration::from_secs(1)).await;
         let playback =
             edge::join(&edge, &edge_url, &vibe, "bench-latency-listener", &minter).await?;
         let plan = Plan {
@@ -411,7 +413,7 @@ fn markdown(report: &Report) -> String {
     };
     format!(
         "## latency: POST → heard at an FLV listener\n\n\
-         Both paths at the same time, each carrying a click track (a 2 ms burst every {spacing} ms in silence). \
+         Both paths at the same time, on {engine}, each carrying a click track (a 2 ms burst every {spacing} ms in silence). \
          Latency = when the listener has decoded (AAC, in-process) the first frame showing a click − when that \
          click's audio was handed over: the POST's start + the click's offset in its {chunk} ms chunk (stack), \
          or the write of its 20 ms slice to ffmpeg's stdin (direct).\n\n\
@@ -427,6 +429,7 @@ fn markdown(report: &Report) -> String {
         report.through_stack.listener_connections,
         report.direct.decode_errors,
         report.through_stack.decode_errors,
+        engine = report.engine,
         spacing = report.click_spacing_ms,
         chunk = report.chunk_ms,
     )

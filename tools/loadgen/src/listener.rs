@@ -1,8 +1,7 @@
 //! An HTTP-FLV listener: one GET, tags parsed as their bytes arrive, and a
-//! reconnect whenever the body is empty, ends or stalls (xiu 0.13 gives
-//! listeners whose generated ids collide an empty body; a player must try
-//! again). It keeps what a scenario reports: delivery on the first try or
-//! only after retries, audio received, gaps and arrival jitter.
+//! reconnect whenever the body is empty, ends or stalls, as a player does. It
+//! keeps what a scenario reports: delivery on the first try or only after
+//! retries, audio received, gaps and arrival jitter.
 
 use crate::flv::{AacPacket, FlvReader};
 use std::time::Duration;
@@ -65,6 +64,33 @@ impl Outcome {
     pub fn audio_seconds_in_window(&self) -> f64 {
         self.frames_in_window as f64 * FRAME_SECONDS
     }
+}
+
+/// The last problem of each listener that had one, counted.
+pub fn problems(outcomes: &[Outcome]) -> Vec<(String, usize)> {
+    let mut problems: Vec<(String, usize)> = Vec::new();
+    for problem in outcomes
+        .iter()
+        .filter_map(|outcome| outcome.last_problem.clone())
+    {
+        match problems.iter_mut().find(|(known, _)| *known == problem) {
+            Some((_, count)) => *count += 1,
+            None => problems.push((problem, 1)),
+        }
+    }
+    problems
+}
+
+/// `problem ×count, …`, or "none".
+pub fn problems_text(problems: &[(String, usize)]) -> String {
+    if problems.is_empty() {
+        return "none".to_owned();
+    }
+    problems
+        .iter()
+        .map(|(problem, count)| format!("{problem} ×{count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Listens per `plan` with `client`; returns when `plan.until` is reached or

@@ -6,6 +6,7 @@
 
 mod aac;
 mod args;
+mod browser;
 mod click;
 mod clients;
 mod edge;

@@ -3,8 +3,9 @@
 //! strings kept: through the edge they may carry the playback token), its
 //! `#EXTINF` duration and its media sequence number.
 //!
-//! xiu rewrites the playlist file in place, so a poll can read it half
-//! written: only lines that end in a newline count.
+//! A poll may read a playlist that its writer has not finished (SRS renames a
+//! complete file into place, but not every server does): only lines that end
+//! in a newline count.
 
 use reqwest::Url;
 
@@ -33,7 +34,7 @@ pub fn parse(body: &str, playlist_url: &Url) -> Playlist {
         } else if let Some(value) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
             sequence = value.parse().unwrap_or(0);
         } else if let Some(value) = line.strip_prefix("#EXTINF:") {
-            // `<seconds>,<title>`; xiu leaves out the comma.
+            // `<seconds>,<title>` (SRS: `1.003, no desc`); a missing comma is tolerated.
             let seconds = value.split(',').next().unwrap_or_default();
             duration = seconds.trim().parse().ok();
         } else if line == "#EXT-X-ENDLIST" {
@@ -61,12 +62,12 @@ mod tests {
     }
 
     #[test]
-    fn xius_playlist_gives_urls_next_to_the_playlist_with_durations_and_sequence_numbers() {
-        let body = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:4\n\
-                    #EXTINF:5.013\n4.ts\n#EXTINF:4.992\n5.ts\n";
+    fn srss_playlist_gives_urls_next_to_the_playlist_with_durations_and_sequence_numbers() {
+        let body = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-MEDIA-SEQUENCE:4\n#EXT-X-TARGETDURATION:2\n\
+                    #EXT-X-DISCONTINUITY\n#EXTINF:1.003, no desc\n4.ts\n#EXTINF:0.981, no desc\n5.ts\n";
         let base = url("https://localhost:8443/live/p1.17.tag/v1/v1.m3u8");
         let playlist = parse(body, &base);
-        assert_eq!(playlist.target_duration, Some(6.0));
+        assert_eq!(playlist.target_duration, Some(2.0));
         assert!(!playlist.ended);
         assert_eq!(
             playlist.segments,
@@ -74,12 +75,12 @@ mod tests {
                 Segment {
                     sequence: 4,
                     url: url("https://localhost:8443/live/p1.17.tag/v1/4.ts"),
-                    seconds: 5.013
+                    seconds: 1.003
                 },
                 Segment {
                     sequence: 5,
                     url: url("https://localhost:8443/live/p1.17.tag/v1/5.ts"),
-                    seconds: 4.992
+                    seconds: 0.981
                 },
             ]
         );
@@ -110,7 +111,7 @@ mod tests {
     #[test]
     fn a_half_written_playlist_lists_only_its_complete_lines() {
         let base = url("http://127.0.0.1:9/live/v1/v1.m3u8");
-        let whole = "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:5.000\n7.ts\n#EXTINF:5.000\n8.ts\n";
+        let whole = "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:1.000\n7.ts\n#EXTINF:1.000\n8.ts\n";
         assert_eq!(parse(whole, &base).segments.len(), 2);
         let cut = &whole[..whole.len() - 2];
         let segments = parse(cut, &base).segments;

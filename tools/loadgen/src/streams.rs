@@ -8,8 +8,9 @@
 //! 3. N bare ffmpeg processes with ingest's arguments, fed the same PCM in
 //!    real time: the baseline for (1).
 //!
-//! One listener per stream plays it from the engine through (1) and (2) and
-//! checks the audio is continuous: no jump over 100 ms in its FLV tag times.
+//! One listener per stream plays it straight from the engine (SRS, with its
+//! seat's `?token=`) through (1) and (2) and checks the audio is continuous:
+//! no jump over 100 ms in its FLV tag times.
 
 use crate::args::Arguments;
 use crate::listener::{self, Outcome, Plan, AUDIBLE_GAP_MS};
@@ -70,11 +71,14 @@ struct Listeners {
     /// Share of the measured time's audio each listener received: lowest, median.
     received_share_min: f64,
     received_share_p50: f64,
+    /// The last problem of each listener that had one, counted.
+    problems: Vec<(String, usize)>,
 }
 
 #[derive(Debug, Serialize)]
 struct Report {
     scenario: &'static str,
+    engine: String,
     through_ingest: Side,
     bare_ffmpeg: Side,
     /// Ingest + its ffmpeg children ÷ bare ffmpeg, CPU (goal ≤ 1.10).
@@ -210,6 +214,7 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
 
     let report = Report {
         scenario: "streams",
+        engine: arguments.engine(),
         cpu_ratio: through_ingest.cpu_percent_of_one_core / bare_ffmpeg.cpu_percent_of_one_core,
         ingest_pss_mbytes_per_stream_beyond_ffmpeg: (ingest_pss as f64 / 1024.0) / streams as f64,
         ingest_own_cpu_percent: ingest_own_cpu,
@@ -291,8 +296,6 @@ async fn start_listeners(
         };
         let client = client.clone();
         listening.push(tokio::spawn(async move {
-            // Spread over seconds: the engine's listener ids collide within one.
-            sleep(Duration::from_millis(index as u64 * 37)).await;
             listener::listen(&client, &plan, &mut listener::Counting).await
         }));
     }
@@ -357,6 +360,7 @@ fn listeners_summary(outcomes: &[Outcome], measured: Duration) -> Listeners {
         ),
         received_share_min: nearest_rank(&shares, 0.0),
         received_share_p50: nearest_rank(&shares, 0.5),
+        problems: listener::problems(outcomes),
     }
 }
 
@@ -456,7 +460,7 @@ fn markdown(report: &Report, seconds: Duration) -> String {
     format!(
         "## streams: per-stream cost, continuity, Lyria JSON\n\n\
          Each stream gets a {chunk_ms} ms tone chunk every {chunk_ms} ms (real time) through the gateway, encoded \
-         to AAC 128 kb/s and published to the engine; both rows measured in the same run over {:.0} s after a \
+         to AAC 128 kb/s and published to {engine}; both rows measured in the same run over {:.0} s after a \
          {:.0} s warm-up.\n\n\
          | path | streams | CPU % of a core | CPU % per stream | PSS MB | PSS MB per stream |\n\
          |---|---|---|---|---|---|\n{}{}\n\
@@ -464,15 +468,18 @@ fn markdown(report: &Report, seconds: Duration) -> String {
          Ingest's own memory per stream beyond ffmpeg: **{:.2} MB** (goal ≤ 2). Chunks refused: {}. \
          The ingest process alone (its ffmpeg children left out, same window): {:.1} % of a core, \
          {:.3} % per stream.\n\n\
-         Listeners (1 per stream, from the engine, over both gateway phases): {} of {} heard their stream, \
+         Listeners (1 per stream, straight from {engine}, over both gateway phases): {} of {} heard their stream, \
          **{}** heard a jump over {gap} ms in tag timestamps ({} jumps; largest step {} ms); audio received \
          min {:.3} / median {:.3} of the time; longest wait between two tags p50 {:.0} ms, max {:.0} ms; \
-         reconnects {}.\n\n\
+         reconnects {}; last problems of listeners that had one: {}.\n\n\
          Gateway CPU with the same creators sending raw PCM: {:.1} % of a core; sending Lyria JSON (base64): \
          {:.1} %; JSON costs {:.3} % of a core more per stream (measured {:.0} s each).\n",
         report.through_ingest.measured_seconds,
         WARMUP.as_secs_f64(),
-        row("POST → gateway → ingest → ffmpeg → engine", &report.through_ingest),
+        row(
+            &format!("POST → gateway → ingest → ffmpeg → {}", report.engine),
+            &report.through_ingest,
+        ),
         row("bare ffmpeg, same arguments", &report.bare_ffmpeg),
         report.cpu_ratio,
         report.ingest_pss_mbytes_per_stream_beyond_ffmpeg,
@@ -489,10 +496,12 @@ fn markdown(report: &Report, seconds: Duration) -> String {
         listeners.max_arrival_gap.p50_ms,
         listeners.max_arrival_gap.max_ms,
         listeners.reconnects,
+        listener::problems_text(&listeners.problems),
         gateway.raw_cpu_percent,
         gateway.json_cpu_percent,
         gateway.json_extra_cpu_percent_per_stream,
         seconds.as_secs_f64(),
+        engine = report.engine,
         chunk_ms = CHUNK.as_millis(),
         gap = AUDIBLE_GAP_MS,
     )

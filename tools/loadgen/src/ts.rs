@@ -4,7 +4,7 @@
 //! is cut into ADTS frames. Bytes may arrive split at any point.
 //!
 //! PAT and PMT sections are read from the packet that starts them: segments
-//! from xiu, SRS and ffmpeg carry one short program, whose tables fit.
+//! from SRS and ffmpeg carry one short program, whose tables fit.
 
 const PACKET: usize = 188;
 const SYNC: u8 = 0x47;

@@ -140,7 +140,7 @@ async fn audio_that_waited_beyond_the_latency_cap_is_dropped_and_counted() {
     .await;
     assert_eq!(pipeline.stats().chunks_played.load(Ordering::Relaxed), 1);
     let counted = metric(
-        &app.address,
+        &app.metrics_address,
         "vibes_ingest_late_audio_dropped_ms_total",
         &[],
     )
@@ -348,34 +348,86 @@ async fn a_stream_without_audio_for_the_idle_time_ends_by_itself() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_accepted_chunks_and_active_streams() {
-    use vibes_testkit::http::metric;
     let app = spawn_app().await;
-    let accepted_before = metric(&app.address, "vibes_ingest_chunks_accepted_total", &[]).await;
-    let queued_before = metric(&app.address, "vibes_ingest_queued_audio_seconds_count", &[]).await;
-    let claims_before = metric(&app.address, "vibes_ingest_ownership_claims_total", &[]).await;
+    let accepted_before = metric(
+        &app.metrics_address,
+        "vibes_ingest_chunks_accepted_total",
+        &[],
+    )
+    .await;
+    let queued_before = metric(
+        &app.metrics_address,
+        "vibes_ingest_queued_audio_seconds_count",
+        &[],
+    )
+    .await;
+    let claims_before = metric(
+        &app.metrics_address,
+        "vibes_ingest_ownership_claims_total",
+        &[],
+    )
+    .await;
     let vibe = unique_vibe();
     app.post_audio(vibe.as_str(), PCM, sine_pcm(0.2)).await;
     app.post_audio(vibe.as_str(), PCM, sine_pcm(0.2)).await;
-    let accepted_after = metric(&app.address, "vibes_ingest_chunks_accepted_total", &[]).await;
+    let accepted_after = metric(
+        &app.metrics_address,
+        "vibes_ingest_chunks_accepted_total",
+        &[],
+    )
+    .await;
     assert!(
         accepted_after >= accepted_before + 2.0,
         "{accepted_before} → {accepted_after}"
     );
-    let queued_after = metric(&app.address, "vibes_ingest_queued_audio_seconds_count", &[]).await;
+    let queued_after = metric(
+        &app.metrics_address,
+        "vibes_ingest_queued_audio_seconds_count",
+        &[],
+    )
+    .await;
     assert!(
         queued_after >= queued_before + 2.0,
         "buffer fill observed per chunk"
     );
-    let claims_after = metric(&app.address, "vibes_ingest_ownership_claims_total", &[]).await;
+    let claims_after = metric(
+        &app.metrics_address,
+        "vibes_ingest_ownership_claims_total",
+        &[],
+    )
+    .await;
     assert!(claims_after > claims_before, "the stream was claimed");
     // Once the two chunks have played, filler silence follows.
     wait_until_async(Duration::from_secs(5), "silence counted", || async {
-        metric(&app.address, "vibes_ingest_silence_ms_total", &[]).await > 0.0
+        metric(&app.metrics_address, "vibes_ingest_silence_ms_total", &[]).await > 0.0
     })
     .await;
-    assert!(metric(&app.address, "vibes_ingest_streams_active", &[]).await >= 1.0);
-    assert!(metric(&app.address, "vibes_ingest_encoder_starts_total", &[]).await >= 1.0);
+    assert!(metric(&app.metrics_address, "vibes_ingest_streams_active", &[]).await >= 1.0);
+    assert!(
+        metric(
+            &app.metrics_address,
+            "vibes_ingest_encoder_starts_total",
+            &[]
+        )
+        .await
+            >= 1.0
+    );
     app.end(vibe.as_str()).await;
+    // Metrics only on their own listener; it serves nothing else (no DELETE).
+    let on_api = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(on_api, StatusCode::NOT_FOUND, "not_found").await;
+    let end_on_metrics = app
+        .http
+        .delete(format!("{}/stream/{vibe}", app.metrics_address))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(end_on_metrics, StatusCode::NOT_FOUND, "not_found").await;
 }
 
 #[tokio::test]

@@ -2,13 +2,15 @@ use ingest::configuration::{self, Settings};
 use ingest::startup::Application;
 use ingest::streams::LiveStreams;
 use reqwest::Response;
-use std::net::TcpListener;
 use std::sync::Arc;
 use tempfile::TempDir;
 use vibes_domain::{ParticipantId, VibeId};
+use vibes_web::Listeners;
 
 pub struct TestApp {
     pub address: String,
+    /// Where ingest's `/metrics` is (its own listener).
+    pub metrics_address: String,
     pub http: reqwest::Client,
     pub streams: Arc<LiveStreams>,
     /// Where encoders write: each stream's FLV lands in a file named by its vibe id.
@@ -29,15 +31,16 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     settings.ownership.redis_url = vibes_testkit::redis_server::redis_url();
     settings.ownership.pool = format!("ingest-tests-{}", ParticipantId::generate());
     customize(&mut settings);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let application = Application::build_on(listener, settings)
+    let application = Application::build_on(Listeners::loopback().unwrap(), settings)
         .await
         .expect("ingest builds");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let metrics_address = format!("http://127.0.0.1:{}", application.metrics_port());
     let streams = application.streams().into_inner();
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
+        metrics_address,
         http: reqwest::Client::new(),
         streams,
         output_dir,
@@ -52,10 +55,12 @@ pub async fn spawn_app() -> TestApp {
 fn spawn_registry() -> String {
     let mut settings = session_registry::configuration::load().expect("registry settings");
     settings.redis.url = vibes_testkit::redis_server::redis_url();
-    settings.playback.token_secret = "ingest-tests-secret-0123456789abcdef".to_owned().into();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    settings.playback.token_secret = vibes_testkit::tokens::PLAYBACK_TOKEN_SECRET
+        .to_owned()
+        .into();
     let registry =
-        session_registry::startup::Application::build_on(listener, settings).expect("registry");
+        session_registry::startup::Application::build_on(Listeners::loopback().unwrap(), settings)
+            .expect("registry");
     let url = format!("http://127.0.0.1:{}", registry.port());
     tokio::spawn(registry.run_until_stopped());
     url

@@ -25,7 +25,7 @@ async fn participants_per_stream_are_counted_into_size_classes_without_stream_id
     }
 
     // The next census sees a full stream of three.
-    let address = app.address.as_str();
+    let address = app.metrics_address.as_str();
     wait_until_async(
         Duration::from_secs(5),
         "the census counts the stream",
@@ -76,9 +76,9 @@ async fn refused_joins_are_counted_by_reason() {
         .await
         .unwrap();
     let full = [("request", "join"), ("outcome", "full")];
-    let before = metric(&app.address, "vibes_registry_seats_total", &full).await;
+    let before = metric(&app.metrics_address, "vibes_registry_seats_total", &full).await;
     app.join(&vibe, Some("first")).await;
     assert_eq!(app.join(&vibe, Some("second")).await.status(), 409);
-    let after = metric(&app.address, "vibes_registry_seats_total", &full).await;
+    let after = metric(&app.metrics_address, "vibes_registry_seats_total", &full).await;
     assert!(after >= before + 1.0, "{before} → {after}");
 }

@@ -99,16 +99,36 @@ async fn metrics_count_seats_and_requests() {
     let refused = [("request", "join"), ("outcome", "not_live")];
     let joins_route = [("route", "/stream/{vibe_id}/join"), ("status", "200")];
     let before = (
-        metric(&app.address, "vibes_registry_seats_total", &admitted).await,
-        metric(&app.address, "vibes_registry_seats_total", &refused).await,
-        metric(&app.address, "vibes_http_requests_total", &joins_route).await,
+        metric(
+            &app.metrics_address,
+            "vibes_registry_seats_total",
+            &admitted,
+        )
+        .await,
+        metric(&app.metrics_address, "vibes_registry_seats_total", &refused).await,
+        metric(
+            &app.metrics_address,
+            "vibes_http_requests_total",
+            &joins_route,
+        )
+        .await,
     );
     app.join(&vibe, Some("counted")).await;
     app.join(&unique_vibe(), Some("counted")).await;
     let after = (
-        metric(&app.address, "vibes_registry_seats_total", &admitted).await,
-        metric(&app.address, "vibes_registry_seats_total", &refused).await,
-        metric(&app.address, "vibes_http_requests_total", &joins_route).await,
+        metric(
+            &app.metrics_address,
+            "vibes_registry_seats_total",
+            &admitted,
+        )
+        .await,
+        metric(&app.metrics_address, "vibes_registry_seats_total", &refused).await,
+        metric(
+            &app.metrics_address,
+            "vibes_http_requests_total",
+            &joins_route,
+        )
+        .await,
     );
     assert!(
         after.0 >= before.0 + 1.0,
@@ -122,9 +142,24 @@ async fn metrics_count_seats_and_requests() {
         after.2 >= before.2 + 1.0,
         "requests counted by route pattern: {before:?} → {after:?}"
     );
-    let text = vibes_testkit::http::scrape(&app.address).await;
+    let text = vibes_testkit::http::scrape(&app.metrics_address).await;
     assert!(
         !text.contains(&vibe),
         "stream ids never become label values"
     );
+    // Metrics are on their own listener only, which serves nothing else.
+    let on_api = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(on_api, StatusCode::NOT_FOUND, "not_found").await;
+    let internal_on_metrics = app
+        .http
+        .get(format!("{}/internal/playback-auth", app.metrics_address))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(internal_on_metrics, StatusCode::NOT_FOUND, "not_found").await;
 }

@@ -2,17 +2,19 @@ use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use session_registry::configuration::{self, Settings};
 use session_registry::startup::Application;
-use std::net::TcpListener;
 use vibes_domain::ParticipantId;
 pub use vibes_testkit::http::expect_problem;
+use vibes_web::Listeners;
 
 pub struct TestApp {
     pub address: String,
+    /// Where the registry's `/metrics` is (its own listener).
+    pub metrics_address: String,
     pub http: reqwest::Client,
 }
 
 pub const PUBLIC_BASE_URL: &str = "https://edge.test:8443";
-pub const TOKEN_SECRET: &str = "registry-tests-secret-0123456789abcdef";
+pub const TOKEN_SECRET: &str = vibes_testkit::tokens::PLAYBACK_TOKEN_SECRET;
 
 /// The real registry on a free port against the test Redis.
 pub async fn spawn_app() -> TestApp {
@@ -26,12 +28,14 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     settings.playback.public_base_url = PUBLIC_BASE_URL.to_owned();
     settings.playback.token_secret = TOKEN_SECRET.to_owned().into();
     customize(&mut settings);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let application = Application::build_on(listener, settings).expect("registry builds");
+    let listeners = Listeners::loopback().unwrap();
+    let application = Application::build_on(listeners, settings).expect("registry builds");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let metrics_address = format!("http://127.0.0.1:{}", application.metrics_port());
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
+        metrics_address,
         http: reqwest::Client::new(),
     }
 }

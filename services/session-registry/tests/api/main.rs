@@ -4,5 +4,6 @@ mod health;
 mod helpers;
 mod participants;
 mod playback_auth;
+mod settings;
 mod srs_hooks;
 mod streams;

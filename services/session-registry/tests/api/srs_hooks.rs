@@ -81,7 +81,8 @@ async fn stop_publish_and_unpublish_are_acknowledged() {
 
 #[tokio::test]
 async fn on_play_allows_the_edge_relay_by_its_key_without_taking_a_seat() {
-    const RELAY_KEY: &str = "registry-tests-relay-key-0123456789abcdef";
+    // `openssl rand -hex 32`: the registry refuses guessable keys.
+    const RELAY_KEY: &str = "cf0524658853b428bb2f0cd72a22f1ea1233c71b7f4d75242532af53cdad4a9c";
     let app = spawn_app_with(|settings| {
         settings.playback.edge_relay_key = RELAY_KEY.to_owned().into();
     })

@@ -4,13 +4,15 @@ use actix_web::web;
 use srs_supervisor::configuration::{self, Settings};
 use srs_supervisor::engine::{EngineState, EngineSupervisor};
 use srs_supervisor::startup::Application;
-use std::net::TcpListener;
 use std::time::Duration;
 use tempfile::TempDir;
 use vibes_testkit::free_port;
+use vibes_web::Listeners;
 
 pub struct Running {
     pub address: String,
+    /// Where the supervisor's `/metrics` is (its own listener).
+    pub metrics_address: String,
     pub supervisor: web::Data<EngineSupervisor>,
     pub rtmp_port: u16,
     _work_dir: TempDir,
@@ -44,13 +46,14 @@ pub async fn start_running(work_dir: TempDir, settings: Settings) -> Running {
 /// Starts the supervisor (which starts the engine) on a port-0 listener.
 pub fn start(work_dir: TempDir, settings: Settings) -> Running {
     let rtmp_port = settings.engine.rtmp_port;
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let application = Application::build_on(listener, settings).unwrap();
+    let application = Application::build_on(Listeners::loopback().unwrap(), settings).unwrap();
     let address = format!("http://127.0.0.1:{}", application.port());
+    let metrics_address = format!("http://127.0.0.1:{}", application.metrics_port());
     let supervisor = application.supervisor();
     tokio::spawn(application.run_until_stopped());
     Running {
         address,
+        metrics_address,
         supervisor,
         rtmp_port,
         _work_dir: work_dir,

@@ -1,59 +1,21 @@
 //! The gateway on its own: it validates before forwarding, and turns an
 //! unreachable backend into a clear problem instead of a hang or a 500.
 
+use crate::helpers::{
+    creator_of_v1, spawn_gateway, spawn_gateway_with, spawn_gateway_without_backends,
+};
 use gateway::configuration;
-use gateway::startup::Application;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::net::TcpListener;
 use vibes_testkit::audio::sine_pcm;
 use vibes_testkit::http::expect_problem;
-use vibes_testkit::tokens::{creator_bearer, participant_bearer, AUTH_SECRET};
-
-/// A client that speaks as the creator of stream `v1`.
-fn creator_of_v1() -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    let token = creator_bearer("v1").parse().unwrap();
-    headers.insert(reqwest::header::AUTHORIZATION, token);
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap()
-}
-
-/// Upstream URLs that refuse connections (port 9 is discard; nothing listens).
-async fn spawn_gateway_without_backends() -> String {
-    spawn_gateway(false).await
-}
-
-async fn spawn_gateway(anonymous_join: bool) -> String {
-    spawn_gateway_with(|settings| settings.auth.anonymous_join = anonymous_join).await
-}
-
-async fn spawn_gateway_with(customize: impl FnOnce(&mut configuration::Settings)) -> String {
-    vibes_testkit::init_test_logging();
-    let mut settings = configuration::load().unwrap();
-    settings.redis.url = vibes_testkit::redis_server::redis_url();
-    settings.auth.secret = AUTH_SECRET.to_owned().into();
-    // A pool of its own, with no ingest pod in it.
-    settings.upstreams.ingest_pool = format!("gateway-alone-{}", vibes_testkit::unique_suffix());
-    for url in [
-        &mut settings.upstreams.registry_url,
-        &mut settings.upstreams.supervisor_url,
-    ] {
-        *url = "http://127.0.0.1:9".to_owned();
-    }
-    customize(&mut settings);
-    let application =
-        Application::build_on(TcpListener::bind("127.0.0.1:0").unwrap(), settings).unwrap();
-    let address = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until_stopped());
-    address
-}
+use vibes_testkit::tokens::{creator_bearer, participant_bearer};
+use vibes_web::Listeners;
 
 #[tokio::test]
 async fn health_reports_each_unreachable_part() {
-    let address = spawn_gateway_without_backends().await;
+    let address = spawn_gateway_without_backends().await.address;
     let response = reqwest::get(format!("{address}/health")).await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let health: Value = response.json().await.unwrap();
@@ -75,7 +37,7 @@ async fn health_reports_each_unreachable_part() {
 
 #[tokio::test]
 async fn valid_audio_for_an_unreachable_ingest_is_a_503_problem() {
-    let address = spawn_gateway_without_backends().await;
+    let address = spawn_gateway_without_backends().await.address;
     let response = creator_of_v1()
         .post(format!("{address}/stream/v1/audio"))
         .header("content-type", "application/octet-stream")
@@ -94,7 +56,7 @@ async fn valid_audio_for_an_unreachable_ingest_is_a_503_problem() {
 
 #[tokio::test]
 async fn bad_audio_is_refused_before_any_backend_is_asked() {
-    let address = spawn_gateway_without_backends().await;
+    let address = spawn_gateway_without_backends().await.address;
     let client = creator_of_v1();
     let cases: [(&str, &str, Vec<u8>, StatusCode, &str); 4] = [
         (
@@ -140,7 +102,7 @@ async fn bad_audio_is_refused_before_any_backend_is_asked() {
 
 #[tokio::test]
 async fn join_with_a_bad_id_and_unknown_routes_are_problems() {
-    let address = spawn_gateway_without_backends().await;
+    let address = spawn_gateway_without_backends().await.address;
     let client = reqwest::Client::new();
     let join = client
         .post(format!("{address}/stream/{}/join", "x".repeat(65)))
@@ -158,7 +120,7 @@ async fn join_with_a_bad_id_and_unknown_routes_are_problems() {
 
 #[tokio::test]
 async fn a_bad_chunk_number_is_refused_and_lyria_json_passes_validation() {
-    let address = spawn_gateway_without_backends().await;
+    let address = spawn_gateway_without_backends().await.address;
     let client = creator_of_v1();
     let url = format!("{address}/stream/v1/audio");
     let bad_seq = client
@@ -191,7 +153,7 @@ async fn a_bad_chunk_number_is_refused_and_lyria_json_passes_validation() {
 
 #[tokio::test]
 async fn joins_need_a_participant_token_naming_the_caller() {
-    let address = spawn_gateway_without_backends().await;
+    let address = spawn_gateway_without_backends().await.address;
     let client = reqwest::Client::new();
     let url = format!("{address}/stream/v1/join");
     let anonymous = client.post(&url).send().await.unwrap();
@@ -228,7 +190,7 @@ async fn joins_need_a_participant_token_naming_the_caller() {
 
 #[tokio::test]
 async fn anonymous_joins_pass_only_where_configured() {
-    let address = spawn_gateway(true).await;
+    let address = spawn_gateway(true).await.address;
     let client = reqwest::Client::new();
     let join = client
         .post(format!("{address}/stream/v1/join"))
@@ -251,7 +213,7 @@ async fn anonymous_joins_pass_only_where_configured() {
 
 #[tokio::test]
 async fn ending_a_stream_needs_its_creator() {
-    let address = spawn_gateway_without_backends().await;
+    let address = spawn_gateway_without_backends().await.address;
     let client = reqwest::Client::new();
     let url = format!("{address}/stream/v1");
     let anonymous = client.delete(&url).send().await.unwrap();
@@ -283,8 +245,8 @@ async fn two_gateways_share_one_rate_limit_budget_per_client() {
         };
     };
     let gateways = [
-        spawn_gateway_with(tight).await,
-        spawn_gateway_with(tight).await,
+        spawn_gateway_with(tight).await.address,
+        spawn_gateway_with(tight).await.address,
     ];
     let client = reqwest::Client::new();
     let client_ip = format!(
@@ -341,7 +303,8 @@ async fn browsers_from_configured_origins_may_call_the_api() {
         settings.cors.allowed_origins =
             "https://player.example, https://creator.example".to_owned();
     })
-    .await;
+    .await
+    .address;
     let client = reqwest::Client::new();
     for (method, path) in [
         ("POST", "/stream/v1/audio"),
@@ -417,7 +380,7 @@ async fn browsers_from_configured_origins_may_call_the_api() {
 
 #[tokio::test]
 async fn the_openapi_document_lists_every_public_route_and_each_is_served() {
-    let address = spawn_gateway_without_backends().await;
+    let address = spawn_gateway_without_backends().await.address;
     let response = reqwest::get(format!("{address}/stream-api/openapi.json"))
         .await
         .unwrap();
@@ -486,15 +449,21 @@ async fn a_registry_that_comes_up_a_moment_later_still_answers_the_request() {
     let address = spawn_gateway_with(|settings| {
         settings.upstreams.registry_url = format!("http://127.0.0.1:{registry_port}");
     })
-    .await;
+    .await
+    .address;
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
         let mut settings = session_registry::configuration::load().unwrap();
         settings.redis.url = vibes_testkit::redis_server::redis_url();
-        settings.playback.token_secret = "gateway-tests-secret-0123456789abcdef".to_owned().into();
-        let listener = TcpListener::bind(("127.0.0.1", registry_port)).unwrap();
+        settings.playback.token_secret = vibes_testkit::tokens::PLAYBACK_TOKEN_SECRET
+            .to_owned()
+            .into();
+        let listeners = Listeners {
+            api: TcpListener::bind(("127.0.0.1", registry_port)).unwrap(),
+            metrics: TcpListener::bind("127.0.0.1:0").unwrap(),
+        };
         let registry =
-            session_registry::startup::Application::build_on(listener, settings).unwrap();
+            session_registry::startup::Application::build_on(listeners, settings).unwrap();
         registry.run_until_stopped().await.unwrap();
     });
     let response = reqwest::get(format!("{address}/streams/active"))

@@ -1,0 +1,6 @@
+mod alone;
+mod auth;
+mod client_address;
+mod helpers;
+mod metrics;
+mod settings;
