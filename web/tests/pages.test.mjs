@@ -158,7 +158,8 @@ test('the pages in headless Chromium', async (t) => {
   await t.test('a listener plays HTTP-FLV for 5 s without a stall; on a phone whose FLV stays empty, HLS takes over', async () => {
     flvPage = await openPage('listener', `/listen.html#token=${flvToken}`);
     hlsPage = await openPage('phone', `/listen.html#token=${hlsToken}`, PHONE);
-    // What the engine sends a listener it never attaches: an empty body, every time.
+    // A phone whose FLV never carries audio (an empty body, every time): the
+    // player must give up on FLV and fall back to HLS.
     let emptyFlvAnswers = 0;
     await hlsPage.route('**/*.flv', (route) => {
       emptyFlvAnswers += 1;

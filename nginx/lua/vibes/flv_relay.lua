@@ -218,8 +218,10 @@ local function seat_gone()
   local status
   local sock = connect(ngx.var.registry_addr, 2000)
   if sock then
-    sock:send(("GET /internal/playback-auth HTTP/1.0\r\nHost: registry\r\nX-Original-URI: %s\r\n\r\n")
-      :format(ngx.var.request_uri))
+    -- The same two values auth_request sent at connect: the location's parse.
+    sock:send(("GET /internal/playback-auth HTTP/1.0\r\nHost: registry\r\n"
+      .. "X-Playback-Token: %s\r\nX-Playback-Stream: %s\r\n\r\n")
+      :format(ngx.var.playback_token, ngx.var.vibe))
     local status_line = sock:receive("*l")
     sock:close()
     status = tonumber(status_line and status_line:match("^HTTP/%d%.%d (%d%d%d)") or "")

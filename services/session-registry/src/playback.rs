@@ -2,8 +2,10 @@
 //!
 //! A listener's URLs put the token in the path, before the engine's own path:
 //! `/live/<token>/<vibe>.flv` and `/live/<token>/<vibe>/<vibe>.m3u8`. HLS
-//! segment URLs are relative to the playlist, so they carry the token too; the
-//! edge checks it with the registry and strips it before asking the engine.
+//! segment URLs are relative to the playlist, so they carry the token too.
+//! The edge parses a media URL once and asks with exactly the token and the
+//! stream it will serve (it never forwards the path for a second parse here),
+//! then strips the token before asking the engine.
 
 use std::time::SystemTime;
 use vibes_domain::api::PlaybackUrls;
@@ -52,12 +54,14 @@ impl Playback {
         urls(&format!("{}/live", self.base_url), vibe)
     }
 
-    /// Checks the token of a media request path and returns who may play what.
+    /// Checks `token` for `vibe`, the two values the edge parsed from one
+    /// media URL, and returns who may play what.
     pub fn authorize(
         &self,
-        media_path: &str,
+        token: &str,
+        vibe: &str,
     ) -> Result<(VibeId, ParticipantId), PlaybackTokenError> {
-        let (token, vibe) = parse_media_path(media_path).ok_or(PlaybackTokenError::Malformed)?;
+        let vibe = VibeId::parse(vibe).map_err(|_| PlaybackTokenError::Malformed)?;
         let participant = self.tokens.verify(&vibe, token, SystemTime::now())?;
         Ok((vibe, participant))
     }
@@ -68,20 +72,6 @@ fn urls(prefix: &str, vibe: &VibeId) -> PlaybackUrls {
         flv: format!("{prefix}/{vibe}.flv"),
         hls: format!("{prefix}/{vibe}/{vibe}.m3u8"),
     }
-}
-
-/// `/live/<token>/<vibe>.flv` or `/live/<token>/<vibe>/<file>` (query ignored)
-/// → the token and the stream.
-fn parse_media_path(path: &str) -> Option<(&str, VibeId)> {
-    let path = path.split('?').next()?;
-    let rest = path.strip_prefix("/live/")?;
-    let (token, media) = rest.split_once('/')?;
-    let vibe = match media.split_once('/') {
-        Some((vibe, file)) if !file.is_empty() && !file.contains('/') => vibe,
-        Some(_) => return None,
-        None => media.strip_suffix(".flv")?,
-    };
-    Some((token, VibeId::parse(vibe).ok()?))
 }
 
 #[cfg(test)]
@@ -107,38 +97,38 @@ mod tests {
         assert_eq!(flv_path, format!("/live/{token}/v1.flv"));
         assert!(urls.hls.ends_with(&format!("/live/{token}/v1/v1.m3u8")));
 
-        for path in [
-            flv_path.to_owned(),
-            format!("/live/{token}/v1/v1.m3u8"),
-            format!("/live/{token}/v1/3.ts?x=1"),
-        ] {
-            assert_eq!(
-                playback.authorize(&path),
-                Ok((vibe.clone(), participant.clone())),
-                "{path}"
-            );
-        }
-        let other_stream = format!("/live/{token}/v2.flv");
         assert_eq!(
-            playback.authorize(&other_stream),
-            Err(PlaybackTokenError::BadSignature)
+            playback.authorize(token, "v1"),
+            Ok((vibe.clone(), participant.clone()))
+        );
+        assert_eq!(
+            playback.authorize(token, "v2"),
+            Err(PlaybackTokenError::BadSignature),
+            "a token plays only its own stream"
         );
     }
 
     #[test]
-    fn paths_without_a_token_or_of_another_shape_are_malformed() {
+    fn a_stream_that_is_no_stream_id_or_a_token_of_another_shape_is_malformed() {
         let playback = playback();
-        for path in [
-            "/live/v1.flv",
-            "/live/v1/v1.m3u8",
-            "/other/t/v1.flv",
-            "/live/t/v1/a/b.ts",
-            "/live/t/bad.id.flv",
+        let token = playback
+            .urls_for(
+                &VibeId::parse("v1").unwrap(),
+                &ParticipantId::parse("p1").unwrap(),
+            )
+            .flv;
+        let token = token.split('/').nth(4).unwrap();
+        for (token, vibe) in [
+            (token, "bad.id"),
+            (token, "v1/../v2"),
+            (token, ""),
+            ("t", "v1"),
+            ("", "v1"),
         ] {
             assert_eq!(
-                playback.authorize(path),
+                playback.authorize(token, vibe),
                 Err(PlaybackTokenError::Malformed),
-                "{path}"
+                "{token} {vibe}"
             );
         }
     }

@@ -52,6 +52,15 @@ impl Stack {
     pub async fn start_with(
         customize_registry: impl FnOnce(&mut session_registry::configuration::Settings),
     ) -> Self {
+        Self::start_with_edge(customize_registry, &[]).await
+    }
+
+    /// Starts the stack with the registry's settings adjusted and more
+    /// variables for the edge's render script (limits, …).
+    pub async fn start_with_edge(
+        customize_registry: impl FnOnce(&mut session_registry::configuration::Settings),
+        edge_env: &[(&str, &str)],
+    ) -> Self {
         vibes_testkit::init_test_logging();
         let runtime_dir = tempfile::tempdir().expect("runtime dir");
 
@@ -77,7 +86,7 @@ impl Stack {
         let supervisor_handle = supervisor.supervisor().into_inner();
         tokio::spawn(supervisor.run_until_stopped());
 
-        let edge = Edge::start(
+        let edge = Edge::start_with_env(
             &runtime_dir.path().join("edge"),
             &EdgeUpstreams {
                 gateway_port,
@@ -86,6 +95,7 @@ impl Stack {
                 engine_hls_port: engine.http_port,
                 supervisor_port,
             },
+            edge_env,
         );
 
         let mut registry_settings = session_registry::configuration::load().expect("settings");

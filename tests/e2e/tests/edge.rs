@@ -27,7 +27,8 @@ use vibes_testkit::process::TestProcess;
 type Answer = Option<(u16, Vec<(&'static str, String)>, Vec<u8>)>;
 
 /// A one-request-per-connection HTTP/1.1 server on 127.0.0.1 that records
-/// `"METHOD /path"` (plus `X-Original-URI` when present) of every request.
+/// `"METHOD /path"` (plus the playback check's `<token>/<stream>` when
+/// present) of every request.
 struct Stub {
     port: u16,
     seen: Arc<Mutex<Vec<String>>>,
@@ -70,7 +71,7 @@ fn serve(stream: TcpStream, answer: fn(&str, &str, &str) -> Answer, log: &Mutex<
     let mut parts = request_line.split_whitespace();
     let method = parts.next().unwrap_or_default().to_owned();
     let path = parts.next().unwrap_or_default().to_owned();
-    let mut original_uri = String::new();
+    let (mut token, mut stream_name) = (String::new(), String::new());
     let mut content_length = 0usize;
     loop {
         let mut line = String::new();
@@ -81,19 +82,26 @@ fn serve(stream: TcpStream, answer: fn(&str, &str, &str) -> Answer, log: &Mutex<
             let value = value.trim();
             if name.eq_ignore_ascii_case("content-length") {
                 content_length = value.parse().unwrap_or(0);
-            } else if name.eq_ignore_ascii_case("x-original-uri") {
-                original_uri = value.to_owned();
+            } else if name.eq_ignore_ascii_case("x-playback-token") {
+                token = value.to_owned();
+            } else if name.eq_ignore_ascii_case("x-playback-stream") {
+                stream_name = value.to_owned();
             }
         }
     }
     let mut body = vec![0; content_length];
     let _ = reader.read_exact(&mut body);
+    let checked = if token.is_empty() && stream_name.is_empty() {
+        String::new()
+    } else {
+        format!("{token}/{stream_name}")
+    };
     let mut record = format!("{method} {path}");
-    if !original_uri.is_empty() {
-        record = format!("{record} {original_uri}");
+    if !checked.is_empty() {
+        record = format!("{record} {checked}");
     }
     log.lock().unwrap().push(record);
-    let Some((status, headers, body)) = answer(&method, &path, &original_uri) else {
+    let Some((status, headers, body)) = answer(&method, &path, &checked) else {
         return;
     };
     let mut stream = reader.into_inner();
@@ -141,7 +149,7 @@ const ALLOWED: &str = "alice.9999999999.AAAAAAAAAAAAAAAAAAAAAA";
 const FORBIDDEN: &str = "bobby.9999999999.BBBBBBBBBBBBBBBBBBBBBB";
 const UNKNOWN: &str = "carol.9999999999.CCCCCCCCCCCCCCCCCCCCCC";
 
-/// The registry's playback check, keyed on the token in the original URI.
+/// The registry's playback check, keyed on the token the edge parsed.
 fn registry(_method: &str, _path: &str, original: &str) -> Answer {
     if original.contains(ALLOWED) {
         Some((204, vec![], vec![]))
@@ -612,11 +620,20 @@ fn plain_http_redirects_to_https_keeping_path_and_query_without_hsts() {
     let runtime = tempfile::tempdir().unwrap();
     let (edge, _stubs) = edge_with_stubs(runtime.path(), &[]);
     let mut curl = Command::new("curl");
-    curl.args(["-sS", "--max-time", "10", "-D", "-"])
-        .arg(format!(
-            "http://localhost:{}/live/a/b.m3u8?x=1&y=%20",
-            edge.http_port
-        ));
+    // A forged Host changes nothing: the redirect names the configured host.
+    curl.args([
+        "-sS",
+        "--max-time",
+        "10",
+        "-D",
+        "-",
+        "-H",
+        "Host: evil.example",
+    ])
+    .arg(format!(
+        "http://localhost:{}/live/a/b.m3u8?x=1&y=%20",
+        edge.http_port
+    ));
     let reply = Reply::from_curl(curl);
     assert_eq!(reply.status, 301);
     assert_eq!(
@@ -637,6 +654,40 @@ fn plain_http_redirects_to_https_keeping_path_and_query_without_hsts() {
         .header("content-type")
         .unwrap()
         .starts_with("text/html"));
+}
+
+#[test]
+fn the_access_log_never_holds_a_playback_token_or_a_query_value() {
+    let runtime = tempfile::tempdir().unwrap();
+    let (edge, stubs) = edge_with_stubs(runtime.path(), &[]);
+    let secret_query = "participant_id=somebody-secret";
+    for path in [
+        format!("/live/{ALLOWED}/v/v.m3u8?{secret_query}"),
+        format!("/live/{ALLOWED}/v/7.ts"),
+        format!("/live/{FORBIDDEN}/v.flv"),
+        format!("/live/{ALLOWED}%2F..%2Fw.flv"),
+        format!("/streams/active?{secret_query}"),
+    ] {
+        let _ = fetch(&edge, "GET", &path, &[]);
+    }
+    assert!(!stubs.registry.seen().is_empty(), "the playback check ran");
+    // nginx writes a request's line when the request ends.
+    std::thread::sleep(Duration::from_millis(200));
+    let log = std::fs::read_to_string(runtime.path().join("access.log")).unwrap();
+    for secret in [ALLOWED, FORBIDDEN, "somebody-secret", "participant_id"] {
+        assert!(!log.contains(secret), "{secret} in the access log:\n{log}");
+    }
+    for shown in [
+        "GET /live/-/v/v.m3u8?- ",
+        "GET /live/-/v/7.ts ",
+        "GET /live/-/v.flv ",
+        "GET /streams/active?- ",
+    ] {
+        assert!(
+            log.contains(shown),
+            "{shown:?} not in the access log:\n{log}"
+        );
+    }
 }
 
 #[test]
@@ -806,6 +857,8 @@ fn api_routes_answer_429_problems_beyond_the_rate_limit() {
         ("GET", "/streams/active"),
         ("POST", "/stream/v/join"),
         ("GET", "/api/v1/versions"),
+        // Unauthenticated and fanned out to every service: limited too.
+        ("GET", "/health"),
     ] {
         let reply = edge.request(method, path, Some("application/json"), b"{}");
         assert_problem(path, &reply, 429, "rate_limited");

@@ -8,11 +8,13 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use vibes_problem::Problem;
 use vibes_redis::SeatRequest;
 
-/// The header nginx sets to the media request's path and query.
-pub const ORIGINAL_URI_HEADER: &str = "x-original-uri";
+/// The playback token the edge parsed from the media URL.
+pub const TOKEN_HEADER: &str = "x-playback-token";
+/// The stream the edge parsed from the same URL: the one it will serve.
+pub const STREAM_HEADER: &str = "x-playback-stream";
 
-/// 204 when the path's token is genuine, unexpired and for that stream, and
-/// its participant holds (or can take back) a seat; the lease is renewed.
+/// 204 when the token is genuine, unexpired and for that stream, and its
+/// participant holds (or can take back) a seat; the lease is renewed.
 /// 401 for a missing, malformed, forged or expired token; 403 when the token
 /// is fine but the participant may not play (left, stream ended or full).
 #[tracing::instrument(name = "playback_auth", skip_all, fields(vibe_id, participant_id))]
@@ -21,12 +23,15 @@ pub async fn authorize(
     playback: web::Data<Playback>,
     store: web::Data<SessionStore>,
 ) -> HttpResponse {
-    let media_path = request
-        .headers()
-        .get(ORIGINAL_URI_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
-    let (vibe, participant) = match playback.authorize(media_path) {
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+    };
+    let (vibe, participant) = match playback.authorize(header(TOKEN_HEADER), header(STREAM_HEADER))
+    {
         Ok(granted) => granted,
         Err(error) => {
             return Problem::new(

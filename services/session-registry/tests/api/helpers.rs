@@ -87,11 +87,17 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
-    /// What nginx asks before serving `media_path` (FLV, playlist or segment).
+    /// What nginx asks before serving `media_path` (FLV, playlist or
+    /// segment): the token and the stream it parsed from the path (the
+    /// second segment and the third without `.flv`), never the path itself.
     pub async fn playback_auth(&self, media_path: &str) -> Response {
+        let mut segments = media_path.trim_start_matches("/live/").split('/');
+        let token = segments.next().unwrap_or_default();
+        let stream = segments.next().unwrap_or_default();
         self.http
             .get(format!("{}/internal/playback-auth", self.address))
-            .header("x-original-uri", media_path)
+            .header("x-playback-token", token)
+            .header("x-playback-stream", stream.trim_end_matches(".flv"))
             .send()
             .await
             .unwrap()
