@@ -15,6 +15,10 @@ use std::time::Duration;
 /// Where the SRS image reads the config file and writes HLS files.
 const SRS_CONFIG_PATH: &str = "/usr/local/srs/conf/vibes.conf";
 const SRS_HLS_PATH: &str = "/usr/local/srs/objs/nginx/html";
+/// SRS's pid file and FFmpeg logs (`srs_config::RUN_DIR` in the image).
+const SRS_RUN_PATH: &str = "/usr/local/srs/objs/run";
+/// The non-root user compose and k8s run SRS as.
+const SRS_USER: &str = "10001:10001";
 /// Marks containers this supervisor created.
 const MANAGED_BY_LABEL: &str = "io.vibesflow.managed-by";
 
@@ -136,13 +140,18 @@ pub async fn ensure_running(
 }
 
 /// The SRS container as VibesFlow runs it (the same as compose's `srs`
-/// service): the generated srs.conf (see `srs_config`) and the engine's ports.
+/// service): the generated srs.conf (see `srs_config`), the engine's ports,
+/// and the same hardening: a non-root user, a read-only root filesystem with
+/// only the HLS volume and a tmpfs for `objs/run` writable, no capabilities,
+/// no privilege escalation.
 pub fn container_spec(settings: &Settings) -> Value {
     let docker = &settings.docker;
     let engine = &settings.engine;
     let mut binds = vec![format!("{}:{SRS_CONFIG_PATH}:ro", docker.config_host_path)];
     if !docker.hls_volume.is_empty() {
-        binds.push(format!("{}:{SRS_HLS_PATH}", docker.hls_volume));
+        // nocopy: the image's pages in that folder are not copied in (the
+        // copy would hand the folder to root).
+        binds.push(format!("{}:{SRS_HLS_PATH}:nocopy", docker.hls_volume));
     }
     let mut exposed = Map::new();
     for port in [engine.rtmp_port, engine.http_port, engine.api_port] {
@@ -158,9 +167,14 @@ pub fn container_spec(settings: &Settings) -> Value {
         "Labels": { MANAGED_BY_LABEL: "srs-supervisor" },
         "ExposedPorts": exposed,
         "StopTimeout": docker.stop_timeout_seconds,
+        "User": SRS_USER,
         "HostConfig": {
             "Binds": binds,
             "RestartPolicy": { "Name": "unless-stopped" },
+            "ReadonlyRootfs": true,
+            "Tmpfs": { SRS_RUN_PATH: "uid=10001,gid=10001,mode=0700,size=16m" },
+            "CapDrop": ["ALL"],
+            "SecurityOpt": ["no-new-privileges:true"],
         },
         "NetworkingConfig": { "EndpointsConfig": endpoints },
     })
