@@ -18,6 +18,14 @@ local METRICS = {
     help = "engine connections held by the FLV relays (one per stream and nginx worker)",
   },
   {
+    name = "vibes_edge_flv_listener_tags_total", type = "counter",
+    help = "FLV tags written to listeners (one per tag and listener)",
+  },
+  {
+    name = "vibes_edge_flv_listener_writes_total", type = "counter",
+    help = "writes to FLV listeners; tags per write is what EDGE_FLV_MERGE_MS merges",
+  },
+  {
     name = "vibes_edge_flv_listener_ends_total", type = "counter",
     help = "FLV responses ended, by why",
     label = "reason",

@@ -129,7 +129,15 @@ local function relay_tags(read, relay)
       relay.newest = relay.newest + 1
       relay.ring[relay.newest % RING_TAGS] = tag
     end
-    wake(relay)
+    -- Coalesced writes: listeners are woken at most once per merge window
+    -- (EDGE_FLV_MERGE_MS) and then write everything since their last write
+    -- in one go, so a listener costs a write per window instead of one per
+    -- tag (~47/s). A sequence header (the stream's start) wakes them at once.
+    local now = ngx.now()
+    if sequence_header or now - relay.woken_at >= relay.merge_s then
+      relay.woken_at = now
+      wake(relay)
+    end
   end
   return "nginx is shutting down"
 end
@@ -197,7 +205,10 @@ local function relay_for(vibe)
   if relay and not relay.ended then
     return relay
   end
-  relay = { newest = 0, ring = {}, waiting = 0, sema = semaphore.new(0) }
+  relay = {
+    newest = 0, ring = {}, waiting = 0, sema = semaphore.new(0),
+    merge_s = tonumber(ngx.var.flv_merge_ms) / 1000, woken_at = 0,
+  }
   local started, err = ngx.timer.at(0, pump, vibe, relay, ngx.var.engine_flv_addr,
     ngx.var.edge_relay_key)
   if not started then
@@ -258,6 +269,8 @@ local function play(relay, vibe)
         end
         ngx.print(tags)
       end
+      metrics.add("vibes_edge_flv_listener_tags_total", newest - next_tag + 1)
+      metrics.add("vibes_edge_flv_listener_writes_total", 1)
       if not ngx.flush(true) then
         return "client_gone"
       end
