@@ -13,6 +13,13 @@ pub struct Settings {
     pub health: HealthSettings,
     pub docker: DockerSettings,
     pub registry: RegistrySettings,
+    pub operator: OperatorSettings,
+}
+
+/// Who may see SRS's whole stats through the public API.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OperatorSettings {
+    pub token: secrecy::SecretString,
 }
 
 /// How the supervisor relates to the engine.
@@ -108,6 +115,8 @@ pub enum InvalidSettings {
     NoStreams,
     #[error("engine.hooks_url must be an http:// URL (SRS posts no https), not {0:?}")]
     HooksUrl(String),
+    #[error(transparent)]
+    OperatorToken(#[from] vibes_config::secrets::SecretRefused),
 }
 
 impl Settings {
@@ -141,6 +150,14 @@ impl Settings {
         }
         if !engine.hooks_url.is_empty() && !engine.hooks_url.starts_with("http://") {
             return Err(InvalidSettings::HooksUrl(engine.hooks_url.clone()));
+        }
+        let operator_token = secrecy::ExposeSecret::expose_secret(&self.operator.token);
+        if !operator_token.is_empty() {
+            vibes_config::secrets::require_strong(
+                "operator.token",
+                operator_token,
+                vibes_config::secrets::GENERATE_HEX,
+            )?;
         }
         Ok(())
     }

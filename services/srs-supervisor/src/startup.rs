@@ -2,6 +2,7 @@ use crate::configuration::Settings;
 use crate::engine::srs_api::SrsApi;
 use crate::engine::EngineSupervisor;
 use crate::listeners::LeaseCounts;
+use crate::operator::OperatorKey;
 use crate::routes;
 use actix_web::web;
 use vibes_web::HttpService;
@@ -36,6 +37,7 @@ impl Application {
             settings.health.probe_timeout(),
         )?);
         let leases = web::Data::new(LeaseCounts::new(&settings.registry)?);
+        let operator = web::Data::new(OperatorKey::new(&settings.operator));
         let supervisor = web::Data::new(EngineSupervisor::start(settings)?);
         let app_supervisor = supervisor.clone();
         let http = vibes_web::serve("srs-supervisor", listeners, move |config| {
@@ -43,6 +45,7 @@ impl Application {
                 .app_data(app_supervisor.clone())
                 .app_data(engine_api.clone())
                 .app_data(leases.clone())
+                .app_data(operator.clone())
                 .configure(routes::configure);
         })?;
         Ok(Self { http, supervisor })

@@ -342,11 +342,7 @@ async fn the_docker_mode_creates_starts_and_restarts_the_container() {
     let spans = ClosedSpans::default();
     let _tracing =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(spans.clone()));
-    let ports = [
-        vibes_testkit::free_port(),
-        vibes_testkit::free_port(),
-        vibes_testkit::free_port(),
-    ];
+    let ports = vibes_testkit::free_ports();
     let daemon = ReplayDaemon::start(
         "create_start_then_restart.json",
         &[

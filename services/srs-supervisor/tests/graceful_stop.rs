@@ -2,7 +2,7 @@
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use vibes_testkit::free_port;
+use vibes_testkit::free_ports;
 
 fn running(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -13,16 +13,16 @@ fn running(pid: u32) -> bool {
 #[test]
 fn sigterm_stops_the_engine_and_the_supervisor_exits_zero() {
     let work_dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let [port, metrics_port, rtmp_port, http_port, api_port] = free_ports();
     let mut supervisor = Command::new(env!("CARGO_BIN_EXE_srs-supervisor"))
         .env("VIBES_SERVER__PORT", port.to_string())
+        .env("VIBES_METRICS__PORT", metrics_port.to_string())
         .env("VIBES_ENGINE__BINARY", vibes_testkit::engine_binary())
         .env("VIBES_ENGINE__WORK_DIR", work_dir.path())
         .env("VIBES_ENGINE__HOOKS_URL", "")
-        .env("VIBES_ENGINE__RTMP_PORT", free_port().to_string())
-        .env("VIBES_ENGINE__HTTPFLV_PORT", free_port().to_string())
-        .env("VIBES_ENGINE__HLS_PORT", free_port().to_string())
-        .env("VIBES_ENGINE__API_PORT", free_port().to_string())
+        .env("VIBES_ENGINE__RTMP_PORT", rtmp_port.to_string())
+        .env("VIBES_ENGINE__HTTP_PORT", http_port.to_string())
+        .env("VIBES_ENGINE__API_PORT", api_port.to_string())
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

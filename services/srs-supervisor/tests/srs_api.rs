@@ -10,11 +10,22 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 use vibes_testkit::process::TestProcess;
 
-async fn get(address: &str, path: &str) -> SrsClientResp {
-    let response = reqwest::get(format!("{address}{path}")).await.unwrap();
+/// `path`'s answer as an operator (with the operators' key) or the public.
+async fn answer(address: &str, path: &str, as_operator: bool) -> Value {
+    let mut request = reqwest::Client::new().get(format!("{address}{path}"));
+    if as_operator {
+        request = request.bearer_auth(support::OPERATOR_TOKEN);
+    }
+    let response = request.send().await.unwrap();
     assert_eq!(response.status(), 200, "{path}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], 0, "{path}: {body}");
+    body
+}
+
+/// `path`'s whole answer, as an operator sees it, in SRS's own types.
+async fn get(address: &str, path: &str) -> SrsClientResp {
+    let body = answer(address, path, true).await;
     serde_json::from_value(body.clone())
         .unwrap_or_else(|error| panic!("{path} is not SRS-shaped ({error}): {body}"))
 }
@@ -61,13 +72,31 @@ async fn versions_summaries_streams_and_clients_answer_in_srs_shape() {
         version.version,
         format!("{}.{}.{}", version.major, version.minor, version.revision)
     );
-
-    let summaries: Value = reqwest::get(format!("{address}/api/v1/summaries"))
+    // The public (no key, or a wrong one) sees no pid, memory, load or
+    // exact build.
+    for path in ["/api/v1/versions", "/api/v1/summaries", "/api/v1/streams"] {
+        let public = answer(&address, path, false).await;
+        assert!(public.get("pid").is_none(), "{path}: {public}");
+        let text = public.to_string();
+        for hidden in ["mem_kbyte", "load_1m", "\"version\"", "\"minor\"", "argv"] {
+            assert!(!text.contains(hidden), "{path} shows {hidden}: {public}");
+        }
+    }
+    let wrong_key = reqwest::Client::new()
+        .get(format!("{address}/api/v1/versions"))
+        .bearer_auth("not-the-operators-key")
+        .send()
         .await
         .unwrap()
-        .json()
+        .json::<Value>()
         .await
         .unwrap();
+    assert_eq!(
+        wrong_key["data"],
+        serde_json::json!({ "major": version.major })
+    );
+
+    let summaries = answer(&address, "/api/v1/summaries", true).await;
     assert!(matches!(
         get(&address, "/api/v1/summaries").await.data,
         SrsClientRespData::Summaries { .. }

@@ -21,6 +21,15 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// `N` distinct ports that were free a moment ago: each is held until all
+/// are picked (one at a time, the system may hand out the same port twice).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
+        .collect();
+    std::array::from_fn(|index| listeners[index].local_addr().expect("bound").port())
+}
+
 /// A fresh suffix for names tests must not share (Redis pools, stream ids).
 pub fn unique_suffix() -> String {
     vibes_domain::ParticipantId::generate().to_string()

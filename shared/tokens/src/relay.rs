@@ -3,8 +3,8 @@
 //! seat: each listener holds its own and the edge re-checks it while it plays.
 
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 
+use crate::key::KeyDigest;
 use crate::playback::MIN_SECRET_BYTES;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -12,7 +12,7 @@ use crate::playback::MIN_SECRET_BYTES;
 pub struct WeakRelayKey;
 
 pub struct EdgeRelayKey {
-    digest: [u8; 32],
+    digest: KeyDigest,
 }
 
 impl EdgeRelayKey {
@@ -23,15 +23,14 @@ impl EdgeRelayKey {
             0 => Ok(None),
             length if length < MIN_SECRET_BYTES => Err(WeakRelayKey),
             _ => Ok(Some(Self {
-                digest: Sha256::digest(key.as_bytes()).into(),
+                digest: KeyDigest::of(key),
             })),
         }
     }
 
     /// Compares digests, so the time taken says nothing about the key.
     pub fn accepts(&self, presented: &str) -> bool {
-        let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        presented == self.digest
+        self.digest.accepts(presented)
     }
 }
 

@@ -8,13 +8,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use vibes_testkit::edge::{Edge, EdgeUpstreams, Reply};
-use vibes_testkit::free_port;
 
 /// The registry's playback token key in the test stack, so tests can forge
 /// (for instance already expired) tokens. Made with `openssl rand -base64 48`:
 /// the registry refuses placeholders and guessable keys.
 pub const PLAYBACK_TOKEN_SECRET: &str =
     "89SGtMeTAiikk38VAu/FurKq+wESR0LTLJoWhS5Gb9u5aeJ0SfC+hpnMMx0W3ndC";
+
+/// The operators' key of the test stack's stats API (srs-supervisor's
+/// `operator.token`): it shows SRS's whole answers through the edge.
+pub const OPERATOR_TOKEN: &str = "94e049d414bba7ccd2a79973d66551047b764f4c4fe1d30bddbe80b93337e540";
 
 pub struct Stack {
     pub edge: Edge,
@@ -72,12 +75,11 @@ impl Stack {
         let engine = &mut supervisor_settings.engine;
         engine.binary = vibes_testkit::engine_binary();
         engine.work_dir = runtime_dir.path().join("engine");
-        engine.rtmp_port = free_port();
-        engine.http_port = free_port();
-        engine.api_port = free_port();
+        [engine.rtmp_port, engine.http_port, engine.api_port] = vibes_testkit::free_ports();
         engine.hooks_url = format!("http://127.0.0.1:{registry_port}/internal/engine-hooks/srs");
         let engine = engine.clone();
         supervisor_settings.registry.url = format!("http://127.0.0.1:{registry_port}");
+        supervisor_settings.operator.token = OPERATOR_TOKEN.to_owned().into();
         let supervisor = srs_supervisor::startup::Application::build_on(
             supervisor_listeners,
             supervisor_settings,
@@ -177,6 +179,14 @@ impl Stack {
         url.strip_prefix(&self.edge.url(""))
             .expect("playback under the edge")
             .to_owned()
+    }
+
+    /// SRS's own API answer to `GET /api/v1/<resource>` (a path and query,
+    /// e.g. `clients/?count=1000`), straight from SRS.
+    pub async fn engine_api(&self, resource: &str) -> serde_json::Value {
+        let url = format!("{}/api/v1/{resource}", self.engine_api_url);
+        let answer = reqwest::get(&url).await.expect("SRS's API answers");
+        answer.json().await.expect("SRS's API answers JSON")
     }
 
     /// Polls `GET /health` through the edge until every part is up.

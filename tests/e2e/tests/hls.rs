@@ -229,21 +229,36 @@ async fn hls_plays_through_the_edge_and_its_viewer_is_counted_from_leases() {
         // ffprobe above hears the 48 kHz inside.
         (Some("AAC"), Some(44_100), Some(2))
     );
-    let versions = edge.get("/api/v1/versions").json();
-    assert_eq!(versions["code"], 0);
+    // Through the edge the public sees SRS's major version and whether it is
+    // up; the operators' key shows the pinned build and the process.
+    let operator = format!("Bearer {}", vibes_e2e::OPERATOR_TOKEN);
+    let public_versions = edge.get("/api/v1/versions").json();
+    assert_eq!(
+        public_versions["data"],
+        serde_json::json!({ "major": 6 }),
+        "{public_versions}"
+    );
+    let versions = edge
+        .request_as(Some(&operator), "GET", "/api/v1/versions", None, &[])
+        .json();
     assert_eq!(
         versions["data"]["version"].as_str(),
         Some(vibes_testkit::srs_version()),
         "the pinned SRS runs: {versions}"
     );
-    let summaries = edge.get("/api/v1/summaries").json();
+    let public_summaries = edge.get("/api/v1/summaries").json();
     assert_eq!(
-        (
-            summaries["code"].as_i64(),
-            summaries["data"]["ok"].as_bool()
-        ),
-        (Some(0), Some(true))
+        public_summaries["data"]["ok"].as_bool(),
+        Some(true),
+        "{public_summaries}"
     );
+    assert!(
+        public_summaries.get("pid").is_none() && public_summaries["data"].get("self").is_none(),
+        "{public_summaries}"
+    );
+    let summaries = edge
+        .request_as(Some(&operator), "GET", "/api/v1/summaries", None, &[])
+        .json();
     assert!(
         summaries["data"]["self"]["pid"].is_u64() && summaries["data"]["system"]["cpus"].is_u64(),
         "{summaries}"

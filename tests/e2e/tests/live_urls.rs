@@ -127,15 +127,7 @@ fn join(stack: &Stack, vibe: &str, participant: &str) -> String {
 /// SRS's FLV players of each of `vibes` now, from its own API: the edge's
 /// relays to those streams.
 async fn engine_players(stack: &Stack, vibes: &[&str]) -> Vec<usize> {
-    let clients: serde_json::Value = reqwest::get(format!(
-        "{}/api/v1/clients/?start=0&count=1000",
-        stack.engine_api_url
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let clients = stack.engine_api("clients/?start=0&count=1000").await;
     let clients = clients["clients"].as_array().unwrap();
     vibes
         .iter()
@@ -460,15 +452,7 @@ async fn a_token_plays_only_its_own_stream_whatever_the_url() {
         never_played, 0.0,
         "no relay ever tried a stream that does not play"
     );
-    let streams: serde_json::Value = reqwest::get(format!(
-        "{}/api/v1/streams/?count=1000",
-        stack.engine_api_url
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let streams = stack.engine_api("streams/?count=1000").await;
     assert!(
         streams["streams"]
             .as_array()

@@ -33,13 +33,8 @@ async fn register(registry_url: &str, vibe: &str) {
 }
 
 /// Publishers SRS has whose stream name starts with `prefix`.
-async fn engine_publishers(api_url: &str, prefix: &str) -> usize {
-    let clients: serde_json::Value = reqwest::get(format!("{api_url}/api/v1/clients/?count=2000"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+async fn engine_publishers(stack: &Stack, prefix: &str) -> usize {
+    let clients = stack.engine_api("clients/?count=2000").await;
     clients["clients"]
         .as_array()
         .unwrap()
@@ -87,8 +82,8 @@ async fn one_worker_relays_more_than_256_live_streams() {
         register(&stack.registry_url, vibe).await;
     }
     vibes_testkit::wait_until_async(Duration::from_secs(30), "the 10 streams publish", || {
-        let (api_url, prefix) = (stack.engine_api_url.clone(), prefix.clone());
-        async move { engine_publishers(&api_url, &prefix).await == PUBLISHED }
+        let (stack, prefix) = (&stack, prefix.clone());
+        async move { engine_publishers(stack, &prefix).await == PUBLISHED }
     })
     .await;
 

@@ -4,33 +4,52 @@
 
 use crate::engine::srs_api::{EngineApiError, SrsApi};
 use crate::listeners::LeaseCounts;
+use crate::operator::{public_view, OperatorKey};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use vibes_problem::Problem;
 
-/// SRS's own answer to `GET /api/v1/<resource>`.
-async fn passthrough(srs: &SrsApi, resource: &str) -> Result<HttpResponse, Problem> {
-    let answer = srs.get(resource).await.map_err(engine_problem)?;
-    Ok(HttpResponse::Ok().json(answer))
+/// An answer as `request` may see it: whole for operators, else
+/// [`public_view`].
+fn for_caller(
+    request: &HttpRequest,
+    operator: &OperatorKey,
+    resource: &str,
+    answer: Value,
+) -> Value {
+    if operator.shown_by(request) {
+        answer
+    } else {
+        public_view(resource, answer)
+    }
 }
 
-/// `GET /api/v1/versions`: SRS's version.
-pub async fn versions(srs: web::Data<SrsApi>) -> Result<HttpResponse, Problem> {
-    passthrough(&srs, "versions").await
+/// `GET /api/v1/versions`: SRS's version (the major one, but for operators).
+pub async fn versions(
+    request: HttpRequest,
+    srs: web::Data<SrsApi>,
+    operator: web::Data<OperatorKey>,
+) -> Result<HttpResponse, Problem> {
+    let answer = srs.get("versions").await.map_err(engine_problem)?;
+    Ok(HttpResponse::Ok().json(for_caller(&request, &operator, "versions", answer)))
 }
 
-/// `GET /api/v1/summaries`: SRS's process and the machine, without its
-/// command line and working directory (paths of the host; the edge serves
-/// this answer publicly).
-pub async fn summaries(srs: web::Data<SrsApi>) -> Result<HttpResponse, Problem> {
+/// `GET /api/v1/summaries`: SRS's process and the machine for operators,
+/// whether SRS is up for everyone else. Never its command line and working
+/// directory (paths of the host).
+pub async fn summaries(
+    request: HttpRequest,
+    srs: web::Data<SrsApi>,
+    operator: web::Data<OperatorKey>,
+) -> Result<HttpResponse, Problem> {
     let mut answer = srs.get("summaries").await.map_err(engine_problem)?;
     if let Some(process) = answer["data"]["self"].as_object_mut() {
         process.remove("argv");
         process.remove("cwd");
     }
-    Ok(HttpResponse::Ok().json(answer))
+    Ok(HttpResponse::Ok().json(for_caller(&request, &operator, "summaries", answer)))
 }
 
 /// `GET /api/v1/clients`: every publisher and player SRS has now (internal:
@@ -47,8 +66,10 @@ pub async fn clients(srs: web::Data<SrsApi>) -> Result<HttpResponse, Problem> {
 /// only file requests. `listeners` says the count, its source and what SRS
 /// itself sees; `listeners_source` says whether the registry answered.
 pub async fn streams(
+    request: HttpRequest,
     srs: web::Data<SrsApi>,
     leases: web::Data<LeaseCounts>,
+    operator: web::Data<OperatorKey>,
 ) -> Result<HttpResponse, Problem> {
     let (body, leased) = tokio::join!(srs.list("streams"), leases.per_stream());
     let mut body = body.map_err(engine_problem)?;
@@ -60,7 +81,7 @@ pub async fn streams(
             stream["tcUrl"] = json!("");
         }
     }
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().json(for_caller(&request, &operator, "streams", body)))
 }
 
 /// Where a listener count comes from.

@@ -6,7 +6,6 @@ use srs_supervisor::engine::{EngineState, EngineSupervisor};
 use srs_supervisor::startup::Application;
 use std::time::Duration;
 use tempfile::TempDir;
-use vibes_testkit::free_port;
 use vibes_web::Listeners;
 
 pub struct Running {
@@ -18,6 +17,9 @@ pub struct Running {
     _work_dir: TempDir,
 }
 
+/// The operators' key of the test supervisors (see `operator.token`).
+pub const OPERATOR_TOKEN: &str = "0992492743ce96cd1cd636644cb241766bf3c053ffdee291f434460acdbe3f52";
+
 /// Settings for the installed engine in a fresh folder, every port free, no hooks.
 pub fn settings(work_dir: &TempDir) -> Settings {
     vibes_testkit::init_test_logging();
@@ -26,9 +28,12 @@ pub fn settings(work_dir: &TempDir) -> Settings {
     settings.engine.work_dir = work_dir.path().to_path_buf();
     settings.engine.hooks_url = String::new();
     settings.registry.url = String::new();
-    settings.engine.rtmp_port = free_port();
-    settings.engine.http_port = free_port();
-    settings.engine.api_port = free_port();
+    [
+        settings.engine.rtmp_port,
+        settings.engine.http_port,
+        settings.engine.api_port,
+    ] = vibes_testkit::free_ports();
+    settings.operator.token = OPERATOR_TOKEN.to_owned().into();
     settings
 }
 
