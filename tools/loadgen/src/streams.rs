@@ -42,6 +42,10 @@ const LYRIA_MIME_TYPE: &str = "audio/l16;rate=48000;channels=2";
 #[derive(Debug, Serialize)]
 struct Side {
     streams: u64,
+    /// ffmpeg processes still running at the end of the window (one per
+    /// stream when all is well; a baseline whose publishes SRS refused, or
+    /// whose ffmpegs died, has fewer, and its CPU means little).
+    ffmpeg_running: u64,
     cpu_percent_of_one_core: f64,
     cpu_percent_per_stream: f64,
     pss_mbytes: f64,
@@ -182,7 +186,13 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
             pids.len() - 1
         );
     }
-    let through_ingest = side(streams, cpu, ingest_pss + children_pss, measured);
+    let through_ingest = side(
+        streams,
+        running(&pids[1..]),
+        cpu,
+        ingest_pss + children_pss,
+        measured,
+    );
 
     eprintln!("streams: the same creators send Lyria JSON bodies; measuring the gateway");
     creators.json.store(true, Ordering::Release);
@@ -395,11 +405,18 @@ async fn bare_ffmpeg(
     sleep(seconds).await;
     let (bare_cpu, bare_measured) = window.percent(&bare_pids);
     let bare_pss: u64 = bare_pids.iter().map(|pid| pss_kbytes(*pid)).sum();
+    let bare_running = running(&bare_pids);
     for writer in writers {
         writer.await?;
     }
     drop(children);
-    Ok(side(streams, bare_cpu, bare_pss, bare_measured))
+    Ok(side(
+        streams,
+        bare_running,
+        bare_cpu,
+        bare_pss,
+        bare_measured,
+    ))
 }
 
 /// The bare baseline's feeder: the same PCM, 20 ms at a time, in real time.
@@ -432,10 +449,24 @@ pub fn tone(length: Duration) -> Vec<u8> {
     pcm
 }
 
-fn side(streams: u64, cpu: f64, pss_kbytes: u64, measured: Duration) -> Side {
+/// How many of `pids` are still running (not gone, not a zombie).
+fn running(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // The state follows the command name's closing parenthesis.
+                stat.rsplit_once(") ")
+                    .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+            })
+        })
+        .count() as u64
+}
+
+fn side(streams: u64, ffmpeg_running: u64, cpu: f64, pss_kbytes: u64, measured: Duration) -> Side {
     let pss_mbytes = pss_kbytes as f64 / 1024.0;
     Side {
         streams,
+        ffmpeg_running,
         cpu_percent_of_one_core: cpu,
         cpu_percent_per_stream: cpu / streams as f64,
         pss_mbytes,
@@ -447,8 +478,9 @@ fn side(streams: u64, cpu: f64, pss_kbytes: u64, measured: Duration) -> Side {
 fn markdown(report: &Report, seconds: Duration) -> String {
     let row = |name: &str, side: &Side| {
         format!(
-            "| {name} | {} | {:.1} | {:.2} | {:.1} | {:.2} |\n",
+            "| {name} | {} | {} | {:.1} | {:.2} | {:.1} | {:.2} |\n",
             side.streams,
+            side.ffmpeg_running,
             side.cpu_percent_of_one_core,
             side.cpu_percent_per_stream,
             side.pss_mbytes,
@@ -462,8 +494,8 @@ fn markdown(report: &Report, seconds: Duration) -> String {
          Each stream gets a {chunk_ms} ms tone chunk every {chunk_ms} ms (real time) through the gateway, encoded \
          to AAC 128 kb/s and published to {engine}; both rows measured in the same run over {:.0} s after a \
          {:.0} s warm-up.\n\n\
-         | path | streams | CPU % of a core | CPU % per stream | PSS MB | PSS MB per stream |\n\
-         |---|---|---|---|---|---|\n{}{}\n\
+         | path | streams | ffmpeg running at the end | CPU % of a core | CPU % per stream | PSS MB | PSS MB per stream |\n\
+         |---|---|---|---|---|---|---|\n{}{}\n\
          CPU ratio (ingest + its ffmpeg ÷ bare ffmpeg): **{:.3}** (goal ≤ 1.10). \
          Ingest's own memory per stream beyond ffmpeg: **{:.2} MB** (goal ≤ 2). Chunks refused: {}. \
          The ingest process alone (its ffmpeg children left out, same window): {:.1} % of a core, \
