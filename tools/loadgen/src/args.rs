@@ -12,7 +12,11 @@ pub const USAGE: &str = "usage: vibes-loadgen <scenario> --out DIR [--option val
            --edge-pid PID --supervisor-pid PID [--listeners 1000] [--ramp 100] [--seconds 20]
   streams  --gateway-url URL --gateway-pid PID --ingest-pid PID --registry-url URL
            --engine-flv-url URL --rtmp-base-url URL [--streams 30] [--seconds 20]
+  merge-window --runs DIR [--p50-goal-ms 100] [--p99-goal-ms 200] [--cpu-goal-us 150]
+           (folds DIR/<window>ms-r<round>/{latency,fanout}.json of ./scripts/bench merge into one table)
 latency, hls, fanout and streams take --engine NAME (\"SRS 6.0.157\"): the engine's name in the report.
+latency and fanout take --edge-merge-ms MS (the edge's EDGE_FLV_MERGE_MS, for the report) and
+--edge-metrics-url URL (the edge's /metrics: FLV tags per write to listeners).
 Scenarios that sign tokens read the gateway's key from VIBES_AUTH__SECRET (and VIBES_AUTH__KID).";
 
 pub struct Arguments {
@@ -55,6 +59,19 @@ impl Arguments {
         }
     }
 
+    /// A whole number that has no default: None when the option is absent.
+    pub fn optional_number(&self, name: &str) -> Result<Option<u64>, String> {
+        self.options
+            .get(name)
+            .map(|_| self.number(name, 0))
+            .transpose()
+    }
+
+    /// An optional base URL, without a trailing slash.
+    pub fn optional_url(&self, name: &str) -> Option<String> {
+        self.url(name).ok()
+    }
+
     /// What the report calls the media engine (`--engine`, e.g. "SRS 6.0.157").
     pub fn engine(&self) -> String {
         self.text("engine").unwrap_or("SRS").to_owned()
@@ -84,6 +101,13 @@ mod tests {
             "defaults apply"
         );
         assert_eq!(arguments.out_dir().unwrap(), PathBuf::from("bench/out"));
+        assert_eq!(arguments.optional_number("edge-merge-ms").unwrap(), None);
+        assert_eq!(arguments.optional_url("edge-metrics-url"), None);
+        let arguments = parse(&["fanout", "--edge-merge-ms", "50"]).unwrap();
+        assert_eq!(
+            arguments.optional_number("edge-merge-ms").unwrap(),
+            Some(50)
+        );
         let arguments = parse(&["hls", "--edge-url", "https://localhost:8443//"]).unwrap();
         assert_eq!(arguments.url("edge-url").unwrap(), "https://localhost:8443");
     }
@@ -102,6 +126,10 @@ mod tests {
         let arguments = parse(&["fanout", "--listeners", "many"]).unwrap();
         assert_eq!(
             arguments.number("listeners", 1).err().unwrap(),
+            "--listeners must be a whole number"
+        );
+        assert_eq!(
+            arguments.optional_number("listeners").err().unwrap(),
             "--listeners must be a whole number"
         );
         assert_eq!(

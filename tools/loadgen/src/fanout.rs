@@ -12,6 +12,7 @@
 //! after everyone joined and settled, so the pace is not in the numbers.
 
 use crate::args::Arguments;
+use crate::edge_metrics::{EdgeMetrics, FlvWrites, WritesWindow};
 use crate::listener::{self, FrameSink, Outcome, Plan};
 use crate::percentiles::{nearest_rank, Percentiles};
 use crate::procstat::{open_files_limit, with_descendants, CpuWindow, MachineWindow};
@@ -75,6 +76,11 @@ struct Report {
     edge_cpu_us_per_listener_second: f64,
     /// The engine's CPU per listener straight from it, µs per second of audio.
     engine_cpu_us_per_listener_second: f64,
+    /// The edge's FLV write window (EDGE_FLV_MERGE_MS) this run had, if told.
+    edge_merge_ms: Option<u64>,
+    /// Tags and writes to the edge's listeners over its measurement window.
+    edge_writes: Option<FlvWrites>,
+    edge_tags_per_write: Option<f64>,
 }
 
 pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
@@ -89,6 +95,8 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     let window = Duration::from_secs(arguments.number("seconds", 20)?);
     let out = arguments.out_dir()?;
     let engine = arguments.engine();
+    let merge_ms = arguments.optional_number("edge-merge-ms")?;
+    let metrics = EdgeMetrics::new(arguments.optional_url("edge-metrics-url"))?;
 
     let vibe = format!("bench-fanout-{}", std::process::id());
     let plain = crate::clients::plain()?;
@@ -117,7 +125,7 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         .iter()
         .map(|seat| seat.engine_flv(&engine_flv, &vibe))
         .collect();
-    let direct = side(
+    let (direct, _) = side(
         format!("straight from {engine} (HTTP)"),
         &plain,
         direct_urls,
@@ -125,11 +133,12 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         window,
         engine_pids(),
         Vec::new(),
+        None,
     )
     .await;
     sleep(Duration::from_secs(2)).await;
     let edge_urls = seats.iter().map(|seat| seat.edge_flv.clone()).collect();
-    let through_edge = side(
+    let (through_edge, edge_writes) = side(
         format!("through the edge (HTTPS, HTTP/1.1) from {engine}"),
         &edge,
         edge_urls,
@@ -137,6 +146,7 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         window,
         engine_pids(),
         with_descendants(edge_pid),
+        metrics.as_ref(),
     )
     .await;
 
@@ -163,6 +173,9 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
             direct.engine_cpu_percent,
             direct.listeners,
         ),
+        edge_merge_ms: merge_ms,
+        edge_tags_per_write: edge_writes.and_then(FlvWrites::tags_per_write),
+        edge_writes,
         direct,
         through_edge,
     };
@@ -237,6 +250,9 @@ impl FrameSink for Heard {
     }
 }
 
+/// One side's listeners, CPU over the measurement window and, given the
+/// edge's metrics, the tags and writes to the edge's listeners in it.
+#[allow(clippy::too_many_arguments)]
 async fn side(
     path: String,
     client: &reqwest::Client,
@@ -245,7 +261,8 @@ async fn side(
     window: Duration,
     engine_pids: Vec<u32>,
     edge_pids: Vec<u32>,
-) -> Side {
+    metrics: Option<&EdgeMetrics>,
+) -> (Side, Option<FlvWrites>) {
     let count = urls.len();
     let started = Instant::now();
     let ramp = Duration::from_secs_f64(count as f64 / joins_per_second as f64);
@@ -297,6 +314,7 @@ async fn side(
         }
     });
     sleep_until(window_start).await;
+    let writes_window = WritesWindow::start(metrics).await;
     let loadgen_pids = vec![std::process::id()];
     let engine_window = CpuWindow::start(&engine_pids);
     let edge_window = CpuWindow::start(&edge_pids);
@@ -307,17 +325,19 @@ async fn side(
     let (edge_cpu, _) = edge_window.percent(&edge_pids);
     let (loadgen_cpu, _) = loadgen_window.percent(&loadgen_pids);
     let machine_busy = machine.busy_percent();
+    let writes = writes_window.finish().await;
     let mut outcomes = Vec::with_capacity(count);
     for task in tasks {
         outcomes.push(task.await.unwrap_or_default());
     }
     progress.abort();
-    summarize(
+    let side = summarize(
         path,
         &outcomes,
         window,
         [engine_cpu, edge_cpu, loadgen_cpu, machine_busy],
-    )
+    );
+    (side, writes)
 }
 
 fn summarize(path: String, outcomes: &[Outcome], window: Duration, cpu: [f64; 4]) -> Side {
@@ -396,12 +416,13 @@ fn markdown(report: &Report) -> String {
         )
     };
     let problems = |side: &Side| listener::problems_text(&side.problems);
+    let merge = crate::edge_metrics::describe(report.edge_merge_ms, report.edge_writes);
     format!(
         "## fanout: one stream, {listeners} FLV listeners, straight from {engine} and through the edge\n\n\
          One stream fed to ingest in real time; {listeners} seats taken from the registry, then {listeners} \
          listeners straight from {engine}'s HTTP-FLV port (each with its seat's playback token as `?token=`, \
          which {engine}'s on_play hook checks with the registry), then as many through the TLS edge (its FLV \
-         relay: one {engine} connection per nginx worker). Listeners join at {rate}/s, then {window:.0} s are \
+         relay: one {engine} connection per nginx worker; {merge}). Listeners join at {rate}/s, then {window:.0} s are \
          measured after a {settle} s settle. Both sides in the same run, the same stream and the same playback \
          tokens; CPU from /proc, as % of one core; CPU per listener-second = (engine + edge) CPU ÷ listeners; \
          machine busy is the share of both cores, other work on the machine included.\n\n\

@@ -16,6 +16,7 @@ use crate::aac::Decoder;
 use crate::args::Arguments;
 use crate::click::{self, ClickDetector, ClickMatcher, ClickTrack, HandOvers, SPACING};
 use crate::edge::{self, Creator, Posting};
+use crate::edge_metrics::{EdgeMetrics, FlvWrites, WritesWindow};
 use crate::listener::{self, FrameSink, Plan};
 use crate::percentiles::Percentiles;
 use crate::seats;
@@ -62,6 +63,11 @@ struct Report {
     p50_ratio: Option<f64>,
     /// Goal: stack p99 ≤ 100 ms.
     p99_ms: Option<f64>,
+    /// The edge's FLV write window (EDGE_FLV_MERGE_MS) this run had, if told.
+    edge_merge_ms: Option<u64>,
+    /// Tags and writes to the edge's listeners over the run (the stack's listener).
+    edge_writes: Option<FlvWrites>,
+    edge_tags_per_write: Option<f64>,
 }
 
 /// When each click was handed over and when it was heard.
@@ -182,6 +188,9 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     let out = arguments.out_dir()?;
     let minter = Minter::from_env()?;
     let engine = arguments.engine();
+    let merge_ms = arguments.optional_number("edge-merge-ms")?;
+    let metrics = EdgeMetrics::new(arguments.optional_url("edge-metrics-url"))?;
+    let writes_window = WritesWindow::start(metrics.as_ref()).await;
 
     let track = click::track_over(seconds);
     let count = track.count();
@@ -214,6 +223,7 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     direct_run.await?.map_err(|error| error as Box<dyn Error>)?;
     stack_run.await?.map_err(|error| error as Box<dyn Error>)?;
     progress.abort();
+    let edge_writes = writes_window.finish().await;
 
     let direct = direct.report(format!("bare ffmpeg → {engine} → FLV (no edge)"));
     let through_stack = stack.report(format!(
@@ -229,6 +239,9 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
             .zip(p50(&direct))
             .map(|(stack, direct)| stack / direct),
         p99_ms: through_stack.latency.as_ref().map(|latency| latency.p99_ms),
+        edge_merge_ms: merge_ms,
+        edge_tags_per_write: edge_writes.and_then(FlvWrites::tags_per_write),
+        edge_writes,
         direct,
         through_stack,
     };
@@ -416,7 +429,7 @@ fn markdown(report: &Report) -> String {
          Both paths at the same time, on {engine}, each carrying a click track (a 2 ms burst every {spacing} ms in silence). \
          Latency = when the listener has decoded (AAC, in-process) the first frame showing a click − when that \
          click's audio was handed over: the POST's start + the click's offset in its {chunk} ms chunk (stack), \
-         or the write of its 20 ms slice to ffmpeg's stdin (direct).\n\n\
+         or the write of its 20 ms slice to ffmpeg's stdin (direct). The edge's FLV relay: {merge}.\n\n\
          | path | clicks sent | heard | mismatched | p50 ms | p95 ms | p99 ms | max ms |\n\
          |---|---|---|---|---|---|---|---|\n{}{}\n\
          Stack p50 ÷ direct p50: **{}** (goal ≤ 1.5). Stack p99: **{} ms** (goal ≤ 100). \
@@ -432,5 +445,6 @@ fn markdown(report: &Report) -> String {
         engine = report.engine,
         spacing = report.click_spacing_ms,
         chunk = report.chunk_ms,
+        merge = crate::edge_metrics::describe(report.edge_merge_ms, report.edge_writes),
     )
 }

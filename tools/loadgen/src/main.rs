@@ -10,11 +10,13 @@ mod browser;
 mod click;
 mod clients;
 mod edge;
+mod edge_metrics;
 mod fanout;
 mod flv;
 mod hls;
 mod latency;
 mod listener;
+mod merge_window;
 mod percentiles;
 mod playlist;
 mod procstat;
@@ -42,6 +44,7 @@ async fn main() -> ExitCode {
         "latency" => latency::run(&arguments).await,
         "fanout" => fanout::run(&arguments).await,
         "hls" => hls::run(&arguments).await,
+        "merge-window" => merge_window::run(&arguments),
         other => Err(format!("unknown scenario {other:?}\n\n{}", args::USAGE).into()),
     };
     match outcome {
