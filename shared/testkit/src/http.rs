@@ -15,6 +15,26 @@ pub async fn expect_problem(response: Response, status: StatusCode, code: &str) 
     body
 }
 
+/// Metrics are served on their own listener only: `api`'s `/metrics` is a
+/// 404 problem, and the metrics listener answers `method api_path` (a route
+/// of the API) with a 404 problem too.
+pub async fn assert_metrics_apart(
+    api: &str,
+    metrics: &str,
+    method: reqwest::Method,
+    api_path: &str,
+) {
+    let http = reqwest::Client::new();
+    let on_api = http.get(format!("{api}/metrics")).send().await.unwrap();
+    expect_problem(on_api, StatusCode::NOT_FOUND, "not_found").await;
+    let on_metrics = http
+        .request(method, format!("{metrics}{api_path}"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(on_metrics, StatusCode::NOT_FOUND, "not_found").await;
+}
+
 /// The sum of the Prometheus samples of `metric` on `address`/metrics whose
 /// labels include every `labels` pair (0 when there are none yet).
 /// `address` is where the metrics are served: a service's metrics listener

@@ -414,20 +414,13 @@ async fn metrics_count_accepted_chunks_and_active_streams() {
     );
     app.end(vibe.as_str()).await;
     // Metrics only on their own listener; it serves nothing else (no DELETE).
-    let on_api = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap();
-    expect_problem(on_api, StatusCode::NOT_FOUND, "not_found").await;
-    let end_on_metrics = app
-        .http
-        .delete(format!("{}/stream/{vibe}", app.metrics_address))
-        .send()
-        .await
-        .unwrap();
-    expect_problem(end_on_metrics, StatusCode::NOT_FOUND, "not_found").await;
+    vibes_testkit::http::assert_metrics_apart(
+        &app.address,
+        &app.metrics_address,
+        reqwest::Method::DELETE,
+        &format!("/stream/{vibe}"),
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -148,18 +148,11 @@ async fn metrics_count_seats_and_requests() {
         "stream ids never become label values"
     );
     // Metrics are on their own listener only, which serves nothing else.
-    let on_api = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap();
-    expect_problem(on_api, StatusCode::NOT_FOUND, "not_found").await;
-    let internal_on_metrics = app
-        .http
-        .get(format!("{}/internal/playback-auth", app.metrics_address))
-        .send()
-        .await
-        .unwrap();
-    expect_problem(internal_on_metrics, StatusCode::NOT_FOUND, "not_found").await;
+    vibes_testkit::http::assert_metrics_apart(
+        &app.address,
+        &app.metrics_address,
+        reqwest::Method::GET,
+        "/internal/playback-auth",
+    )
+    .await;
 }
