@@ -23,8 +23,10 @@ pub const LOG_FILE: &str = "objs/run/srs.log";
 /// Renders SRS's config. Choices that are not settings, and why:
 /// - no GOP cache: audio has no key frames, so a GOP cache would grow and
 ///   replay old audio to every new player;
-/// - `mw_latency 0` and `min_latency`: each tag goes out as it arrives, the
-///   engine's listeners are the edge's relays (which merge writes themselves);
+/// - `mw_latency 1` and `min_latency`: each tag goes out within a
+///   millisecond; the engine's listeners are the edge's relays (which merge
+///   writes themselves). Not 0: SRS's FLV loop then polls without sleeping
+///   and takes a whole core while any player is connected (3 % at 1 ms);
 /// - `hls_ctx`/`hls_ts_ctx` off: SRS would otherwise redirect a playlist
 ///   request to a URL of its own and drop the playback token in the path;
 /// - `hls_aof_ratio 1.0` + `hls_wait_keyframe off`: pure audio is cut into
@@ -71,7 +73,7 @@ vhost __defaultVhost__ {{
     play {{
         gop_cache       off;
         queue_length    10;
-        mw_latency      0;
+        mw_latency      1;
     }}
 
     publish {{
