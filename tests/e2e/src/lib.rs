@@ -33,7 +33,7 @@ pub struct Stack {
     pub engine_http_port: u16,
     /// SRS's own HTTP API (internal: clients, kicks).
     pub engine_api_url: String,
-    _runtime_dir: TempDir,
+    runtime_dir: TempDir,
 }
 
 /// A service's listeners: the API's (and its port, which other parts are
@@ -152,7 +152,7 @@ impl Stack {
             rtmp_base_url,
             engine_http_port: engine.http_port,
             engine_api_url: format!("http://127.0.0.1:{}", engine.api_port),
-            _runtime_dir: runtime_dir,
+            runtime_dir,
         }
     }
 
@@ -187,6 +187,28 @@ impl Stack {
         let url = format!("{}/api/v1/{resource}", self.engine_api_url);
         let answer = reqwest::get(&url).await.expect("SRS's API answers");
         answer.json().await.expect("SRS's API answers JSON")
+    }
+
+    /// The last `lines` lines of the edge's error log and of SRS's log, for
+    /// a failing test to print: the relay's and the engine's side of a
+    /// playback that never started are only there.
+    pub fn logs_tail(&self, lines: usize) -> String {
+        let runtime = self.runtime_dir.path();
+        [
+            runtime.join("edge/error.log"),
+            runtime
+                .join("engine")
+                .join(srs_supervisor::engine::srs_config::LOG_FILE),
+        ]
+        .iter()
+        .map(|log| {
+            let text = std::fs::read_to_string(log).unwrap_or_else(|error| error.to_string());
+            let all: Vec<&str> = text.lines().collect();
+            let tail = all[all.len().saturating_sub(lines)..].join("\n");
+            format!("--- {} (last {lines} lines)\n{tail}", log.display())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
     }
 
     /// Polls `GET /health` through the edge until every part is up.

@@ -156,7 +156,12 @@ async fn the_listener_page_and_creator_simulator_work_in_headless_chromium() {
     let output = stdout.join().expect("stdout forwarded");
     stderr.join().expect("stderr forwarded");
 
-    assert!(status.success(), "node's browser test failed: {status}");
+    if !status.success() {
+        panic!(
+            "node's browser test failed: {status}\n{}",
+            stack.logs_tail(80)
+        );
+    }
     assert_eq!(tap_count(&output, "fail"), 0);
     assert_eq!(tap_count(&output, "skipped"), 0);
     assert_eq!(tap_count(&output, "todo"), 0);
