@@ -79,10 +79,7 @@ impl SessionStore {
             SeatRequest::Join => "join",
             SeatRequest::Renew => "renew",
         };
-        let count_seat = |outcome: &'static str| {
-            metrics::counter!("vibes_registry_seats_total", "request" => request_label, "outcome" => outcome)
-                .increment(1);
-        };
+        let count_seat = |outcome| count_seats(request_label, outcome, 1);
         let seated = async {
             let mut connection = self.redis.connection().await?;
             let seat = self
@@ -113,6 +110,33 @@ impl SessionStore {
             JoinOutcome::NotLive => Err(RegistryError::StreamNotLive(vibe.clone())),
             JoinOutcome::Departed => Err(RegistryError::ParticipantLeft(participant.clone())),
         }
+    }
+
+    /// Renews the seats of many participants of `vibe` in one Redis call
+    /// (the edge's FLV listeners of a stream) and says, in their order,
+    /// whether each still holds one.
+    pub async fn renew_seats(
+        &self,
+        vibe: &VibeId,
+        participants: &[ParticipantId],
+    ) -> Result<Vec<bool>, RegistryError> {
+        let renewed = async {
+            let mut connection = self.redis.connection().await?;
+            let renewal =
+                self.scripts
+                    .renew_seats(&mut connection, vibe, participants, &self.terms);
+            renewal.await
+        };
+        let outcomes = renewed.await.inspect_err(|_| {
+            count_seats("renew", "redis_unavailable", participants.len() as u64)
+        })?;
+        Ok(outcomes
+            .iter()
+            .map(|outcome| {
+                count_seats("renew", outcome.label(), 1);
+                matches!(outcome, JoinOutcome::Admitted { .. })
+            })
+            .collect())
     }
 
     pub async fn leave(
@@ -184,4 +208,9 @@ impl SessionStore {
         }
         Ok(streams)
     }
+}
+
+fn count_seats(request: &'static str, outcome: &'static str, seats: u64) {
+    metrics::counter!("vibes_registry_seats_total", "request" => request, "outcome" => outcome)
+        .increment(seats);
 }

@@ -155,23 +155,77 @@ impl SessionScripts {
         terms: &SeatTerms,
         request: SeatRequest,
     ) -> Result<JoinOutcome, RedisError> {
+        let call = async {
+            let outcomes = self
+                .seats(
+                    connection,
+                    vibe,
+                    std::slice::from_ref(participant),
+                    terms,
+                    request,
+                )
+                .await?;
+            Ok(outcomes.into_iter().next().unwrap_or(JoinOutcome::NotLive))
+        };
+        traced(redis_span!("redis_seat", vibe), call, JoinOutcome::label).await
+    }
+
+    /// Renews the seats of many participants of `vibe` in one script call
+    /// (the edge's FLV listeners of a stream); the outcomes come in their order.
+    pub async fn renew_seats<C: ConnectionLike>(
+        &self,
+        connection: &mut C,
+        vibe: &VibeId,
+        participants: &[ParticipantId],
+        terms: &SeatTerms,
+    ) -> Result<Vec<JoinOutcome>, RedisError> {
+        let call = self.seats(connection, vibe, participants, terms, SeatRequest::Renew);
+        traced(
+            redis_span!("redis_renew_seats", vibe),
+            call,
+            |outcomes| match outcomes
+                .iter()
+                .all(|outcome| matches!(outcome, JoinOutcome::Admitted { .. }))
+            {
+                true => "all_renewed",
+                false => "some_gone",
+            },
+        )
+        .await
+    }
+
+    async fn seats<C: ConnectionLike>(
+        &self,
+        connection: &mut C,
+        vibe: &VibeId,
+        participants: &[ParticipantId],
+        terms: &SeatTerms,
+        request: SeatRequest,
+    ) -> Result<Vec<JoinOutcome>, RedisError> {
         let mode = match request {
             SeatRequest::Join => "join",
             SeatRequest::Renew => "renew",
         };
-        let call = async {
-            let (outcome, participant_count, cap): (i64, u64, u64) = self
-                .seat
-                .key(keys::stream_record(vibe))
-                .key(keys::participant_leases(vibe))
-                .key(keys::departed_participants(vibe))
-                .arg(participant.as_str())
-                .arg(terms.lease.as_millis() as u64)
-                .arg(terms.default_cap)
-                .arg(mode)
-                .invoke_async(connection)
-                .await?;
-            Ok(match outcome {
+        let mut invocation = self.seat.prepare_invoke();
+        invocation
+            .key(keys::stream_record(vibe))
+            .key(keys::participant_leases(vibe))
+            .key(keys::departed_participants(vibe))
+            .arg(terms.lease.as_millis() as u64)
+            .arg(terms.default_cap)
+            .arg(mode);
+        for participant in participants {
+            invocation.arg(participant.as_str());
+        }
+        let answer: Vec<i64> = invocation.invoke_async(connection).await?;
+        let (participant_count, cap) = match answer[..] {
+            [count, cap, ..] => (count.max(0) as u64, cap.max(0) as u64),
+            _ => (0, 0),
+        };
+        Ok(answer
+            .iter()
+            .skip(2)
+            .map(|outcome| match outcome {
                 1 => JoinOutcome::Admitted {
                     participant_count,
                     cap,
@@ -183,8 +237,7 @@ impl SessionScripts {
                 -2 => JoinOutcome::Departed,
                 _ => JoinOutcome::NotLive,
             })
-        };
-        traced(redis_span!("redis_seat", vibe), call, JoinOutcome::label).await
+            .collect())
     }
 
     pub async fn leave<C: ConnectionLike>(

@@ -2,6 +2,7 @@ mod engine_hooks;
 mod health;
 mod participants;
 mod playback_auth;
+mod playback_seats;
 mod streams;
 
 use actix_web::web;
@@ -30,6 +31,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route(
             "/internal/playback-auth",
             web::get().to(playback_auth::authorize),
+        )
+        .route(
+            "/internal/playback-seats",
+            web::post().to(playback_seats::renew),
         )
         .route(
             "/internal/engine-hooks/srs",

@@ -103,6 +103,23 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The edge's batched seat re-check of its FLV listeners of `vibe`.
+    pub async fn renew_seats(&self, vibe: &str, tokens: &[&str]) -> Response {
+        self.http
+            .post(format!("{}/internal/playback-seats", self.address))
+            .header("x-playback-stream", vibe)
+            .header("content-type", "text/plain")
+            .body(
+                tokens
+                    .iter()
+                    .map(|token| format!("{token}\n"))
+                    .collect::<String>(),
+            )
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Joins and returns the participant id and the FLV path (with its token).
     pub async fn join_for_playback(&self, vibe: &str, participant: &str) -> String {
         let body: Value = self

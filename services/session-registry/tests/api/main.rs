@@ -4,6 +4,7 @@ mod health;
 mod helpers;
 mod participants;
 mod playback_auth;
+mod playback_seats;
 mod settings;
 mod srs_hooks;
 mod streams;
