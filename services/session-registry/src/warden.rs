@@ -62,6 +62,15 @@ impl FlvWarden {
     }
 
     pub async fn round(&mut self) -> Result<Round, WardenError> {
+        // What the hooks recorded is read before the engine's list. The other
+        // way round, a player whose hook lands between the two reads looks
+        // gone from the engine: it would be forgotten, then kicked as
+        // unvouched a grace later (an edge relay and all its listeners).
+        let mut recorded = Vec::new();
+        for vibe in self.store.live_vibe_ids().await? {
+            let known = self.store.flv_connections(&vibe).await?;
+            recorded.push((vibe, known));
+        }
         let players = self.engine.flv_players().await?;
         let mut by_stream: HashMap<String, Vec<FlvPlayer>> = HashMap::new();
         for player in players {
@@ -72,15 +81,13 @@ impl FlvWarden {
         }
         let mut round = Round::default();
         let mut unvouched = HashMap::new();
-        for vibe in self.store.live_vibe_ids().await? {
-            let vibe = &vibe;
-            let known = self.store.flv_connections(vibe).await?;
+        for (vibe, known) in recorded.iter() {
             let connected = by_stream.remove(vibe.as_str()).unwrap_or_default();
             let alive: HashSet<&str> = connected
                 .iter()
                 .map(|player| player.client_id.as_str())
                 .collect();
-            for (client_id, player) in &known {
+            for (client_id, player) in known {
                 if !alive.contains(client_id.as_str()) {
                     self.store.forget_flv_connection(vibe, client_id).await?;
                     round.forgotten += 1;
