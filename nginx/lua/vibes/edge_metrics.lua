@@ -38,6 +38,12 @@ local METRICS = {
     values = { "renewed", "gone", "registry_unavailable" },
   },
   {
+    name = "vibes_edge_flv_seat_batches_total", type = "counter",
+    help = "batched seat re-checks sent to the registry (one per stream, nginx worker and interval), by answer",
+    label = "outcome",
+    values = { "answered", "registry_unavailable" },
+  },
+  {
     name = "vibes_edge_flv_relay_ends_total", type = "counter",
     help = "FLV relay engine connections ended, by whether the stream played",
     label = "outcome",
@@ -66,8 +72,8 @@ function M.add(name, amount)
   dict:incr(name, amount, 0)
 end
 
-function M.count(name, label, value)
-  dict:incr(key(name, label, value), 1, 0)
+function M.count(name, label, value, amount)
+  dict:incr(key(name, label, value), amount or 1, 0)
 end
 
 function M.render()

@@ -5,14 +5,16 @@
 -- measured: ./scripts/bench fanout); here a tag is read once per worker.
 --
 -- The engine therefore no longer sees listeners, so the edge keeps their
--- seats: every listener's playback token is checked again with the registry
--- every $flv_reauth_seconds (which renews its lease), and a listener whose
--- seat is gone (left, stream ended, expired) is disconnected. A listener that
--- goes away stops renewing, so its seat frees within one lease.
+-- seats: every $flv_reauth_seconds each relay sends the playback tokens of
+-- all its listeners to the registry in one call (which renews their leases
+-- in one Redis script run) and disconnects the listeners whose seats are
+-- gone (left, stream ended, expired). A listener that goes away stops
+-- renewing, so its seat frees within one lease.
 --
--- Variables set by the location: $vibe, $engine_flv_addr and $registry_addr
--- (host:port), $edge_relay_key (shown to the engine, which asks the registry
--- whether it is the edge), $flv_reauth_seconds.
+-- Variables set by the location: $vibe, $playback_token, $engine_flv_addr and
+-- $registry_addr (host:port), $edge_relay_key (shown to the engine, which
+-- asks the registry whether it is the edge), $flv_reauth_seconds,
+-- $flv_merge_ms.
 
 local semaphore = require "ngx.semaphore"
 local metrics = require "vibes.edge_metrics"
@@ -36,8 +38,17 @@ local TAG_HEADER_BYTES = 11
 local TAG_TRAILER_BYTES = 4 -- PreviousTagSize
 local SCRIPT_TAG = 18
 local AUDIO_TAG = 8
+-- A waiting listener looks up at least this often (worker shutdown).
+local LISTENER_WAKE_S = 1
+-- Seat re-checks: tokens per registry call (the registry takes up to 2000),
+-- and idle keepalive connections to the registry, closed before actix-web's
+-- own 5 s keep-alive would close them under a request.
+local SEAT_BATCH_TOKENS = 500
+local REGISTRY_IDLE_MS = 4000
+local REGISTRY_POOL_SIZE = 16
 
--- vibe id -> relay { head, newest, ring, waiting, sema, ended } (this worker's)
+-- vibe id -> relay { head, newest, ring, waiting, sema, ended, listeners }
+-- (this worker's); listeners: set of { token, cut }
 local relays = {}
 
 local function u24(bytes, at)
@@ -176,8 +187,138 @@ local function play_from_engine(vibe, relay, engine_addr, relay_key)
   return why
 end
 
-local function pump(premature, vibe, relay, engine_addr, relay_key)
+-- Reads the registry's answer (status line already read) and keeps the
+-- connection for the next call unless the registry closes it; returns the
+-- body of a 200, or nil and why.
+local function registry_answer(sock, status_line)
+  local status = tonumber(status_line:match("^HTTP/%d%.%d (%d%d%d)") or "")
+  local length, keep = 0, status_line:match("^HTTP/1%.1") ~= nil
+  while true do
+    local line, err = sock:receive("*l")
+    if not line then
+      sock:close()
+      return nil, err
+    end
+    if line == "" then
+      break
+    end
+    local name, value = line:match("^([^:]+):%s*(.-)%s*$")
+    name = name and name:lower()
+    if name == "content-length" then
+      length = tonumber(value) or 0
+    elseif name == "connection" and value:lower() == "close" then
+      keep = false
+    elseif name == "transfer-encoding" then
+      sock:close()
+      return nil, "a chunked answer"
+    end
+  end
+  local body, err = "", nil
+  if length > 0 then
+    body, err = sock:receive(length)
+  end
+  if body and keep then
+    sock:setkeepalive(REGISTRY_IDLE_MS, REGISTRY_POOL_SIZE)
+  else
+    sock:close()
+  end
+  if not body then
+    return nil, err
+  end
+  if status ~= ngx.HTTP_OK then
+    return nil, "the registry answered " .. tostring(status)
+  end
+  return body
+end
+
+-- POST /internal/playback-seats over a keepalive connection: renews the
+-- seats of `tokens` (newline-separated) on `vibe` and returns the registry's
+-- list of tokens to cut, or nil and why.
+local function renew_seats(registry_addr, vibe, tokens)
+  local request = {
+    "POST /internal/playback-seats HTTP/1.1\r\nHost: registry\r\n",
+    "X-Playback-Stream: ", vibe, "\r\nContent-Type: text/plain\r\n",
+    "Content-Length: ", #tokens, "\r\n\r\n", tokens,
+  }
+  -- A pooled connection may have been closed by the registry meanwhile:
+  -- then once more on a new one.
+  for _ = 1, 2 do
+    local sock, err = connect(registry_addr, 2000)
+    if not sock then
+      return nil, err
+    end
+    local reused = sock:getreusedtimes() > 0
+    local status_line
+    if sock:send(request) then
+      status_line, err = sock:receive("*l")
+    end
+    if status_line then
+      return registry_answer(sock, status_line)
+    end
+    sock:close()
+    if not reused then
+      return nil, err
+    end
+  end
+  return nil, "the registry closed two connections in a row"
+end
+
+-- One seat re-check of all this relay's listeners: disconnects those the
+-- registry names; while it cannot answer, everyone keeps playing (their
+-- leases lapse on their own).
+local function check_seats(relay, vibe, registry_addr)
+  local holders, tokens = {}, {}
+  for listener in pairs(relay.listeners) do
+    local token = listener.token
+    if not holders[token] then
+      holders[token] = {}
+      tokens[#tokens + 1] = token
+    end
+    holders[token][#holders[token] + 1] = listener
+  end
+  local any_cut = false
+  for first = 1, #tokens, SEAT_BATCH_TOKENS do
+    local last = math.min(first + SEAT_BATCH_TOKENS - 1, #tokens)
+    local cut, err = renew_seats(registry_addr, vibe,
+      table.concat(tokens, "\n", first, last) .. "\n")
+    local asked = last - first + 1
+    if not cut then
+      ngx.log(ngx.WARN, "seat re-check of ", asked, " flv listeners of ", vibe,
+        " failed: ", err)
+      metrics.count("vibes_edge_flv_seat_batches_total", "outcome", "registry_unavailable")
+      metrics.count("vibes_edge_flv_seat_checks_total", "outcome", "registry_unavailable", asked)
+    else
+      metrics.count("vibes_edge_flv_seat_batches_total", "outcome", "answered")
+      local gone = 0
+      for token in cut:gmatch("[^\n]+") do
+        for _, listener in ipairs(holders[token] or {}) do
+          listener.cut = true
+          any_cut = true
+        end
+        gone = gone + 1
+      end
+      metrics.count("vibes_edge_flv_seat_checks_total", "outcome", "gone", gone)
+      metrics.count("vibes_edge_flv_seat_checks_total", "outcome", "renewed", asked - gone)
+    end
+  end
+  if any_cut then
+    wake(relay)
+  end
+end
+
+-- The relay's seat keeper (a light thread of its pump).
+local function keep_seats(relay, vibe, registry_addr, every_s)
+  while true do
+    ngx.sleep(every_s)
+    if next(relay.listeners) then
+      check_seats(relay, vibe, registry_addr)
+    end
+  end
+end
+
+local function pump(premature, vibe, relay, engine_addr, relay_key, registry_addr, reauth_s)
   metrics.add("vibes_edge_flv_relays", 1)
+  local keeper = ngx.thread.spawn(keep_seats, relay, vibe, registry_addr, reauth_s)
   local why = "nginx is shutting down"
   local give_up_at = ngx.now() + FIRST_TAGS_WAIT_S
   while not premature and not ngx.worker.exiting() do
@@ -189,6 +330,7 @@ local function pump(premature, vibe, relay, engine_addr, relay_key)
     ngx.sleep(ENGINE_RETRY_S)
   end
   relay.ended = true
+  ngx.thread.kill(keeper)
   if relays[vibe] == relay then
     relays[vibe] = nil
   end
@@ -207,10 +349,10 @@ local function relay_for(vibe)
   end
   relay = {
     newest = 0, ring = {}, waiting = 0, sema = semaphore.new(0),
-    merge_s = tonumber(ngx.var.flv_merge_ms) / 1000, woken_at = 0,
+    merge_s = tonumber(ngx.var.flv_merge_ms) / 1000, woken_at = 0, listeners = {},
   }
   local started, err = ngx.timer.at(0, pump, vibe, relay, ngx.var.engine_flv_addr,
-    ngx.var.edge_relay_key)
+    ngx.var.edge_relay_key, ngx.var.registry_addr, tonumber(ngx.var.flv_reauth_seconds))
   if not started then
     ngx.log(ngx.ERR, "could not start the flv relay for ", vibe, ": ", err)
     return nil
@@ -219,40 +361,17 @@ local function relay_for(vibe)
   return relay
 end
 
--- Asks the registry the question auth_request asked at connect (uncached:
--- the call renews the lease). 401/403: the token or the seat is gone.
--- Anything else (204, or the registry unreachable) keeps the listener
--- playing; during an outage the seat simply lapses when its lease does.
--- A cosocket, not ngx.location.capture: subrequests do not work in HTTP/2
--- requests in lua-nginx-module 0.10.
-local function seat_gone()
-  local status
-  local sock = connect(ngx.var.registry_addr, 2000)
-  if sock then
-    -- The same two values auth_request sent at connect: the location's parse.
-    sock:send(("GET /internal/playback-auth HTTP/1.0\r\nHost: registry\r\n"
-      .. "X-Playback-Token: %s\r\nX-Playback-Stream: %s\r\n\r\n")
-      :format(ngx.var.playback_token, ngx.var.vibe))
-    local status_line = sock:receive("*l")
-    sock:close()
-    status = tonumber(status_line and status_line:match("^HTTP/%d%.%d (%d%d%d)") or "")
-  end
-  local gone = status == ngx.HTTP_UNAUTHORIZED or status == ngx.HTTP_FORBIDDEN
-  local outcome = gone and "gone" or (status == ngx.HTTP_NO_CONTENT and "renewed")
-    or "registry_unavailable"
-  metrics.count("vibes_edge_flv_seat_checks_total", "outcome", outcome)
-  return gone
-end
-
 -- Writes the relay's tags to this listener from the live edge on, until
 -- the listener, its seat, the stream or the worker ends; returns which.
-local function play(relay, vibe)
-  local reauth_every = tonumber(ngx.var.flv_reauth_seconds)
-  local reauth_at = ngx.now() + reauth_every
+local function play(relay, listener, vibe)
   local next_tag = relay.newest + 1
   -- On reload or stop, end at once: players reconnect to the new workers
   -- (or another edge) instead of holding the old worker for the grace time.
   while not ngx.worker.exiting() do
+    if listener.cut then
+      ngx.log(ngx.INFO, "flv listener of ", vibe, " lost its seat; disconnecting")
+      return "seat_gone"
+    end
     local newest = relay.newest
     if newest >= next_tag then
       if newest - next_tag >= RING_TAGS then
@@ -278,14 +397,7 @@ local function play(relay, vibe)
     elseif relay.ended then
       return "stream_ended"
     else
-      wait(relay, math.max(reauth_at - ngx.now(), 0.001))
-    end
-    if ngx.now() >= reauth_at then
-      if seat_gone() then
-        ngx.log(ngx.INFO, "flv listener of ", vibe, " lost its seat; disconnecting")
-        return "seat_gone"
-      end
-      reauth_at = ngx.now() + reauth_every
+      wait(relay, LISTENER_WAKE_S)
     end
   end
   return "shutting_down"
@@ -318,17 +430,23 @@ function M.serve()
   -- Counted from here until the log phase, which runs however the response
   -- ends (a client that goes away aborts this handler mid-way).
   metrics.add("vibes_edge_flv_listeners", 1)
-  ngx.ctx.flv_listening = true
+  -- The token auth_request checked, from the location's one parse; the
+  -- relay's seat keeper renews it from now on.
+  local listener = { token = ngx.var.playback_token }
+  relay.listeners[listener] = true
+  ngx.ctx.flv_relay, ngx.ctx.flv_listener = relay, listener
   ngx.ctx.flv_end = "client_gone"
   ngx.print(relay.head)
   if ngx.flush(true) then
-    ngx.ctx.flv_end = play(relay, vibe)
+    ngx.ctx.flv_end = play(relay, listener, vibe)
   end
 end
 
 -- The log phase of /live/<token>/<vibe>.flv: the listener is gone.
 function M.finish()
-  if ngx.ctx.flv_listening then
+  local listener = ngx.ctx.flv_listener
+  if listener then
+    ngx.ctx.flv_relay.listeners[listener] = nil
     metrics.add("vibes_edge_flv_listeners", -1)
     metrics.count("vibes_edge_flv_listener_ends_total", "reason", ngx.ctx.flv_end)
   end

@@ -228,13 +228,18 @@ fn endless_flv(stream: TcpStream, log: &Mutex<Vec<String>>) {
 }
 
 /// The registry's answer to every playback check (at connect and the FLV
-/// relay's re-checks) in the one test that uses `rechecked_registry`.
+/// relay's batched re-checks) in the one test that uses `rechecked_registry`.
 static RECHECK_ANSWER: AtomicU16 = AtomicU16::new(204);
 
-fn rechecked_registry(_method: &str, _path: &str, _original: &str) -> Answer {
-    match RECHECK_ANSWER.load(Ordering::SeqCst) {
-        204 => Some((204, vec![], vec![])),
-        status => json(status, "application/problem+json", "{}"),
+fn rechecked_registry(_method: &str, path: &str, _original: &str) -> Answer {
+    let status = RECHECK_ANSWER.load(Ordering::SeqCst);
+    match (path, status) {
+        (_, 500..) => json(status, "application/problem+json", "{}"),
+        // The batch answers which tokens to cut: none, or the one listener's.
+        ("/internal/playback-seats", 204) => Some((200, vec![], vec![])),
+        ("/internal/playback-seats", _) => Some((200, vec![], format!("{ALLOWED}\n").into_bytes())),
+        (_, 204) => Some((204, vec![], vec![])),
+        _ => json(status, "application/problem+json", "{}"),
     }
 }
 
@@ -1428,4 +1433,18 @@ async fn the_flv_relay_keeps_listeners_while_the_registry_is_down_and_cuts_them_
         vibes_testkit::edge::EDGE_RELAY_KEY
     );
     assert_eq!(stubs.engine.seen(), vec![relay]);
+    // The registry was asked once at connect (auth_request) and then only
+    // by the relay's batches, each carrying the stream the location parsed.
+    let asked = stubs.registry.seen();
+    let connect = format!("GET /internal/playback-auth {ALLOWED}/v");
+    assert_eq!(
+        asked.iter().filter(|seen| **seen == connect).count(),
+        1,
+        "{asked:?}"
+    );
+    let batches = asked
+        .iter()
+        .filter(|seen| *seen == "POST /internal/playback-seats /v")
+        .count();
+    assert!(batches >= 4 && batches + 1 == asked.len(), "{asked:?}");
 }

@@ -65,7 +65,7 @@ fn participant_count(stack: &Stack, vibe: &str) -> u64 {
 }
 
 /// FLV players SRS has for the stream, from its API (through the supervisor).
-async fn engine_flv_players(stack: &Stack, vibe: &str) -> usize {
+async fn engine_flv_players(stack: &Stack, vibe: &str) -> Vec<Value> {
     let clients: Value = reqwest::get(format!("{}/api/v1/clients", stack.supervisor_url))
         .await
         .unwrap()
@@ -78,7 +78,8 @@ async fn engine_flv_players(stack: &Stack, vibe: &str) -> usize {
         .unwrap()
         .iter()
         .filter(|client| client["type"] == "flv-play" && client["url"] == format!("/live/{vibe}"))
-        .count()
+        .cloned()
+        .collect()
 }
 
 /// The first 4 KiB an HTTP-FLV response delivers, or what came within 1.5 s
@@ -130,11 +131,17 @@ async fn flv_listeners_keep_their_seats_while_connected_and_lose_the_connection_
     // Both connected listeners kept their seats past two lease periods, over
     // one engine connection that the warden (every 300 ms) did not cut.
     assert_eq!(participant_count(&stack, &vibe), 2);
-    assert_eq!(engine_flv_players(&stack, &vibe).await, 1);
+    let players = engine_flv_players(&stack, &vibe).await;
+    assert_eq!(players.len(), 1, "{players:#?}\n{}", stack.logs_tail(30));
     // The edge's own metrics say the same, and that the seats were renewed
     // by its re-checks (every second here).
     let edge_metrics = scrape(&stack.edge.metrics_address()).await;
-    assert_eq!(sample(&edge_metrics, "vibes_edge_flv_listeners", &[]), 2.0);
+    assert_eq!(
+        sample(&edge_metrics, "vibes_edge_flv_listeners", &[]),
+        2.0,
+        "{edge_metrics}\n{}",
+        stack.logs_tail(30)
+    );
     assert_eq!(sample(&edge_metrics, "vibes_edge_flv_relays", &[]), 1.0);
     let renewed = sample(
         &edge_metrics,
@@ -244,21 +251,23 @@ async fn flv_listeners_keep_their_seats_while_connected_and_lose_the_connection_
     };
     // The edge counts an ended response in its log phase, a moment after
     // the client has seen the end.
-    vibes_testkit::wait_until_async(
-        Duration::from_secs(3),
-        "the end counted as seat_gone",
-        || {
-            let ended = &ended;
-            async move { ended("seat_gone").await == 1.0 }
-        },
-    )
-    .await;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while ended("seat_gone").await != 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the end was not counted as seat_gone:\n{}\n{}",
+            scrape(&edge_metrics_address).await,
+            stack.logs_tail(30)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // Its seat went to a newcomer; connected listeners stay within the cap.
     let third = listen(&stack, &vibe, "third", Duration::from_secs(4));
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(participant_count(&stack, &vibe), 2);
-    assert_eq!(engine_flv_players(&stack, &vibe).await, 1);
+    let players = engine_flv_players(&stack, &vibe).await;
+    assert_eq!(players.len(), 1, "{players:#?}\n{}", stack.logs_tail(30));
     let before = size(second.capture.path());
     let chunk = stack.edge.request_as(
         Some(&creator_bearer(&vibe)),
