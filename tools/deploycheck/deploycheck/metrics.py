@@ -94,6 +94,13 @@ def allowed_sources(docs, namespace, labels, port, port_names, apps):
 
 
 class Metrics(Checker):
+    def check_metrics_env(self, env, expected, where, scraper):
+        """A service's metrics settings: its config's port, on every interface."""
+        if env.get("VIBES_METRICS__PORT", str(expected)) != str(expected):
+            self.problems.append(f"{where}: VIBES_METRICS__PORT {env['VIBES_METRICS__PORT']}, config says {expected}")
+        if env.get("VIBES_METRICS__HOST") != "0.0.0.0":
+            self.problems.append(f"{where}: VIBES_METRICS__HOST is not 0.0.0.0 ({scraper} could not scrape it)")
+
     def metrics_mode(self):
         monitoring_sources = {f"ns:{n}" for n in MONITORING}
         edge_metrics = None
@@ -105,14 +112,7 @@ class Metrics(Checker):
                 if expected is None:
                     self.problems.append(f"services/{name}/config/default.toml: no [metrics] port")
                     continue
-                if env.get("VIBES_METRICS__PORT", str(expected)) != str(expected):
-                    self.problems.append(
-                        f"compose {name}: VIBES_METRICS__PORT {env['VIBES_METRICS__PORT']}, config says {expected}"
-                    )
-                if env.get("VIBES_METRICS__HOST") != "0.0.0.0":
-                    self.problems.append(
-                        f"compose {name}: VIBES_METRICS__HOST is not 0.0.0.0 (the collector could not scrape it)"
-                    )
+                self.check_metrics_env(env, expected, f"compose {name}", "the collector")
             elif name == "edge":
                 expected = int(env.get("EDGE_METRICS_LISTEN", "0").rsplit(":", 1)[-1] or 0) or None
                 if expected is None:
@@ -151,14 +151,7 @@ class Metrics(Checker):
                         if container["name"] != app:
                             continue
                         env = {e["name"]: str(e.get("value", "")) for e in container.get("env", [])}
-                        if env.get("VIBES_METRICS__PORT", str(expected)) != str(expected):
-                            self.problems.append(
-                                f"{where}: VIBES_METRICS__PORT {env['VIBES_METRICS__PORT']}, config says {expected}"
-                            )
-                        if env.get("VIBES_METRICS__HOST") != "0.0.0.0":
-                            self.problems.append(
-                                f"{where}: VIBES_METRICS__HOST is not 0.0.0.0 (Prometheus could not scrape it)"
-                            )
+                        self.check_metrics_env(env, expected, where, "Prometheus")
                     if expected == self.services[app]["server"]["port"]:
                         self.problems.append(f"{where}: the metrics port is the API port {expected}")
                 elif app == "edge":

@@ -343,38 +343,28 @@ class RedisAcl(Checker):
                 self.problems.append(f"{where}: no ACL user {service} (the service uses Redis)")
                 continue
             granted, granted_keys, other = self.acl_grants(rules)
+            at = f"{where} user {service}"
+            found = self.problems.append
             if other:
-                self.problems.append(f"{where} user {service}: rules this check does not know: {other}")
+                found(f"{at}: rules this check does not know: {other}")
             if "-@all" not in rules:
-                self.problems.append(f"{where} user {service}: does not start from -@all")
+                found(f"{at}: does not start from -@all")
             if "resetchannels" not in rules or any(r.startswith("&") for r in rules):
-                self.problems.append(f"{where} user {service}: may use pub/sub channels (no code does)")
+                found(f"{at}: may use pub/sub channels (no code does)")
             if commands - granted:
-                self.problems.append(
-                    f"{where} user {service}: lacks {sorted(commands - granted)}, which its code sends"
-                )
+                found(f"{at}: lacks {sorted(commands - granted)}, which its code sends")
             if granted - commands:
-                self.problems.append(
-                    f"{where} user {service}: allows {sorted(granted - commands)}, which its code never sends"
-                )
+                found(f"{at}: allows {sorted(granted - commands)}, which its code never sends")
             for pattern, needed in sorted(keys_.items()):
                 if pattern not in granted_keys:
-                    self.problems.append(
-                        f"{where} user {service}: no access to keys {pattern} ({needed}), which its code uses"
-                    )
+                    found(f"{at}: no access to keys {pattern} ({needed}), which its code uses")
                 elif needed == "RW" and granted_keys[pattern] != "RW":
-                    self.problems.append(
-                        f"{where} user {service}: keys {pattern} are {granted_keys[pattern]}, its code writes them"
-                    )
+                    found(f"{at}: keys {pattern} are {granted_keys[pattern]}, its code writes them")
             for pattern, granted_mode in sorted(granted_keys.items()):
                 if pattern not in keys_:
-                    self.problems.append(
-                        f"{where} user {service}: may access keys {pattern}, which its code never uses"
-                    )
+                    found(f"{at}: may access keys {pattern}, which its code never uses")
                 elif granted_mode == "RW" and keys_[pattern] == "R":
-                    self.problems.append(
-                        f"{where} user {service}: may write keys {pattern}, which its code only reads (%R~)"
-                    )
+                    found(f"{at}: may write keys {pattern}, which its code only reads (%R~)")
         for name in users:
             if name not in needs and name not in ("default", "admin"):
                 self.problems.append(f"{where}: ACL user {name} belongs to no service that uses Redis")

@@ -28,6 +28,45 @@ OVERLAYS = ("dev", "prod")
 WARNING = re.compile(r"(^|[^A-Za-z])(WARN|WARNING|ERROR)([^A-Za-z]|$)", re.MULTILINE)
 
 
+# Our own checks: (id, the name its line shows, the function).
+OWN = [
+    (
+        "drift",
+        "drift: VIBES_* names, ports and edge variables vs config/default.toml and render-edge-config",
+        drift.check,
+    ),
+    ("engine-image", "engine: every SRS image is ossrs/srs:v{srs_version} (scripts/srs-pin)", engine.check_image),
+    (
+        "engine-config",
+        "engine: generated srs.conf, the same in compose and k8s, matches their ports, volumes and hooks",
+        engine.check_config,
+    ),
+    ("build-context", "build context: Dockerfile COPY sources vs .dockerignore", context.check),
+    (
+        "edge-image",
+        "edge image: the render script, template and Lua code compose and k8s use are in it, not hidden by mounts",
+        edge.check,
+    ),
+    (
+        "hardening",
+        "hardening: non-root, read-only root fs, no capabilities, no SA token; "
+        "the engine writes only srs.conf's folders",
+        hardening.check,
+    ),
+    (
+        "redis",
+        "redis: auth required, every Redis URL with its own user, each user's ACL = what its code sends "
+        "(compose = k8s)",
+        redis_acl.check,
+    ),
+    (
+        "metrics",
+        "metrics: own port per service, scraped there, never published, reachable from the monitoring namespaces only",
+        metrics.check,
+    ),
+]
+
+
 @dataclass
 class Outcome:
     ok: bool
@@ -136,49 +175,7 @@ def checks(root: pathlib.Path, srs_version: str, work_dir: pathlib.Path) -> list
             )
             for overlay in OVERLAYS
         ),
-        Check(
-            "drift",
-            "drift: VIBES_* names, ports and edge variables vs config/default.toml and render-edge-config",
-            problems_check(drift.check, deploy),
-        ),
-        Check(
-            "engine-image",
-            f"engine: every SRS image is ossrs/srs:v{srs_version} (scripts/srs-pin)",
-            problems_check(engine.check_image, deploy),
-        ),
-        Check(
-            "engine-config",
-            "engine: generated srs.conf, the same in compose and k8s, matches their ports, volumes and hooks",
-            problems_check(engine.check_config, deploy),
-        ),
-        Check(
-            "build-context",
-            "build context: Dockerfile COPY sources vs .dockerignore",
-            problems_check(context.check, deploy),
-        ),
-        Check(
-            "edge-image",
-            "edge image: the render script, template and Lua code compose and k8s use are in it, not hidden by mounts",
-            problems_check(edge.check, deploy),
-        ),
-        Check(
-            "hardening",
-            "hardening: non-root, read-only root fs, no capabilities, no SA token; "
-            "the engine writes only srs.conf's folders",
-            problems_check(hardening.check, deploy),
-        ),
-        Check(
-            "redis",
-            "redis: auth required, every Redis URL with its own user, each user's ACL = what its code sends "
-            "(compose = k8s)",
-            problems_check(redis_acl.check, deploy),
-        ),
-        Check(
-            "metrics",
-            "metrics: own port per service, scraped there, never published, "
-            "reachable from the monitoring namespaces only",
-            problems_check(metrics.check, deploy),
-        ),
+        *(Check(id, name.format(srs_version=srs_version), problems_check(check, deploy)) for id, name, check in OWN),
     ]
 
 

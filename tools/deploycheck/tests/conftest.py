@@ -1,6 +1,6 @@
 """Each test gets a copy of the repository's tracked files and the k8s
 overlays as `kubectl kustomize` renders them, breaks one thing, and runs a
-check on it."""
+check on it (test_faults.py, faults/*.yaml)."""
 
 from __future__ import annotations
 
@@ -92,25 +92,3 @@ def tree(pristine: Tree, tmp_path: pathlib.Path) -> Tree:
         rendered[overlay] = tmp_path / path.name
         shutil.copy2(path, rendered[overlay])
     return Tree(root, rendered)
-
-
-# ------------------------------------------------ helpers for the faults ---
-def doc(docs: list[dict], kind: str, name: str) -> dict:
-    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
-    assert len(found) == 1, f"{kind}/{name}: {len(found)} documents"
-    return found[0]
-
-
-def pod(docs: list[dict], name: str, kind: str = "Deployment") -> dict:
-    return doc(docs, kind, name)["spec"]["template"]["spec"]
-
-
-def container(docs: list[dict], workload: str, name: str | None = None, kind: str = "Deployment") -> dict:
-    """A workload's container (its first if no name is given)."""
-    spec = pod(docs, workload, kind)
-    everyone = spec.get("initContainers", []) + spec["containers"]
-    return everyone[0] if name is None else next(c for c in everyone if c["name"] == name)
-
-
-def env_entry(c: dict, name: str) -> dict:
-    return next(e for e in c.get("env", []) if e["name"] == name)
