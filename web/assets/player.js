@@ -3,10 +3,12 @@
 // streaming, a decoder error, or FLV keeps failing before it ever plays), and
 // the browser's own HLS where MSE is missing altogether (iOS Safari).
 //
-// The engine answers a listener that arrives before the publisher, or that
-// collides with another one, with an empty body: the FLV connection is then
-// simply opened again. A refusal by the edge (401/403) is not retried here;
-// the page decides (join again for a fresh URL, or tell the listener).
+// The edge answers a listener that arrives before the publisher with 502
+// (its relay got no tags from the engine within 5 s), and ends the FLV body
+// when the stream ends or its publisher restarts: the FLV connection is then
+// simply opened again, with backoff. A refusal by the edge (401/403) is not
+// retried here; the page decides (join again for a fresh URL, or tell the
+// listener).
 
 const FLV_ATTEMPTS_BEFORE_FALLBACK = 4;
 const MAX_RECONNECT_DELAY_MS = 5000;
@@ -26,7 +28,9 @@ const FLV_CONFIG = {
   referrerPolicy: 'no-referrer',
 };
 
-// The engine cuts 5 s segments: start two segments from the live edge.
+// SRS cuts 1 s segments but announces #EXT-X-TARGETDURATION:2, and hls.js
+// starts liveSyncDurationCount target durations behind the live edge: two
+// (~4 s) instead of the default three (~6 s, docs/engine.md).
 const HLS_CONFIG = {
   liveSyncDurationCount: 2,
   enableWorker: true,

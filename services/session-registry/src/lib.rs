@@ -1,3 +1,15 @@
+//! Who is live and who is listening, kept in Redis (`store`): a record per
+//! stream and a sorted set of participant leases whose join is one Lua
+//! script, so the cap is exact across any number of instances. It issues
+//! and checks playback tokens (`playback`) for the edge's `auth_request`,
+//! answers SRS's HTTP hooks and ties each FLV player to its participant
+//! (`players`), and runs two background tasks: the `warden` (renews
+//! connected players' leases and disconnects those whose seat is gone,
+//! through SRS's API, `engine`) and the `census` (the participants-per-stream
+//! gauges).
+//!
+//! Routes, ports and settings: `services/session-registry/README.md`.
+
 pub mod census;
 pub mod configuration;
 pub mod engine;
