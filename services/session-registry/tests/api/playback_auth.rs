@@ -135,3 +135,46 @@ async fn media_requests_renew_the_lease_and_silence_lets_it_expire() {
         "the silent participant's lease had already ended"
     );
 }
+
+#[tokio::test]
+async fn while_redis_is_down_a_genuine_token_plays_and_nothing_else_does() {
+    let stopped = vibes_testkit::redis_server::start_redis();
+    let url = stopped.url.clone();
+    drop(stopped.process);
+    let app = spawn_app_with(|settings| settings.redis.url = url).await;
+    let vibe = unique_vibe();
+    let tokens = PlaybackTokens::new(
+        SecretString::from(TOKEN_SECRET.to_owned()),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let genuine = tokens.mint(
+        &VibeId::parse(&vibe).unwrap(),
+        &ParticipantId::parse("seated-before").unwrap(),
+        std::time::SystemTime::now(),
+    );
+
+    // The HMAC proves a join admitted it: it plays although no seat can be read.
+    let flv = format!("/live/{genuine}/{vibe}.flv");
+    assert_eq!(
+        app.playback_auth(&flv).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    // Forged, or another stream's: refused as ever; and no new joins.
+    let forged = flv.replace("seated-before.", "someone-else.");
+    let elsewhere = format!("/live/{genuine}/{}.flv", unique_vibe());
+    for refused in [forged, elsewhere] {
+        expect_problem(
+            app.playback_auth(&refused).await,
+            StatusCode::UNAUTHORIZED,
+            "playback_token_invalid",
+        )
+        .await;
+    }
+    expect_problem(
+        app.join(&vibe, Some("newcomer")).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "registry_unavailable",
+    )
+    .await;
+}
