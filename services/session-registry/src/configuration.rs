@@ -58,6 +58,11 @@ impl RedisSettings {
 pub struct ParticipantSettings {
     pub max_per_stream: u64,
     pub lease_seconds: u64,
+    /// How long listeners of a stream whose record Redis lost keep playing
+    /// before "not live" is believed: a few of ingest's re-registration
+    /// intervals (5 s), which bring the record back.
+    #[serde(with = "vibes_config::duration")]
+    pub unconfirmed_grace: Duration,
 }
 
 impl ParticipantSettings {

@@ -34,6 +34,7 @@ impl SessionStore {
             lease: participants.lease(),
             remember_leave: playback.token_ttl(),
             default_cap: participants.max_per_stream,
+            unconfirmed_grace: participants.unconfirmed_grace,
         };
         Self {
             redis,
@@ -65,7 +66,7 @@ impl SessionStore {
 
     pub async fn end_stream(&self, vibe: &VibeId) -> Result<bool, RegistryError> {
         let mut connection = self.redis.connection().await?;
-        Ok(scripts::end_stream(&mut connection, vibe).await?)
+        Ok(scripts::end_stream(&mut connection, vibe, self.terms.remember_leave).await?)
     }
 
     /// Seats a participant: a join, or a media request renewing its lease.
@@ -107,6 +108,11 @@ impl SessionStore {
                 participant_count,
                 cap,
             }),
+            // Redis lost the stream's record a moment ago: it plays on, uncounted.
+            JoinOutcome::Unconfirmed => Ok(Seat {
+                participant_count: 0,
+                cap: self.terms.default_cap,
+            }),
             JoinOutcome::NotLive => Err(RegistryError::StreamNotLive(vibe.clone())),
             JoinOutcome::Departed => Err(RegistryError::ParticipantLeft(participant.clone())),
         }
@@ -134,7 +140,10 @@ impl SessionStore {
             .iter()
             .map(|outcome| {
                 count_seats("renew", outcome.label(), 1);
-                matches!(outcome, JoinOutcome::Admitted { .. })
+                matches!(
+                    outcome,
+                    JoinOutcome::Admitted { .. } | JoinOutcome::Unconfirmed
+                )
             })
             .collect())
     }

@@ -21,6 +21,18 @@ pub fn departed_participants(vibe: &VibeId) -> String {
     format!("vibes:{{{vibe}}}:left")
 }
 
+/// String, expiring: the stream ended (its record is gone for good), kept as
+/// long as a playback token can live.
+pub fn stream_ended(vibe: &VibeId) -> String {
+    format!("vibes:{{{vibe}}}:ended")
+}
+
+/// String, expiring: when a seat renewal first found no record of the stream
+/// and no end (ms): Redis lost its data, until ingest registers it again.
+pub fn stream_missing_since(vibe: &VibeId) -> String {
+    format!("vibes:{{{vibe}}}:missing-since")
+}
+
 /// String: a client's GCRA state for one class of requests.
 pub fn rate_limit(class: &str, client: &str) -> String {
     format!("vibes:rl:{class}:{client}")

@@ -22,6 +22,10 @@ pub enum JoinOutcome {
     NotLive,
     /// Only for renewals: the participant left, so its token no longer seats it.
     Departed,
+    /// Only for renewals: Redis holds neither the stream nor its end (it lost
+    /// its data); the stream counts as live until its owner registers it
+    /// again or `SeatTerms::unconfirmed_grace` runs out. No seat is counted.
+    Unconfirmed,
 }
 
 impl JoinOutcome {
@@ -32,6 +36,7 @@ impl JoinOutcome {
             Self::Full { .. } => "full",
             Self::NotLive => "not_live",
             Self::Departed => "left",
+            Self::Unconfirmed => "unconfirmed",
         }
     }
 }
@@ -52,6 +57,10 @@ pub struct SeatTerms {
     /// A leave is remembered this long: as long as a playback token can live.
     pub remember_leave: Duration,
     pub default_cap: u64,
+    /// How long renewals keep a stream whose record Redis lost (neither it
+    /// nor its end is there) playing: long enough for its ingest pod to
+    /// register it again.
+    pub unconfirmed_grace: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,9 +220,12 @@ impl SessionScripts {
             .key(keys::stream_record(vibe))
             .key(keys::participant_leases(vibe))
             .key(keys::departed_participants(vibe))
+            .key(keys::stream_ended(vibe))
+            .key(keys::stream_missing_since(vibe))
             .arg(terms.lease.as_millis() as u64)
             .arg(terms.default_cap)
-            .arg(mode);
+            .arg(mode)
+            .arg(terms.unconfirmed_grace.as_millis() as u64);
         for participant in participants {
             invocation.arg(participant.as_str());
         }
@@ -235,6 +247,7 @@ impl SessionScripts {
                     cap,
                 },
                 -2 => JoinOutcome::Departed,
+                -3 => JoinOutcome::Unconfirmed,
                 _ => JoinOutcome::NotLive,
             })
             .collect())
@@ -322,6 +335,8 @@ impl SessionScripts {
                 .register_stream
                 .key(keys::stream_record(vibe))
                 .key(keys::LIVE_STREAMS)
+                .key(keys::stream_ended(vibe))
+                .key(keys::stream_missing_since(vibe))
                 .arg(vibe.as_str())
                 .arg(owner)
                 .arg(creator.unwrap_or(""))
@@ -342,14 +357,23 @@ impl SessionScripts {
 }
 
 /// Removes a stream and its leases. Returns true when it was live.
+/// Ends a stream: its record and seats go, and its end is remembered for
+/// `remember` (as long as its playback tokens live), so a renewal can tell an
+/// ended stream from one whose record Redis lost.
 pub async fn end_stream<C: ConnectionLike>(
     connection: &mut C,
     vibe: &VibeId,
+    remember: Duration,
 ) -> Result<bool, RedisError> {
     let call = async {
-        let (removed_from_live, _, _, _, _): (u64, u64, u64, u64, u64) = redis::pipe()
+        let (removed_from_live, _, _, _, _, _): (u64, (), u64, u64, u64, u64) = redis::pipe()
             .atomic()
             .srem(keys::LIVE_STREAMS, vibe.as_str())
+            .pset_ex(
+                keys::stream_ended(vibe),
+                1,
+                remember.as_millis().max(1) as u64,
+            )
             .del(keys::stream_record(vibe))
             .del(keys::participant_leases(vibe))
             .del(keys::departed_participants(vibe))

@@ -29,11 +29,14 @@ fn participant(name: &str) -> ParticipantId {
     ParticipantId::parse(name).unwrap()
 }
 
+const UNCONFIRMED_GRACE_MS: u64 = 600;
+
 fn terms(lease_ms: u64, cap: u64) -> SeatTerms {
     SeatTerms {
         lease: Duration::from_millis(lease_ms),
         remember_leave: Duration::from_secs(60),
         default_cap: cap,
+        unconfirmed_grace: Duration::from_millis(UNCONFIRMED_GRACE_MS),
     }
 }
 
@@ -314,8 +317,12 @@ async fn register_keeps_the_first_start_and_end_removes_everything() {
         .leave(&mut redis, &vibe, &participant("p1"), &terms)
         .await
         .unwrap();
-    assert!(end_stream(&mut redis, &vibe).await.unwrap());
-    assert!(!end_stream(&mut redis, &vibe).await.unwrap());
+    assert!(end_stream(&mut redis, &vibe, Duration::from_secs(60))
+        .await
+        .unwrap());
+    assert!(!end_stream(&mut redis, &vibe, Duration::from_secs(60))
+        .await
+        .unwrap());
     assert!(live_streams(&mut redis)
         .await
         .unwrap()
@@ -362,7 +369,9 @@ async fn flv_connections_of_listeners_and_relays_are_recorded_forgotten_and_clea
     assert_eq!(known["c2"], FlvConnection::Listener(participant("p2")));
     assert_eq!(known["c3"], FlvConnection::EdgeRelay);
 
-    end_stream(&mut redis, &vibe).await.unwrap();
+    end_stream(&mut redis, &vibe, Duration::from_secs(60))
+        .await
+        .unwrap();
     assert!(flv_connections(&mut redis, &vibe).await.unwrap().is_empty());
 }
 
@@ -459,4 +468,81 @@ async fn each_call_is_a_client_span_with_its_stream_and_outcome_and_errors_mark_
     assert_eq!(failed_span.attribute("outcome"), Some("error"));
     let error = failed_span.error.expect("an error status");
     assert!(error.contains("WRONGTYPE"), "{error}");
+}
+
+#[tokio::test]
+async fn a_stream_whose_record_redis_lost_stays_unconfirmed_for_the_grace_and_an_ended_one_does_not(
+) {
+    let (mut redis, scripts, vibe) = live_stream().await;
+    let terms = terms(30_000, 5);
+    let renewer = redis.clone();
+    let renew = |vibe: VibeId| {
+        let (mut redis, scripts, terms) = (renewer.clone(), &scripts, terms);
+        async move {
+            scripts
+                .seat(
+                    &mut redis,
+                    &vibe,
+                    &participant("p1"),
+                    &terms,
+                    SeatRequest::Renew,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(renew(vibe.clone()).await, admitted(1, 5));
+
+    // What an empty restart leaves of this stream: nothing.
+    let _: () = redis::pipe()
+        .del(vibes_redis::keys::stream_record(&vibe))
+        .del(vibes_redis::keys::participant_leases(&vibe))
+        .srem(vibes_redis::keys::LIVE_STREAMS, vibe.as_str())
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(renew(vibe.clone()).await, JoinOutcome::Unconfirmed);
+    let join = scripts
+        .seat(
+            &mut redis,
+            &vibe,
+            &participant("new"),
+            &terms,
+            SeatRequest::Join,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        join,
+        JoinOutcome::NotLive,
+        "no one joins an unconfirmed stream"
+    );
+    // The grace counts from the first miss, not from the latest.
+    tokio::time::sleep(Duration::from_millis(UNCONFIRMED_GRACE_MS + 100)).await;
+    assert_eq!(renew(vibe.clone()).await, JoinOutcome::NotLive);
+
+    // Its owner registers it again: live, the lease re-created, the miss forgotten.
+    scripts
+        .register_stream(&mut redis, &vibe, "ingest-a", None)
+        .await
+        .unwrap();
+    assert_eq!(renew(vibe.clone()).await, admitted(1, 5));
+    let missed: bool = redis::cmd("EXISTS")
+        .arg(vibes_redis::keys::stream_missing_since(&vibe))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(!missed);
+
+    // An ended stream is not live at once: its end is remembered.
+    assert!(end_stream(&mut redis, &vibe, Duration::from_secs(60))
+        .await
+        .unwrap());
+    assert_eq!(renew(vibe.clone()).await, JoinOutcome::NotLive);
+    // Registered again (a new session of the same id): the end is forgotten.
+    scripts
+        .register_stream(&mut redis, &vibe, "ingest-a", None)
+        .await
+        .unwrap();
+    assert_eq!(renew(vibe).await, admitted(1, 5));
 }

@@ -223,6 +223,7 @@ async fn raw_phase(
         lease: Duration::from_secs(30),
         remember_leave: Duration::from_secs(60),
         default_cap: cap,
+        unconfirmed_grace: Duration::from_secs(15),
     };
     let limit = Arc::new(Semaphore::new(concurrency as usize));
     let started = Instant::now();
@@ -255,7 +256,7 @@ async fn raw_phase(
         outcomes.push(task.await.expect("script task"));
     }
     let elapsed = started.elapsed();
-    vibes_redis::scripts::end_stream(&mut setup, &vibe).await?;
+    vibes_redis::scripts::end_stream(&mut setup, &vibe, terms.remember_leave).await?;
     Ok(phase(outcomes, elapsed, |outcome| match outcome {
         Some(JoinOutcome::Admitted { .. }) => Outcome::Admitted,
         Some(JoinOutcome::Full { .. }) => Outcome::Full,

@@ -178,3 +178,41 @@ async fn while_redis_is_down_a_genuine_token_plays_and_nothing_else_does() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn after_redis_lost_the_stream_its_listeners_play_on_until_the_grace_ends() {
+    let app = spawn_app_with(|settings| {
+        settings.participants.unconfirmed_grace = Duration::from_millis(1_500)
+    })
+    .await;
+    let vibe = unique_vibe();
+    app.register(&vibe).await;
+    let flv = app.join_for_playback(&vibe, "listener").await;
+    let token = flv.split('/').nth(2).unwrap().to_owned();
+
+    // What an empty restart leaves of the stream: nothing at all.
+    let client = redis::Client::open(vibes_testkit::redis_server::redis_url()).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let vibe_id = VibeId::parse(&vibe).unwrap();
+    let _: () = redis::pipe()
+        .del(vibes_redis::keys::stream_record(&vibe_id))
+        .del(vibes_redis::keys::participant_leases(&vibe_id))
+        .srem(vibes_redis::keys::LIVE_STREAMS, &vibe)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        app.playback_auth(&flv).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let seats = app.renew_seats(&vibe, &[&token]).await;
+    assert_eq!(seats.text().await.unwrap(), "", "nobody is cut meanwhile");
+    tokio::time::sleep(Duration::from_millis(1_700)).await;
+    expect_problem(
+        app.playback_auth(&flv).await,
+        StatusCode::FORBIDDEN,
+        "stream_not_live",
+    )
+    .await;
+}
