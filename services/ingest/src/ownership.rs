@@ -12,9 +12,14 @@ use std::time::{Duration, Instant};
 use vibes_domain::api::PartHealth;
 use vibes_domain::VibeId;
 use vibes_redis::ownership::{
-    Claim, LivePod, OwnershipScripts, PodDirectory, PodInfo, StreamLease,
+    Claim, LastChunk, LivePod, OwnershipScripts, PodDirectory, PodInfo, StreamLease,
 };
 use vibes_redis::{ConnectionManager, RedisConnector, RedisError};
+
+/// How long a stream's last chunk seq is kept after its last write: far
+/// longer than a creator retries one chunk, bounded so ended streams leave
+/// nothing behind.
+const CHUNK_RECORD_KEPT: Duration = Duration::from_secs(600);
 
 pub struct Ownership {
     redis: RedisConnector,
@@ -190,6 +195,52 @@ impl Ownership {
         };
         if let Err(error) = released.await {
             tracing::warn!(vibe_id = %vibe, %error, "could not release the stream's lease; it expires by itself");
+        }
+    }
+
+    /// Records the stream's last accepted numbered chunk beside its lease,
+    /// for a pod that takes the stream over. Best effort: while Redis is
+    /// unreachable a retry after a failover may play twice.
+    pub async fn record_chunk(&self, vibe: &VibeId, stream: &HeldStream, chunk: LastChunk) {
+        let recorded = async {
+            let mut redis = self.redis.connection().await?;
+            let keep = CHUNK_RECORD_KEPT;
+            let record = self
+                .scripts
+                .record_chunk(&mut redis, vibe, &stream.lease, chunk, keep);
+            record.await
+        };
+        match recorded.await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(vibe_id = %vibe, seq = chunk.seq, "not recording a chunk of a stream another pod owns now")
+            }
+            Err(error) => {
+                tracing::warn!(vibe_id = %vibe, seq = chunk.seq, %error, "could not record the last chunk's seq")
+            }
+        }
+    }
+
+    /// The last numbered chunk the stream's previous owner accepted, if any.
+    pub async fn last_chunk(&self, vibe: &VibeId) -> Option<LastChunk> {
+        let read = async {
+            let mut redis = self.redis.connection().await?;
+            self.scripts.last_chunk(&mut redis, vibe).await
+        };
+        read.await
+            .inspect_err(|error| tracing::warn!(vibe_id = %vibe, %error, "could not read the stream's last chunk seq"))
+            .ok()
+            .flatten()
+    }
+
+    /// The stream ended: its chunk numbers may start again.
+    pub async fn forget_chunks(&self, vibe: &VibeId) {
+        let forgotten = async {
+            let mut redis = self.redis.connection().await?;
+            self.scripts.forget_chunks(&mut redis, vibe).await
+        };
+        if let Err(error) = forgotten.await {
+            tracing::warn!(vibe_id = %vibe, %error, "could not forget the stream's chunk seq; it expires by itself");
         }
     }
 

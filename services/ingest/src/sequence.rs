@@ -46,6 +46,20 @@ impl ChunkSequence {
     pub fn record(&mut self, seq: u64, answer: Accepted) {
         self.last = Some((seq, answer));
     }
+
+    /// Goes on from the last chunk another pod accepted for this stream:
+    /// that chunk again is a retry, answered as its first answer was.
+    pub fn resumed_after(seq: u64, accepted_bytes: usize) -> Self {
+        let answer = Accepted {
+            accepted_bytes,
+            queued_chunks: 0,
+            seq: Some(seq),
+            duplicate: false,
+        };
+        Self {
+            last: Some((seq, answer)),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use vibes_domain::api::PartHealth;
 use vibes_domain::{CreatorId, VibeId};
+use vibes_redis::ownership::LastChunk;
 
 pub struct LiveStreams {
     streams: Mutex<HashMap<VibeId, LiveStream>>,
@@ -149,6 +150,28 @@ impl LiveStreams {
                 is_new = true;
             }
         }
+        let (answer, held) = self.take(vibe, pcm, seq, is_new)?;
+        // Recorded before the answer: a retry the new owner gets after a
+        // failover is then always one this pod already answered 202.
+        if let (Some(seq), false) = (answer.seq, answer.duplicate) {
+            let chunk = LastChunk {
+                seq,
+                bytes: answer.accepted_bytes as u64,
+            };
+            self.ownership.record_chunk(vibe, &held, chunk).await;
+        }
+        Ok(answer)
+    }
+
+    /// Queues a chunk on this pod's live stream, re-registering the stream
+    /// when due; returns the answer and the stream's lease.
+    fn take(
+        &self,
+        vibe: &VibeId,
+        pcm: Bytes,
+        seq: Option<u64>,
+        is_new: bool,
+    ) -> Result<(Accepted, Arc<HeldStream>), IngestError> {
         let mut streams = self.streams.lock().expect("streams lock");
         let Some(stream) = streams.get_mut(vibe) else {
             // Ended or lost between the start and now: the creator sends again.
@@ -164,7 +187,8 @@ impl LiveStreams {
                 }
             });
         }
-        stream.take(vibe, pcm, seq)
+        let answer = stream.take(vibe, pcm, seq)?;
+        Ok((answer, stream.held.clone()))
     }
 
     /// Claims a stream for this pod, registers it and starts its pipeline.
@@ -184,13 +208,18 @@ impl LiveStreams {
         }
         tracing::info!(vibe_id = %vibe, token = held.lease.token, "stream started");
         metrics::gauge!("vibes_ingest_streams_active").increment(1.0);
+        // Taken over from a pod that failed: its chunk numbers go on.
+        let sequence = match self.ownership.last_chunk(vibe).await {
+            Some(last) => ChunkSequence::resumed_after(last.seq, last.bytes as usize),
+            None => ChunkSequence::default(),
+        };
         let pipeline =
             StreamPipeline::start(vibe.clone(), held.clone(), self.pipeline_config.clone());
         let stream = LiveStream {
             pipeline: Arc::new(pipeline),
             held,
             registered_at: Instant::now(),
-            sequence: ChunkSequence::default(),
+            sequence,
         };
         self.streams
             .lock()
@@ -209,6 +238,7 @@ impl LiveStreams {
         stream.pipeline.end().await;
         if reason == EndReason::Idle {
             self.registry.end(vibe).await?;
+            self.ownership.forget_chunks(vibe).await;
             self.ownership.release(vibe, &stream.held).await;
             tracing::info!(vibe_id = %vibe, "idle stream ended");
         }
@@ -240,6 +270,7 @@ impl LiveStreams {
         stream.pipeline.end().await;
         tracing::info!(vibe_id = %vibe, "stream ended");
         self.registry.end(vibe).await?;
+        self.ownership.forget_chunks(vibe).await;
         self.ownership.release(vibe, &stream.held).await;
         Ok(true)
     }

@@ -48,6 +48,12 @@ pub fn stream_owner(vibe: &VibeId) -> String {
     format!("vibes:{{{vibe}}}:owner")
 }
 
+/// String `<seq> <bytes>`, expiring: the stream's last accepted X-Chunk-Seq
+/// and its size, written by the owner, read by the pod that takes over.
+pub fn last_chunk(vibe: &VibeId) -> String {
+    format!("vibes:{{{vibe}}}:last-chunk")
+}
+
 /// Counter: the last fencing token handed out for the stream's ownership.
 pub fn stream_fence(vibe: &VibeId) -> String {
     format!("vibes:{{{vibe}}}:fence")

@@ -47,6 +47,14 @@ pub struct OwnershipScripts {
     claim: Script,
     renew: Script,
     release: Script,
+    record_chunk: Script,
+}
+
+/// A stream's last accepted numbered chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastChunk {
+    pub seq: u64,
+    pub bytes: u64,
 }
 
 impl Default for OwnershipScripts {
@@ -55,6 +63,7 @@ impl Default for OwnershipScripts {
             claim: Script::new(include_str!("scripts/claim_stream.lua")),
             renew: Script::new(include_str!("scripts/renew_stream.lua")),
             release: Script::new(include_str!("scripts/release_stream.lua")),
+            record_chunk: Script::new(include_str!("scripts/record_chunk.lua")),
         }
     }
 }
@@ -135,6 +144,60 @@ impl OwnershipScripts {
             .invoke_async(connection)
             .await?;
         Ok(released == 1)
+    }
+
+    /// Records `chunk` as the stream's last accepted one for `keep`, if
+    /// `lease` still owns the stream; false when it does not.
+    pub async fn record_chunk<C: ConnectionLike>(
+        &self,
+        connection: &mut C,
+        vibe: &VibeId,
+        lease: &StreamLease,
+        chunk: LastChunk,
+        keep: Duration,
+    ) -> Result<bool, RedisError> {
+        let recorded: i64 = self
+            .record_chunk
+            .key(keys::stream_owner(vibe))
+            .key(keys::last_chunk(vibe))
+            .arg(lease.stored())
+            .arg(format!("{} {}", chunk.seq, chunk.bytes))
+            .arg(keep.as_millis() as u64)
+            .invoke_async(connection)
+            .await?;
+        Ok(recorded == 1)
+    }
+
+    /// The stream's last accepted numbered chunk, as its owner recorded it.
+    pub async fn last_chunk<C: ConnectionLike>(
+        &self,
+        connection: &mut C,
+        vibe: &VibeId,
+    ) -> Result<Option<LastChunk>, RedisError> {
+        let stored: Option<String> = redis::cmd("GET")
+            .arg(keys::last_chunk(vibe))
+            .query_async(connection)
+            .await?;
+        Ok(stored.as_deref().and_then(|stored| {
+            let (seq, bytes) = stored.split_once(' ')?;
+            Some(LastChunk {
+                seq: seq.parse().ok()?,
+                bytes: bytes.parse().ok()?,
+            })
+        }))
+    }
+
+    /// Forgets the stream's chunk numbers: it ended, and a new stream under
+    /// the same id may count from the start again.
+    pub async fn forget_chunks<C: ConnectionLike>(
+        &self,
+        connection: &mut C,
+        vibe: &VibeId,
+    ) -> Result<(), RedisError> {
+        redis::cmd("DEL")
+            .arg(keys::last_chunk(vibe))
+            .query_async(connection)
+            .await
     }
 }
 

@@ -189,6 +189,20 @@ impl Creator<'_> {
         panic!("chunk {seq} was never accepted");
     }
 
+    /// Sends the last accepted chunk again, as a creator whose answer got
+    /// lost does; returns the reply's status and body.
+    fn resend_last(&self) -> (u16, serde_json::Value) {
+        let reply = self.stack.edge.request_with_headers(
+            Some(&self.token),
+            "POST",
+            &format!("/stream/{}/audio", self.vibe),
+            Some(PCM),
+            &[("x-chunk-seq", &self.seq.to_string())],
+            &sine_pcm(1.0),
+        );
+        (reply.status, reply.json())
+    }
+
     /// Real time: one chunk per second for `seconds`.
     async fn stream_for(&mut self, seconds: u32) {
         for _ in 0..seconds {
@@ -279,9 +293,23 @@ async fn a_stream_survives_its_owner_being_killed_paused_and_stopped() {
     );
 
     // 1. The owner dies: the next chunk goes to a live pod, which takes the
-    // stream over once the dead pod's heartbeat expired.
+    // stream over once the dead pod's heartbeat expired. A retry of the last
+    // chunk the dead pod accepted is answered as a retry by the new owner
+    // (the seq is kept with the stream's ownership), not played twice.
     pods[0].signal("KILL");
     let killed_at = Instant::now();
+    let mut retry = creator.resend_last();
+    while retry.0 == 503 && killed_at.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        retry = creator.resend_last();
+    }
+    assert_eq!(retry.0, 200, "{}", retry.1);
+    assert_eq!(
+        (retry.1["duplicate"].as_bool(), retry.1["seq"].as_u64()),
+        (Some(true), Some(creator.seq)),
+        "{}",
+        retry.1
+    );
     let tries = creator.send().await;
     let moved_after = killed_at.elapsed();
     wait_for_owner(&cluster, &vibe, "a-pod-2#").await;
