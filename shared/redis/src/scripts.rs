@@ -369,11 +369,11 @@ pub async fn end_stream<C: ConnectionLike>(
         let (removed_from_live, _, _, _, _, _): (u64, (), u64, u64, u64, u64) = redis::pipe()
             .atomic()
             .srem(keys::LIVE_STREAMS, vibe.as_str())
-            .pset_ex(
-                keys::stream_ended(vibe),
-                1,
-                remember.as_millis().max(1) as u64,
-            )
+            .cmd("SET")
+            .arg(keys::stream_ended(vibe))
+            .arg(1)
+            .arg("PX")
+            .arg(remember.as_millis().max(1) as u64)
             .del(keys::stream_record(vibe))
             .del(keys::participant_leases(vibe))
             .del(keys::departed_participants(vibe))
