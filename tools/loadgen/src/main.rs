@@ -12,7 +12,6 @@ mod clients;
 mod edge;
 mod edge_metrics;
 mod fanout;
-mod flv;
 mod hls;
 mod latency;
 mod listener;
