@@ -57,6 +57,11 @@ impl Application {
         self.http.metrics_port()
     }
 
+    /// Stops serving (as SIGTERM would): a lost replica, in tests.
+    pub fn stop_handle(&self) -> actix_web::dev::ServerHandle {
+        self.http.stop_handle()
+    }
+
     /// The streams being packaged (tests look at them).
     pub fn streams(&self) -> Arc<Streams> {
         self.streams.clone()

@@ -84,8 +84,14 @@ impl Streams {
             },
         );
         metrics::gauge!("vibes_hls_packager_streams").set(live.len() as f64);
+        metrics::counter!("vibes_hls_packager_starts_total").increment(1);
         tracing::info!(vibe_id = %vibe, "packaging started");
         Ok(stream)
+    }
+
+    /// Whether `vibe` is being packaged here (without counting as a request).
+    pub fn is_packaging(&self, vibe: &VibeId) -> bool {
+        self.live().contains_key(vibe)
     }
 
     pub fn count(&self) -> usize {

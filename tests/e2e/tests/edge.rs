@@ -274,6 +274,7 @@ fn edge_in_front_of(runtime: &Path, env: &[(&str, &str)], stubs: Upstreams) -> (
             engine_flv_port: stubs.engine.port,
             engine_hls_port: stubs.engine.port,
             supervisor_port: stubs.supervisor.port,
+            hls_packager_port: stubs.engine.port,
         },
         env,
     );
@@ -1321,6 +1322,7 @@ impl Pki {
                 engine_flv_port: dead,
                 engine_hls_port: dead,
                 supervisor_port: dead,
+                hls_packager_port: dead,
             },
             &all,
         )
