@@ -15,6 +15,7 @@ mod fanout;
 mod hls;
 mod latency;
 mod listener;
+mod ll_hls;
 mod merge_window;
 mod percentiles;
 mod playlist;
