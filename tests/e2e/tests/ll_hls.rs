@@ -212,13 +212,51 @@ async fn each_stream_has_one_packager_replica_and_a_lost_replica_costs_a_reload(
 
     let edge = &stack.edge;
     let suffix = std::process::id();
-    // Two streams: the gateway lets one creator send 2 chunks a second.
-    let vibes: Vec<String> = (0..2).map(|n| format!("replica-{n}-{suffix}")).collect();
-    let feeders: Vec<_> = vibes
+    // Four streams, published straight into SRS by one ffmpeg (its
+    // on_publish hook marks them live): more chunks through the gateway
+    // than one creator's rate limit allows are not the point here.
+    let vibes: Vec<String> = (0..4).map(|n| format!("replica-{n}-{suffix}")).collect();
+    let outputs: Vec<String> = vibes
         .iter()
-        .map(|vibe| feed_chirp(edge, vibe, 16, Duration::from_secs(2)))
+        .map(|vibe| format!("[f=flv:onfail=ignore]{}/{vibe}", stack.rtmp_base_url))
         .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut ffmpeg = std::process::Command::new("ffmpeg");
+    ffmpeg
+        .args([
+            "-v",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=60",
+        ])
+        .args([
+            "-c:a", "aac", "-ar", "48000", "-ac", "2", "-b:a", "128k", "-map", "0:a",
+        ])
+        .args(["-f", "tee", &outputs.join("|")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let _publisher = vibes_testkit::process::TestProcess::spawn("ffmpeg", ffmpeg);
+    let registry = reqwest::Client::new();
+    for vibe in &vibes {
+        let active = format!("{}/streams/active", stack.registry_url);
+        vibes_testkit::wait_until_async(Duration::from_secs(20), "the stream is live", || {
+            let (registry, active, vibe) = (&registry, active.clone(), vibe.clone());
+            async move {
+                let listed = registry
+                    .get(&active)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                listed.contains(&format!("\"{vibe}\""))
+            }
+        })
+        .await;
+    }
     let paths: Vec<String> = vibes
         .iter()
         .map(|vibe| stack.join_for_playback(vibe, "replica-viewer", "ll_hls"))
@@ -264,8 +302,4 @@ async fn each_stream_has_one_packager_replica_and_a_lost_replica_costs_a_reload(
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(owner(&vibes[0]).contains(&(1 - lost)));
-
-    for feeder in feeders {
-        feeder.join().unwrap();
-    }
 }
