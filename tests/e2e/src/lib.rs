@@ -344,3 +344,47 @@ pub fn assert_plays_the_chirp(edge: &Edge, url: &str, suffix: &str) {
     );
     assert!(moments.windows(2).all(|pair| pair[1] > pair[0]), "in order");
 }
+
+/// The playlist through the edge once it lists `segments` whole segments.
+pub fn playlist_with(edge: &Edge, path: &str, segments: usize) -> Reply {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reply = edge.get(path);
+        let listed = String::from_utf8_lossy(&reply.body)
+            .matches("#EXTINF")
+            .count();
+        if reply.status == 200 && listed >= segments {
+            return reply;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path}: {} {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One ffmpeg publishing a 440 Hz sine (AAC-LC 48 kHz stereo, 128 kb/s, in
+/// real time, 60 s) straight into the engine as each of `vibes` (a tee; a
+/// failing output does not stop the others). SRS's on_publish hook marks
+/// each stream live in the registry.
+pub fn publish_into_engine(
+    rtmp_base_url: &str,
+    vibes: &[String],
+) -> vibes_testkit::process::TestProcess {
+    let outputs: Vec<String> = vibes
+        .iter()
+        .map(|vibe| format!("[f=flv:onfail=ignore]{rtmp_base_url}/{vibe}"))
+        .collect();
+    let mut ffmpeg = Command::new("ffmpeg");
+    ffmpeg
+        .args(["-v", "error", "-re", "-f", "lavfi"])
+        .args(["-i", "sine=frequency=440:duration=60"])
+        .args(["-c:a", "aac", "-ar", "48000", "-ac", "2", "-b:a", "128k"])
+        .args(["-map", "0:a", "-f", "tee", &outputs.join("|")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    vibes_testkit::process::TestProcess::spawn("ffmpeg", ffmpeg)
+}
