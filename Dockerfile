@@ -4,6 +4,7 @@
 #   docker build --target ingest           -t vibesflow/ingest .
 #   docker build --target session-registry -t vibesflow/session-registry .
 #   docker build --target srs-supervisor   -t vibesflow/srs-supervisor .
+#   docker build --target hls-packager     -t vibesflow/hls-packager .
 #   docker build --target edge             -t vibesflow/edge .
 #
 # Dependency caching without extra tools (the cargo-chef idea done by hand):
@@ -50,21 +51,22 @@ ENV CARGO_TERM_COLOR=never
 # 1) dependencies only (cached until a manifest or Cargo.lock changes)
 COPY --from=skeleton /skeleton/ ./
 RUN cargo build --release --locked \
-      -p gateway -p ingest -p session-registry -p srs-supervisor \
+      -p gateway -p ingest -p session-registry -p srs-supervisor -p hls-packager \
  && rm -rf target/release/.fingerprint/gateway-* target/release/.fingerprint/ingest-* \
            target/release/.fingerprint/session-registry-* target/release/.fingerprint/srs-supervisor-* \
+           target/release/.fingerprint/hls-packager-* \
            target/release/.fingerprint/vibes-* \
  && rm -rf services/*/src shared/*/src
-# 2) the real sources (only what the four binaries need; .dockerignore trims the rest)
+# 2) the real sources (only what the five binaries need; .dockerignore trims the rest)
 COPY Cargo.toml Cargo.lock ./
 COPY services ./services
 COPY shared ./shared
 RUN find services shared -name '*.rs' -exec touch {} + \
  && cargo build --release --locked \
-      -p gateway -p ingest -p session-registry -p srs-supervisor \
+      -p gateway -p ingest -p session-registry -p srs-supervisor -p hls-packager \
  && mkdir /out \
  && cp target/release/gateway target/release/ingest target/release/session-registry \
-       target/release/srs-supervisor /out/
+       target/release/srs-supervisor target/release/hls-packager /out/
 
 ########## common runtime base ##########
 FROM ${RUNTIME_IMAGE} AS runtime
@@ -107,6 +109,15 @@ COPY --from=builder /out/srs-supervisor /usr/local/bin/srs-supervisor
 # The API and the metrics port.
 EXPOSE 3003 9103
 ENTRYPOINT ["/usr/local/bin/srs-supervisor"]
+
+########## hls-packager ##########
+# LL-HLS: reads each stream's HTTP-FLV from SRS, serves fMP4 parts and
+# playlists to the edge.
+FROM runtime AS hls-packager
+COPY --from=builder /out/hls-packager /usr/local/bin/hls-packager
+# The API and the metrics port.
+EXPOSE 3004 9104
+ENTRYPOINT ["/usr/local/bin/hls-packager"]
 
 ########## ingest (carries ffmpeg) ##########
 FROM ${RUNTIME_IMAGE} AS ingest

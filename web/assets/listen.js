@@ -13,6 +13,7 @@ const LATENCY_MS = 1000;
 const REJOIN_QUIET_MS = 10000;
 const TOKEN_KEY = 'vibesflow.listener-token';
 const TRANSPORT_NAMES = { flv: 'HTTP-FLV (mpegts.js)', hls: 'HLS (hls.js)', 'native-hls': 'HLS (browser)' };
+const LOW_LATENCY_NAMES = { hls: 'LL-HLS (hls.js, low-latency mode)', 'native-hls': 'LL-HLS (browser)' };
 
 const byId = (id) => document.getElementById(id);
 const ui = {
@@ -231,7 +232,7 @@ function onPlayerEvent(event) {
   if (!session) return;
   switch (event.type) {
     case 'transport':
-      ui.transportInUse.textContent = TRANSPORT_NAMES[event.transport];
+      ui.transportInUse.textContent = (event.lowLatency && LOW_LATENCY_NAMES[event.transport]) || TRANSPORT_NAMES[event.transport];
       break;
     case 'playing':
       warn('');

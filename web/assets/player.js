@@ -1,7 +1,10 @@
 // Plays a joined stream in an <audio> element: HTTP-FLV through mpegts.js
 // (lowest latency), HLS through hls.js when FLV cannot play (no MSE live
 // streaming, a decoder error, or FLV keeps failing before it ever plays), and
-// the browser's own HLS where MSE is missing altogether (iOS Safari).
+// the browser's own HLS where MSE is missing altogether (iOS Safari). HLS is
+// the hls-packager's low-latency playlist (`playback.ll_hls`: fMP4 parts,
+// blocking reloads; hls.js in lowLatencyMode, AVPlayer natively) when the
+// join names one, else the engine's classic HLS.
 //
 // The edge answers a listener that arrives before the publisher with 502
 // (its relay got no tags from the engine within 5 s), and ends the FLV body
@@ -37,6 +40,14 @@ const HLS_CONFIG = {
   backBufferLength: 30,
 };
 
+// LL-HLS: hls.js follows the parts with blocking playlist reloads and
+// starts PART-HOLD-BACK (3 parts, ~0.8 s) behind the live edge.
+const LL_HLS_CONFIG = {
+  lowLatencyMode: true,
+  enableWorker: true,
+  backBufferLength: 30,
+};
+
 function flvPlayable() {
   return Boolean(globalThis.mpegts?.getFeatureList?.().mseLivePlayback);
 }
@@ -56,7 +67,7 @@ export function playableTransports(audio) {
 
 export class LivePlayer {
   /**
-   * `playback`: `{flv, hls}` from a join. `preferred`: 'auto', 'flv' or 'hls'.
+   * `playback`: `{flv, hls, ll_hls}` from a join. `preferred`: 'auto', 'flv' or 'hls'.
    * `onEvent({type, …})`: `transport`, `playing`, `buffering`,
    * `needs-gesture`, `reconnecting`, `fallback`, `refused` (with `status`),
    * `unsupported`.
@@ -92,7 +103,7 @@ export class LivePlayer {
     }
     this.transport = transport;
     this.failures = 0;
-    this.onEvent({ type: 'transport', transport });
+    this.onEvent({ type: 'transport', transport, lowLatency: transport !== 'flv' && Boolean(this.playback.ll_hls) });
     this.open();
   }
 
@@ -169,20 +180,21 @@ export class LivePlayer {
 
   openHlsJs() {
     const { Hls } = globalThis;
-    const hls = new Hls(HLS_CONFIG);
+    const lowLatency = Boolean(this.playback.ll_hls);
+    const hls = new Hls(lowLatency ? LL_HLS_CONFIG : HLS_CONFIG);
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (!data.fatal) return;
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
       else this.interrupted(data.response?.code);
     });
     hls.on(Hls.Events.MANIFEST_PARSED, () => this.play());
-    hls.loadSource(this.playback.hls);
+    hls.loadSource(lowLatency ? this.playback.ll_hls : this.playback.hls);
     hls.attachMedia(this.audio);
     this.hls = hls;
   }
 
   openNativeHls() {
-    this.audio.src = this.playback.hls;
+    this.audio.src = this.playback.ll_hls ?? this.playback.hls;
     this.audio.onerror = () => this.interrupted();
     this.play();
   }

@@ -155,7 +155,7 @@ test('the pages in headless Chromium', async (t) => {
 
   let flvPage;
   let hlsPage;
-  await t.test('a listener plays HTTP-FLV for 5 s without a stall; on a phone whose FLV stays empty, HLS takes over', async () => {
+  await t.test('a listener plays HTTP-FLV for 5 s without a stall; on a phone whose FLV stays empty, LL-HLS takes over and plays 6 s without a stall', async () => {
     flvPage = await openPage('listener', `/listen.html#token=${flvToken}`);
     hlsPage = await openPage('phone', `/listen.html#token=${hlsToken}`, PHONE);
     // A phone whose FLV never carries audio (an empty body, every time): the
@@ -195,18 +195,46 @@ test('the pages in headless Chromium', async (t) => {
       assert.equal(await text(flvPage, '#transport-in-use'), 'HTTP-FLV (mpegts.js)');
       assert.match(await text(flvPage, '#latency'), /^\d+\.\d s$/);
     };
+    // The fallback is the packager's LL-HLS, played by hls.js in
+    // lowLatencyMode: 6 s through the edge without a stall.
+    let llRequests = 0;
+    let blockingReloads = 0;
+    hlsPage.on('request', (request) => {
+      if (/\/index\.ll\.m3u8(\?|$)/.test(request.url())) llRequests += 1;
+      // Only hls.js in lowLatencyMode sends delivery directives.
+      if (/\/index\.ll\.m3u8\?.*_HLS_msn=\d+/.test(request.url())) blockingReloads += 1;
+    });
     const playHls = async () => {
+      await watchMedia(hlsPage);
       const joinedAt = Date.now();
       await joinFromList(hlsPage);
-      await eventually('HLS playback starts', async () => (await mediaState(hlsPage)).currentTime > 0.3, 30000);
-      console.log(`HLS: join → playing in ${Date.now() - joinedAt} ms`);
+      await eventually('LL-HLS playback starts', async () => (await mediaState(hlsPage)).currentTime > 0.3, 30000);
+      console.log(`LL-HLS: join → playing in ${Date.now() - joinedAt} ms`);
       const start = await mediaState(hlsPage);
-      await eventually('HLS currentTime advances 2 s', async () => {
-        return (await mediaState(hlsPage)).currentTime - start.currentTime >= 2;
-      });
-      console.log(`HLS: delay behind live shown: ${await text(hlsPage, '#latency')}`);
+      const samples = [start.currentTime];
+      const end = await eventually(
+        'LL-HLS currentTime advances 6 s',
+        async () => {
+          const now = await mediaState(hlsPage);
+          samples.push(now.currentTime);
+          return now.currentTime - start.currentTime >= 6 ? now : null;
+        },
+        20000,
+      );
+      console.log(
+        `LL-HLS: currentTime ${start.currentTime.toFixed(2)} → ${end.currentTime.toFixed(2)} s, ` +
+          `delay behind live shown: ${await text(hlsPage, '#latency')}, ` +
+          `${blockingReloads} blocking reloads of ${llRequests} playlist requests`,
+      );
       assert.ok(emptyFlvAnswers >= 4, `FLV was tried ${emptyFlvAnswers} times before falling back`);
-      assert.equal(await text(hlsPage, '#transport-in-use'), 'HLS (hls.js)');
+      assert.equal(await text(hlsPage, '#transport-in-use'), 'LL-HLS (hls.js, low-latency mode)');
+      assert.deepEqual(samples, [...samples].sort((a, b) => a - b), 'currentTime never went back (no restart)');
+      assert.equal(end.stalled - start.stalled, 0, 'no stalled event while playing');
+      assert.equal(end.waiting - start.waiting, 0, 'no waiting (buffer underrun) event while playing');
+      assert.equal(end.paused, false);
+      // Blocking reloads: hls.js asks for the next part, so it reloads the
+      // playlist about once per part (256 ms), far more than once a second.
+      assert.ok(blockingReloads >= 10, `${blockingReloads} blocking reloads of ${llRequests} in 6 s`);
     };
     await Promise.all([playFlv(), playHls()]);
   });

@@ -1,8 +1,9 @@
 //! Playback URLs and the tokens inside them.
 //!
 //! A listener's URLs put the token in the path, before the engine's own path:
-//! `/live/<token>/<vibe>.flv` and `/live/<token>/<vibe>/<vibe>.m3u8`. HLS
-//! segment URLs are relative to the playlist, so they carry the token too.
+//! `/live/<token>/<vibe>.flv`, `/live/<token>/<vibe>/<vibe>.m3u8` and the
+//! hls-packager's `/live/<token>/<vibe>/index.ll.m3u8`. HLS media URLs are
+//! relative to their playlist, so they carry the token too.
 //! The edge parses a media URL once and asks with exactly the token and the
 //! stream it will serve (it never forwards the path for a second parse here),
 //! then strips the token before asking the engine.
@@ -71,6 +72,7 @@ fn urls(prefix: &str, vibe: &VibeId) -> PlaybackUrls {
     PlaybackUrls {
         flv: format!("{prefix}/{vibe}.flv"),
         hls: format!("{prefix}/{vibe}/{vibe}.m3u8"),
+        ll_hls: format!("{prefix}/{vibe}/index.ll.m3u8"),
     }
 }
 
@@ -96,6 +98,9 @@ mod tests {
         let token = flv_path.split('/').nth(2).unwrap();
         assert_eq!(flv_path, format!("/live/{token}/v1.flv"));
         assert!(urls.hls.ends_with(&format!("/live/{token}/v1/v1.m3u8")));
+        assert!(urls
+            .ll_hls
+            .ends_with(&format!("/live/{token}/v1/index.ll.m3u8")));
 
         assert_eq!(
             playback.authorize(token, "v1"),
@@ -138,5 +143,9 @@ mod tests {
         let urls = playback().public_urls(&VibeId::parse("v1").unwrap());
         assert_eq!(urls.flv, "https://edge.example:8443/live/v1.flv");
         assert_eq!(urls.hls, "https://edge.example:8443/live/v1/v1.m3u8");
+        assert_eq!(
+            urls.ll_hls,
+            "https://edge.example:8443/live/v1/index.ll.m3u8"
+        );
     }
 }

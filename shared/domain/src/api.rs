@@ -32,6 +32,9 @@ pub struct PlaybackUrls {
     pub flv: String,
     /// HLS playlist: 2–6 s latency, plays everywhere.
     pub hls: String,
+    /// Low-latency HLS (fMP4 parts, blocking playlist reload): 1–2 s behind
+    /// live in an LL-HLS player (hls.js `lowLatencyMode`, iOS's AVPlayer).
+    pub ll_hls: String,
 }
 
 /// `POST /stream/{vibeId}/leave`.

@@ -28,11 +28,14 @@ pub struct EdgeUpstreams {
     pub engine_hls_port: u16,
     /// srs-supervisor, for the read-only `/api/v1/*` stats routes.
     pub supervisor_port: u16,
+    /// The hls-packager (LL-HLS); more replicas through `HLS_PACKAGER_ADDR`
+    /// in the extra variables.
+    pub hls_packager_port: u16,
 }
 
 impl EdgeUpstreams {
     /// The `*_ADDR` settings of the edge template, all on loopback.
-    fn addresses(&self) -> [(&'static str, String); 5] {
+    fn addresses(&self) -> [(&'static str, String); 6] {
         let loopback = |port: u16| format!("127.0.0.1:{port}");
         [
             ("GATEWAY_ADDR", loopback(self.gateway_port)),
@@ -40,6 +43,7 @@ impl EdgeUpstreams {
             ("ENGINE_FLV_ADDR", loopback(self.engine_flv_port)),
             ("ENGINE_HLS_ADDR", loopback(self.engine_hls_port)),
             ("SUPERVISOR_ADDR", loopback(self.supervisor_port)),
+            ("HLS_PACKAGER_ADDR", loopback(self.hls_packager_port)),
         ]
     }
 }

@@ -55,6 +55,12 @@ impl HttpService {
         self.metrics_port
     }
 
+    /// Stops the API server as a signal would (tests stop one replica of
+    /// several); `run_until_stopped` then returns.
+    pub fn stop_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until SIGTERM or SIGINT, then drains in-flight requests; the
     /// metrics stay up until the API has drained.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

@@ -1,13 +1,16 @@
 //! Starts the whole stack the way production runs it, on free loopback ports:
-//! Redis, SRS (through srs-supervisor), the four services and nginx.
+//! Redis, SRS (through srs-supervisor), the five services and nginx.
 //! The services run in-process, each on its own port-0 listeners (API and
 //! metrics); everything else is a real child process.
 
 use gateway::startup::Listeners;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
+use vibes_testkit::chirp::chirp_pcm;
 use vibes_testkit::edge::{Edge, EdgeUpstreams, Reply};
+use vibes_testkit::tokens::creator_bearer;
 
 /// The registry's playback token key in the test stack, so tests can forge
 /// (for instance already expired) tokens. Made with `openssl rand -base64 48`:
@@ -33,6 +36,9 @@ pub struct Stack {
     pub engine_http_port: u16,
     /// SRS's own HTTP API (internal: clients, kicks).
     pub engine_api_url: String,
+    /// The hls-packager's API (behind the edge) and its `/metrics`.
+    pub hls_packager_url: String,
+    pub hls_packager_metrics: String,
     runtime_dir: TempDir,
 }
 
@@ -70,6 +76,7 @@ impl Stack {
         let (registry_listeners, registry_port) = loopback_listeners();
         let (gateway_listeners, gateway_port) = loopback_listeners();
         let (supervisor_listeners, supervisor_port) = loopback_listeners();
+        let (packager_listeners, packager_port) = loopback_listeners();
 
         let mut supervisor_settings = srs_supervisor::configuration::load().expect("settings");
         let engine = &mut supervisor_settings.engine;
@@ -96,9 +103,19 @@ impl Stack {
                 engine_flv_port: engine.http_port,
                 engine_hls_port: engine.http_port,
                 supervisor_port,
+                hls_packager_port: packager_port,
             },
             edge_env,
         );
+
+        let mut packager_settings = hls_packager::configuration::load().expect("settings");
+        packager_settings.engine.flv_base_url = format!("http://127.0.0.1:{}", engine.http_port);
+        packager_settings.engine.relay_key = vibes_testkit::edge::EDGE_RELAY_KEY.to_owned().into();
+        let packager =
+            hls_packager::startup::Application::build_on(packager_listeners, packager_settings)
+                .expect("hls-packager");
+        let hls_packager_metrics = format!("http://127.0.0.1:{}", packager.metrics_port());
+        tokio::spawn(packager.run_until_stopped());
 
         let mut registry_settings = session_registry::configuration::load().expect("settings");
         registry_settings.redis.url = vibes_testkit::redis_server::redis_url();
@@ -152,6 +169,8 @@ impl Stack {
             rtmp_base_url,
             engine_http_port: engine.http_port,
             engine_api_url: format!("http://127.0.0.1:{}", engine.api_port),
+            hls_packager_url: format!("http://127.0.0.1:{packager_port}"),
+            hls_packager_metrics,
             runtime_dir,
         }
     }
@@ -228,4 +247,166 @@ impl Stack {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+}
+
+/// POSTs one second of chirp per second through the edge (`lead` ahead of
+/// the real-time writer), from a thread of its own; returns when each second
+/// was sent, relative to the first POST.
+pub fn feed_chirp(
+    edge: &Edge,
+    vibe: &str,
+    seconds: usize,
+    lead: Duration,
+) -> std::thread::JoinHandle<Vec<Duration>> {
+    let url = edge.url(&format!("/stream/{vibe}/audio"));
+    let certificate = edge.certificate.clone();
+    let authorization = format!("Authorization: {}", creator_bearer(vibe));
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut sent_at = Vec::new();
+        for second in 0..seconds {
+            let due = (started + Duration::from_secs(second as u64)).checked_sub(lead);
+            if let Some(wait) = due.and_then(|due| due.checked_duration_since(Instant::now())) {
+                std::thread::sleep(wait);
+            }
+            sent_at.push(started.elapsed());
+            let mut curl = Command::new("curl")
+                .args([
+                    "-sS",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--data-binary",
+                    "@-",
+                ])
+                .args([
+                    "-H",
+                    &authorization,
+                    "-H",
+                    "Content-Type: application/octet-stream",
+                ])
+                .arg("--cacert")
+                .arg(&certificate)
+                .arg(&url)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("curl runs");
+            use std::io::Write;
+            curl.stdin
+                .take()
+                .unwrap()
+                .write_all(&chirp_pcm(second, 1))
+                .unwrap();
+            let output = curl.wait_with_output().unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&output.stdout),
+                "202",
+                "second {second}"
+            );
+        }
+        sent_at
+    })
+}
+
+/// ffmpeg or ffprobe reading an HTTPS URL of the edge, trusting its dev CA.
+pub fn ffmpeg_over_edge(tool: &str, edge: &Edge) -> Command {
+    let mut command = Command::new(tool);
+    command
+        .args(["-v", "error", "-tls_verify", "1", "-ca_file"])
+        .arg(&edge.certificate);
+    command
+}
+
+/// ffprobe reads `url` (a playlist through the edge) as AAC-LC 48 kHz
+/// stereo, and 3 s of it copied into a `suffix` file decode as the
+/// creator's chirp (`feed_chirp`), in order.
+pub fn assert_plays_the_chirp(edge: &Edge, url: &str, suffix: &str) {
+    let probe = ffmpeg_over_edge("ffprobe", edge)
+        .args(["-select_streams", "a:0", "-show_streams", "-of", "json"])
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        probe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    let probed: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
+    let audio = &probed["streams"][0];
+    assert_eq!(
+        (
+            audio["codec_name"].as_str(),
+            audio["profile"].as_str(),
+            audio["sample_rate"].as_str(),
+            audio["channels"].as_u64()
+        ),
+        (Some("aac"), Some("LC"), Some("48000"), Some(2)),
+        "{probed}"
+    );
+    let capture = tempfile::Builder::new().suffix(suffix).tempfile().unwrap();
+    let copied = ffmpeg_over_edge("ffmpeg", edge)
+        .arg("-i")
+        .arg(url)
+        .args(["-map", "0:a", "-t", "3", "-c", "copy", "-y"])
+        .arg(capture.path())
+        .output()
+        .unwrap();
+    assert!(
+        copied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    let moments = vibes_testkit::chirp::stream_moments(capture.path());
+    assert!(
+        moments.len() >= 50,
+        "≥ 2.5 s of the chirp decoded: {} windows",
+        moments.len()
+    );
+    assert!(moments.windows(2).all(|pair| pair[1] > pair[0]), "in order");
+}
+
+/// The playlist through the edge once it lists `segments` whole segments.
+pub fn playlist_with(edge: &Edge, path: &str, segments: usize) -> Reply {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reply = edge.get(path);
+        let listed = String::from_utf8_lossy(&reply.body)
+            .matches("#EXTINF")
+            .count();
+        if reply.status == 200 && listed >= segments {
+            return reply;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path}: {} {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One ffmpeg publishing a 440 Hz sine (AAC-LC 48 kHz stereo, 128 kb/s, in
+/// real time, 60 s) straight into the engine as each of `vibes` (a tee; a
+/// failing output does not stop the others). SRS's on_publish hook marks
+/// each stream live in the registry.
+pub fn publish_into_engine(
+    rtmp_base_url: &str,
+    vibes: &[String],
+) -> vibes_testkit::process::TestProcess {
+    let outputs: Vec<String> = vibes
+        .iter()
+        .map(|vibe| format!("[f=flv:onfail=ignore]{rtmp_base_url}/{vibe}"))
+        .collect();
+    let mut ffmpeg = Command::new("ffmpeg");
+    ffmpeg
+        .args(["-v", "error", "-re", "-f", "lavfi"])
+        .args(["-i", "sine=frequency=440:duration=60"])
+        .args(["-c:a", "aac", "-ar", "48000", "-ac", "2", "-b:a", "128k"])
+        .args(["-map", "0:a", "-f", "tee", &outputs.join("|")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    vibes_testkit::process::TestProcess::spawn("ffmpeg", ffmpeg)
 }

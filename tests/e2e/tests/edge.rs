@@ -279,6 +279,7 @@ fn edge_in_front_of(runtime: &Path, env: &[(&str, &str)], stubs: Upstreams) -> (
             engine_flv_port: stubs.engine.port,
             engine_hls_port: stubs.engine.port,
             supervisor_port: stubs.supervisor.port,
+            hls_packager_port: stubs.engine.port,
         },
         env,
     );
@@ -390,6 +391,7 @@ fn render(runtime: &Path, env: &[(&str, &str)]) -> std::process::Output {
         "ENGINE_FLV_ADDR",
         "ENGINE_HLS_ADDR",
         "SUPERVISOR_ADDR",
+        "HLS_PACKAGER_ADDR",
     ] {
         render.env(name, "127.0.0.1:9");
     }
@@ -416,6 +418,8 @@ fn the_rendered_config_passes_nginx_t_in_every_variant() {
         &[
             ("EDGE_OCSP_STAPLING_FILE", "/dev/null"),
             ("EDGE_API_RATE", "5r/s"),
+            // Two packager replicas, the streams hashed over them.
+            ("HLS_PACKAGER_ADDR", "127.0.0.1:9 localhost:10"),
         ],
     ];
     for env in variants {
@@ -493,6 +497,14 @@ fn the_rendered_config_passes_nginx_t_in_every_variant() {
         let rendered = render(runtime.path(), &[("EDGE_RELAY_KEY", key)]);
         assert!(!rendered.status.success(), "relay key {key:?} accepted");
         assert!(String::from_utf8_lossy(&rendered.stderr).contains("EDGE_RELAY_KEY"));
+    }
+    // Packager replicas are host:port each; anything else would reach the
+    // upstream block as nginx syntax.
+    for addresses in ["", " ", "127.0.0.1", "a:1; server evil:2", "a:1 b"] {
+        let runtime = tempfile::tempdir().unwrap();
+        let rendered = render(runtime.path(), &[("HLS_PACKAGER_ADDR", addresses)]);
+        assert!(!rendered.status.success(), "{addresses:?} accepted");
+        assert!(String::from_utf8_lossy(&rendered.stderr).contains("HLS_PACKAGER_ADDR"));
     }
 }
 
@@ -1326,6 +1338,7 @@ impl Pki {
                 engine_flv_port: dead,
                 engine_hls_port: dead,
                 supervisor_port: dead,
+                hls_packager_port: dead,
             },
             &all,
         )

@@ -4,70 +4,11 @@
 //! cannot see it), what players see when the creator ends the stream, and the
 //! engine's real HLS latency from POST to a playable segment, measured.
 
-use serde_json::Value;
-use std::process::{Command, Stdio};
-use std::thread::JoinHandle;
+use std::process::Command;
 use std::time::{Duration, Instant};
-use vibes_e2e::Stack;
-use vibes_testkit::chirp::{chirp_pcm, stream_moments};
+use vibes_e2e::{feed_chirp as feed, Stack};
+use vibes_testkit::chirp::stream_moments;
 use vibes_testkit::edge::{Edge, Reply};
-use vibes_testkit::tokens::creator_bearer;
-
-/// POSTs one second of chirp per second through the edge (`lead` ahead of
-/// the real-time writer), from a thread of its own; returns when each second
-/// was sent, relative to the first POST.
-fn feed(edge: &Edge, vibe: &str, seconds: usize, lead: Duration) -> JoinHandle<Vec<Duration>> {
-    let url = edge.url(&format!("/stream/{vibe}/audio"));
-    let certificate = edge.certificate.clone();
-    let authorization = format!("Authorization: {}", creator_bearer(vibe));
-    std::thread::spawn(move || {
-        let started = Instant::now();
-        let mut sent_at = Vec::new();
-        for second in 0..seconds {
-            let due = (started + Duration::from_secs(second as u64)).checked_sub(lead);
-            if let Some(wait) = due.and_then(|due| due.checked_duration_since(Instant::now())) {
-                std::thread::sleep(wait);
-            }
-            sent_at.push(started.elapsed());
-            let mut curl = Command::new("curl")
-                .args([
-                    "-sS",
-                    "-o",
-                    "/dev/null",
-                    "-w",
-                    "%{http_code}",
-                    "--data-binary",
-                    "@-",
-                ])
-                .args([
-                    "-H",
-                    &authorization,
-                    "-H",
-                    "Content-Type: application/octet-stream",
-                ])
-                .arg("--cacert")
-                .arg(&certificate)
-                .arg(&url)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("curl runs");
-            use std::io::Write;
-            curl.stdin
-                .take()
-                .unwrap()
-                .write_all(&chirp_pcm(second, 1))
-                .unwrap();
-            let output = curl.wait_with_output().unwrap();
-            assert_eq!(
-                String::from_utf8_lossy(&output.stdout),
-                "202",
-                "second {second}"
-            );
-        }
-        sent_at
-    })
-}
 
 fn segments(playlist: &Reply) -> Vec<String> {
     String::from_utf8_lossy(&playlist.body)
@@ -105,15 +46,6 @@ fn problem_code(reply: &Reply) -> String {
     reply.json()["code"].as_str().unwrap().to_owned()
 }
 
-/// ffmpeg/ffprobe reading an HTTPS URL of the edge, trusting its dev CA.
-fn ffmpeg_over_edge(tool: &str, edge: &Edge) -> Command {
-    let mut command = Command::new(tool);
-    command
-        .args(["-v", "error", "-tls_verify", "1", "-ca_file"])
-        .arg(&edge.certificate);
-    command
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hls_plays_through_the_edge_and_its_viewer_is_counted_from_leases() {
     let stack = Stack::start().await;
@@ -126,50 +58,9 @@ async fn hls_plays_through_the_edge_and_its_viewer_is_counted_from_leases() {
     first_listed_segment(edge, &playlist_path, Duration::from_secs(20));
     let hls_url = edge.url(&playlist_path);
 
-    // ffprobe plays the playlist URL from the join, through the edge.
-    let probe = ffmpeg_over_edge("ffprobe", edge)
-        .args(["-select_streams", "a:0", "-show_streams", "-of", "json"])
-        .arg(&hls_url)
-        .output()
-        .unwrap();
-    assert!(
-        probe.status.success(),
-        "{}",
-        String::from_utf8_lossy(&probe.stderr)
-    );
-    let probed: Value = serde_json::from_slice(&probe.stdout).unwrap();
-    let audio = &probed["streams"][0];
-    assert_eq!(
-        (
-            audio["codec_name"].as_str(),
-            audio["profile"].as_str(),
-            audio["sample_rate"].as_str(),
-            audio["channels"].as_u64()
-        ),
-        (Some("aac"), Some("LC"), Some("48000"), Some(2)),
-        "{probed}"
-    );
-    // And the audio decodes as the creator's chirp, in order.
-    let capture = tempfile::Builder::new().suffix(".ts").tempfile().unwrap();
-    let copied = ffmpeg_over_edge("ffmpeg", edge)
-        .arg("-i")
-        .arg(&hls_url)
-        .args(["-map", "0:a", "-t", "3", "-c", "copy", "-y"])
-        .arg(capture.path())
-        .output()
-        .unwrap();
-    assert!(
-        copied.status.success(),
-        "{}",
-        String::from_utf8_lossy(&copied.stderr)
-    );
-    let moments = stream_moments(capture.path());
-    assert!(
-        moments.len() >= 50,
-        "≥ 2.5 s of the chirp decoded: {} windows",
-        moments.len()
-    );
-    assert!(moments.windows(2).all(|pair| pair[1] > pair[0]), "in order");
+    // ffprobe plays the playlist URL from the join, through the edge, and
+    // ffmpeg decodes the creator's chirp from it, in order.
+    vibes_e2e::assert_plays_the_chirp(edge, &hls_url, ".ts");
 
     // A segment without a token, or with another stream's token, is refused.
     // SRS keeps a 6 s window of 1 s segments: take one listed now.

@@ -6,7 +6,8 @@
 //! (a seated participant, another seated participant), of B, of a
 //! participant who left A, and an expired one. Every probe is a URL that
 //! names B (or a stream that does not exist) behind an A token in some
-//! encoding: percent-encoded separators and dots in either case, double
+//! encoding (FLV, the engine's HLS and the packager's LL-HLS URLs alike):
+//! percent-encoded separators and dots in either case, double
 //! encoding, dot and empty segments, `;` parameters, backslashes, unicode
 //! look-alikes, overlong paths; plus the canonical URLs of each token. Two
 //! things must hold for every probe: no answer carries media of a stream its
@@ -197,6 +198,11 @@ fn hostile_paths(token: &str, a: &str, b: &str, made_up: &str) -> Vec<Vec<u8>> {
                 format!("/live/{token}/{a}/{dot}{dot}{sep}{target}/0.ts"),
                 format!("/live/{token}{sep}{target}.flv"),
                 format!("/live/{token}/{a}{sep}..{sep}{made_up}.flv"),
+                // The hls-packager's LL-HLS playlists and media.
+                format!("/live/{token}/{a}{sep}..{sep}{target}/index.ll.m3u8"),
+                format!("/live/{token}/{a}/{dot}{dot}{sep}{target}/index.classic.m3u8"),
+                format!("/live/{token}/{a}/..{sep}{target}/init-0a1b2c3d.mp4"),
+                format!("/live/{token}/{a}{sep}{dot}{dot}{sep}{made_up}/index.ll.m3u8"),
             ]);
         }
     }
@@ -211,6 +217,12 @@ fn hostile_paths(token: &str, a: &str, b: &str, made_up: &str) -> Vec<Vec<u8>> {
             format!("/live/./{token}/{target}.flv"),
             format!("/live/{token}/{target}.flv/"),
             format!("/live/{token}/{target}/./{target}.m3u8"),
+            format!("/live/{token}/{a}/../{target}/index.ll.m3u8"),
+            format!("/live/{token}/{target}/./index.ll.m3u8"),
+            format!("/live/{token}//{target}/index.ll.m3u8"),
+            format!("/live/{token}/{target}/index%2Ell.m3u8"),
+            format!("/live/{token}/{target}/index.ll.m3u8;x=1"),
+            format!("/live/{token}/{a}/../{target}/part-0a1b2c3d-1-0.m4s"),
             // Parameters and mixed encodings.
             format!("/live/{token}/{target}.flv;jsessionid=1"),
             format!("/live/{token};x=1/{target}.flv"),
@@ -365,8 +377,52 @@ async fn a_token_plays_only_its_own_stream_whatever_the_url() {
         (200, Heard::A)
     );
 
+    // The LL-HLS playlist (hls-packager) of A's token: A's audio.
+    let ll_playlist = probe(
+        &stack.edge,
+        format!("/live/{a_other}/{a}/index.ll.m3u8").as_bytes(),
+        8.0,
+        None,
+    );
+    assert_eq!(
+        ll_playlist.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&ll_playlist.body)
+    );
+    let ll_text = String::from_utf8_lossy(&ll_playlist.body).into_owned();
+    let ll_attribute = |tag: &str| -> String {
+        let line = ll_text.lines().rfind(|line| line.starts_with(tag)).unwrap();
+        let uri = line.split("URI=\"").nth(1).unwrap();
+        uri.split('"').next().unwrap().to_owned()
+    };
+    let (ll_init, ll_part) = (ll_attribute("#EXT-X-MAP:"), ll_attribute("#EXT-X-PART:"));
+    let mut ll_media = probe(
+        &stack.edge,
+        format!("/live/{a_other}/{a}/{ll_init}").as_bytes(),
+        3.0,
+        None,
+    )
+    .body;
+    let part = probe(
+        &stack.edge,
+        format!("/live/{a_other}/{a}/{ll_part}").as_bytes(),
+        3.0,
+        None,
+    );
+    assert_eq!(part.status, 200);
+    ll_media.extend_from_slice(&part.body);
+    assert_eq!(heard(&ll_media), Heard::A, "A's LL-HLS part is A's audio");
+
     // Canonical URLs of another stream, or of a seat that is gone: refused.
     for (path, expected) in [
+        (format!("/live/{a_token}/{b}/index.ll.m3u8"), 401),
+        (format!("/live/{a_token}/{b}/index.classic.m3u8"), 401),
+        (format!("/live/{a_token}/{b}/{ll_part}"), 401),
+        (format!("/live/{a_token}/{made_up}/index.ll.m3u8"), 401),
+        (format!("/live/{b_token}/{a}/{ll_init}"), 401),
+        (format!("/live/{left}/{a}/index.ll.m3u8"), 403),
+        (format!("/live/{left}/{a}/{ll_part}"), 403),
         (format!("/live/{a_token}/{b}.flv"), 401),
         (format!("/live/{a_token}/{b}/{b}.m3u8"), 401),
         (format!("/live/{a_token}/{b}/{segment}"), 401),
@@ -439,6 +495,14 @@ async fn a_token_plays_only_its_own_stream_whatever_the_url() {
         refused_as_not_canonical * 10 >= hostile.len() * 9,
         "{refused_as_not_canonical}"
     );
+    // The packager packaged A (its own listener asked) and nothing else.
+    let packaged = vibes_testkit::http::metric(
+        &stack.hls_packager_metrics,
+        "vibes_hls_packager_starts_total",
+        &[],
+    )
+    .await;
+    assert_eq!(packaged, 1.0, "only A was ever packaged");
     // The only relay the edge ever opened is A's, for its own listener.
     assert_eq!(engine_players(&stack, &[&b, &made_up]).await, [0, 0]);
     assert!(edge_relays(&stack).await <= 1.0);

@@ -13,7 +13,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 use vibes_domain::{ParticipantId, VibeId};
 use vibes_e2e::{Stack, PLAYBACK_TOKEN_SECRET};
-use vibes_testkit::process::TestProcess;
 
 const STREAMS: usize = 300;
 const PUBLISHED: usize = 10;
@@ -56,28 +55,7 @@ async fn one_worker_relays_more_than_256_live_streams() {
 
     // One encoder copies its AAC to the first 10 streams (SRS's on_publish
     // hook marks them live); the rest are registered.
-    let outputs: Vec<String> = vibes[..PUBLISHED]
-        .iter()
-        .map(|vibe| format!("[f=flv:onfail=ignore]{}/{vibe}", stack.rtmp_base_url))
-        .collect();
-    let mut ffmpeg = Command::new("ffmpeg");
-    ffmpeg
-        .args([
-            "-v",
-            "error",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:duration=60",
-        ])
-        .args([
-            "-c:a", "aac", "-ar", "48000", "-ac", "2", "-b:a", "128k", "-map", "0:a",
-        ])
-        .args(["-f", "tee", &outputs.join("|")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let _publisher = TestProcess::spawn("ffmpeg", ffmpeg);
+    let _publisher = vibes_e2e::publish_into_engine(&stack.rtmp_base_url, &vibes[..PUBLISHED]);
     for vibe in &vibes[PUBLISHED..] {
         register(&stack.registry_url, vibe).await;
     }

@@ -55,9 +55,9 @@ impl Decoder {
 mod tests {
     use super::*;
     use crate::click::{ClickDetector, ClickMatcher, ClickTrack};
-    use crate::flv::{AacPacket, FlvReader};
     use std::process::{Command, Stdio};
     use std::time::Duration;
+    use vibes_flv::{AacPacket, FlvReader};
 
     /// The click track encoded by ffmpeg exactly as ingest encodes, into FLV.
     fn encoded_flv(track: &ClickTrack) -> Vec<u8> {

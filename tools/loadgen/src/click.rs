@@ -164,6 +164,32 @@ impl HandOvers {
         let at = self.at.lock().expect("hand-over log");
         at.iter().filter(|at| at.is_some()).count() as u64
     }
+
+    /// For readers' `(click, noted, playable)` moments: the time from each
+    /// click's hand-over to `playable` and to `noted` (0 if before it), for
+    /// the clicks that were handed over before they were playable; and how
+    /// many were not (never sent, or playable before sent: matching went wrong).
+    pub fn since_hand_over(&self, moments: &[(u64, Instant, Instant)]) -> SinceHandOver {
+        let mut since = SinceHandOver::default();
+        for (click, noted, playable) in moments {
+            match self.of(*click) {
+                Some(sent) if *playable >= sent => {
+                    since.playable.push(*playable - sent);
+                    since.noted.push(noted.saturating_duration_since(sent));
+                }
+                _ => since.mismatched += 1,
+            }
+        }
+        since
+    }
+}
+
+/// See [`HandOvers::since_hand_over`].
+#[derive(Default)]
+pub struct SinceHandOver {
+    pub playable: Vec<Duration>,
+    pub noted: Vec<Duration>,
+    pub mismatched: u64,
 }
 
 /// Finds click onsets in decoded audio, as frame positions counted from the

@@ -35,3 +35,20 @@ pub fn edge(
         .resolve(&host, SocketAddr::from(([127, 0, 0, 1], port)))
         .build()?)
 }
+
+/// The whole body of a 200 answer to GET `url` within `limit`; `None` for
+/// any other answer, an error or a timeout (a poll that found nothing).
+pub async fn body_of_ok(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    limit: Duration,
+) -> Option<bytes::Bytes> {
+    let request = async {
+        let response = client.get(url.clone()).send().await.ok()?;
+        if response.status() != 200 {
+            return None;
+        }
+        response.bytes().await.ok()
+    };
+    tokio::time::timeout(limit, request).await.ok().flatten()
+}

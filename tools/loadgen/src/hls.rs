@@ -4,7 +4,10 @@
 //! from SRS's HTTP port (no edge; SRS serves HLS files without hooks). And
 //! POST → heard: the edge's own listen page in headless Chromium, playing
 //! the same stream through hls.js with the web player's settings
-//! ([`crate::browser`]).
+//! ([`crate::browser`]). And "LL-HLS via edge": a reader that follows the
+//! hls-packager's low-latency playlist as RFC 8216bis says
+//! ([`crate::ll_hls`]: blocking reloads, PART-HOLD-BACK from live), in the
+//! same run.
 //!
 //! One stream carries a click track (a 2 ms burst every 200 ms in silence),
 //! POSTed through the edge in real time; a click's nominal time is the start
@@ -21,6 +24,7 @@ use crate::args::Arguments;
 use crate::browser::{self, BrowserEar, BrowserReport};
 use crate::click::{self, ClickDetector, ClickMatcher, ClickTrack, HandOvers, SPACING};
 use crate::edge::{self, Creator, Posting};
+use crate::ll_hls::{LowLatencyReader, LowLatencyReport};
 use crate::percentiles::{nearest_rank, Percentiles};
 use crate::playlist::{self, Segment};
 use crate::tokens::Minter;
@@ -33,7 +37,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
-use tokio::time::{interval, sleep, timeout, Instant, MissedTickBehavior};
+use tokio::time::{interval, sleep, Instant, MissedTickBehavior};
 
 const POLL: Duration = Duration::from_millis(100);
 const GOAL: Duration = Duration::from_secs(6);
@@ -60,7 +64,7 @@ const SEGMENT_ROWS: usize = 8;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const SEGMENT_TRIES: u32 = 3;
 /// Samples per channel in one AAC frame.
-const AAC_FRAME: u64 = 1024;
+pub(crate) const AAC_FRAME: u64 = 1024;
 
 /// What one reader saw of one segment.
 #[derive(Debug, Clone, Serialize)]
@@ -246,14 +250,7 @@ impl Reader {
 
     /// The whole body of a 200 answer.
     async fn get(&self, url: &Url) -> Option<bytes::Bytes> {
-        let request = async {
-            let response = self.client.get(url.clone()).send().await.ok()?;
-            if response.status() != 200 {
-                return None;
-            }
-            response.bytes().await.ok()
-        };
-        timeout(REQUEST_TIMEOUT, request).await.ok().flatten()
+        crate::clients::body_of_ok(&self.client, url, REQUEST_TIMEOUT).await
     }
 }
 
@@ -302,16 +299,8 @@ struct PathReport {
 
 impl PathReport {
     fn of(path: String, reading: &Reading, hand_overs: &HandOvers) -> Self {
-        let (mut latencies, mut listed, mut mismatched) = (Vec::new(), Vec::new(), 0);
-        for (click, listed_at, playable) in &reading.heard {
-            match hand_overs.of(*click) {
-                Some(sent) if *playable >= sent => {
-                    latencies.push(*playable - sent);
-                    listed.push(listed_at.saturating_duration_since(sent));
-                }
-                _ => mismatched += 1,
-            }
-        }
+        let since = hand_overs.since_hand_over(&reading.heard);
+        let (latencies, listed, mismatched) = (since.playable, since.noted, since.mismatched);
         Self {
             path,
             clicks_sent: hand_overs.sent(),
@@ -348,6 +337,8 @@ struct Report {
     edge: PathReport,
     direct: PathReport,
     browser: BrowserReport,
+    /// The hls-packager's LL-HLS through the edge, as a low-latency player reads it.
+    ll_hls: Option<LowLatencyReport>,
     /// Edge p50 ÷ direct p50.
     p50_ratio: Option<f64>,
     /// Browser p50 − edge p50: what the player's buffer adds to a playable segment.
@@ -436,6 +427,10 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         let readings = readers.each_ref().map(|reader| reader.reading.clone());
         let (stop, stop_rx) = watch::channel(stop_at_the_latest);
         let reading_runs = readers.map(|reader| tokio::spawn(reader.read(stop_rx.clone())));
+        let low_latency =
+            LowLatencyReader::new(edge.clone(), Url::parse(&playback.ll_hls)?, &track);
+        let low_latency_reading = low_latency.reading.clone();
+        let low_latency_run = tokio::spawn(low_latency.read(stop_rx.clone()));
         // The browser joins as a listener of its own, once the playlist is
         // full; the track starts once it plays, so it hears every click (the
         // readers poll already).
@@ -479,6 +474,7 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         for run in reading_runs {
             run.await?;
         }
+        low_latency_run.await?;
         let hearing = match ear {
             Ok(ear) => {
                 let sent = hand_overs.sent() as usize;
@@ -491,12 +487,12 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
             Err(why) => Err(why),
         };
         progress.abort();
-        Ok::<_, Box<dyn Error>>((readings, hearing, refused))
+        Ok::<_, Box<dyn Error>>((readings, low_latency_reading, hearing, refused))
     }
     .await;
     posting_run.abort();
     creator.end().await;
-    let ([edge_reading, direct_reading], hearing, refused) = outcome?;
+    let ([edge_reading, direct_reading], low_latency_reading, hearing, refused) = outcome?;
     if refused > 0 {
         eprintln!("hls: {refused} chunks were not accepted");
     }
@@ -511,6 +507,11 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         &direct_reading.lock().expect("reading"),
         &hand_overs,
     );
+    let ll_hls = Some(LowLatencyReport::of(
+        format!("POST via edge → … → {engine} → hls-packager → edge (TLS) LL-HLS"),
+        &low_latency_reading.lock().expect("reading"),
+        &hand_overs,
+    ));
     let browser_path = format!(
         "POST via edge → … → {engine} → edge (TLS) HLS → listen page, hls.js in headless Chromium"
     );
@@ -541,6 +542,7 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         edge,
         direct,
         browser,
+        ll_hls,
     };
     crate::report::write(&out, "hls", &report, &markdown(&report))?;
     if report.edge.latency.is_none() || report.direct.latency.is_none() {
@@ -729,6 +731,7 @@ fn markdown(report: &Report) -> String {
          heard in the browser: {} of {}). Target duration {} s.\n\n\
          {browser_notes}\
          Readers: edge {}; direct {}.\n\n\
+         {ll_section}\
          The first segments through the edge that carry clicks:\n\n\
          | segment | EXTINF s | clicks | playable at s | listed → playable ms |\n\
          |---|---|---|---|---|\n{segment_rows}{more_segments}",
@@ -747,6 +750,34 @@ fn markdown(report: &Report) -> String {
         chunk = report.chunk_ms,
         poll = report.poll_ms,
         goal = report.goal_ms as f64 / 1000.0,
+        ll_section = low_latency_section(report.ll_hls.as_ref()),
+    )
+}
+
+/// The "LL-HLS via edge" row and how it was measured.
+fn low_latency_section(report: Option<&LowLatencyReport>) -> String {
+    let Some(report) = report else {
+        return String::new();
+    };
+    let seconds =
+        |value: Option<f64>| value.map_or("–".to_owned(), |value| format!("{value:.3}"));
+    format!(
+        "LL-HLS via edge (goals: p50 ≤ 2.0 s, p99 ≤ 3.0 s, no part missed): the same stream from the \
+         hls-packager, read as a low-latency player reads it: the playlist once, then from PART-HOLD-BACK \
+         ({} s; PART-TARGET {} s) behind the live edge a blocking reload (`_HLS_msn`/`_HLS_part`) for \
+         each next part and the parts it lists, each decoded. *Heard* = when a player whose playhead \
+         starts with the first part and runs in real time plays the click (waiting for a late part is a \
+         stall) − the click's hand-over; *playable* = its part downloaded − hand-over.\n\n\
+         | path | clicks sent | heard | mismatched | heard p50 s | p95 s | p99 s | max s | playable p50 s | \
+         parts fetched / missed / failed | stalls / ms |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n{}\n\
+         {} blocking reloads ({} failed), {} AAC decode errors.\n\n",
+        seconds(report.counts.part_hold_back_s),
+        seconds(report.counts.part_target_s),
+        report.row(),
+        report.counts.reloads,
+        report.counts.reloads_failed,
+        report.counts.decode_errors,
     )
 }
 

@@ -3,9 +3,9 @@
 //! keeps what a scenario reports: delivery on the first try or only after
 //! retries, audio received, gaps and arrival jitter.
 
-use crate::flv::{AacPacket, FlvReader};
 use std::time::Duration;
 use tokio::time::{sleep_until, timeout_at, Instant};
+use vibes_flv::{AacPacket, FlvReader};
 
 /// What happens to the audio a listener receives, besides being counted.
 pub trait FrameSink: Send {

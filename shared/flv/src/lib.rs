@@ -149,12 +149,12 @@ impl FlvReader {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
-    pub(crate) const HEADER: [u8; 13] = [b'F', b'L', b'V', 1, 4, 0, 0, 0, 9, 0, 0, 0, 0];
+    const HEADER: [u8; 13] = [b'F', b'L', b'V', 1, 4, 0, 0, 0, 9, 0, 0, 0, 0];
 
-    pub(crate) fn tag_bytes(kind: u8, timestamp_ms: u32, data: &[u8]) -> Vec<u8> {
+    fn tag_bytes(kind: u8, timestamp_ms: u32, data: &[u8]) -> Vec<u8> {
         let len = data.len() as u32;
         let time = timestamp_ms.to_be_bytes();
         let mut bytes = vec![kind];

@@ -1,0 +1,13 @@
+pub mod aac;
+pub mod configuration;
+pub mod error;
+pub mod fmp4;
+pub mod input;
+pub mod layout;
+pub mod media_file;
+pub mod playlist;
+pub mod routes;
+pub mod startup;
+pub mod stream;
+pub mod streams;
+pub mod timeline;
