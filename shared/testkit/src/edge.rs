@@ -84,13 +84,13 @@ impl Edge {
     ) -> Self {
         let certificates = runtime_dir.join("tls");
         run_script(Command::new(repo_root().join("scripts/dev-cert")).arg(&certificates));
-        // A port picked as free may be taken by another test process before
-        // nginx binds it; then nginx cannot listen, and the other process
+        // A port picked as free may be taken by another process before
+        // nginx binds it; then nginx cannot start, and the other process
         // would answer in its place. Start again on other ports.
         for _ in 0..3 {
             let ports = (free_port(), free_port(), free_port());
             let mut nginx = spawn_nginx(runtime_dir, upstreams, extra_env, processes, ports);
-            if listens_on(&mut nginx, ports.0, Duration::from_secs(10)) {
+            if started(&mut nginx, runtime_dir, Duration::from_secs(10)) {
                 return Self {
                     https_port: ports.0,
                     http_port: ports.1,
@@ -283,17 +283,19 @@ fn spawn_nginx(
     }
 }
 
-/// Whether `nginx` itself (not some other process) listens on `port`, as
-/// `ss` reports the listening sockets' owners; false once nginx has exited.
-fn listens_on(nginx: &mut TestProcess, port: u16, limit: Duration) -> bool {
+/// Whether `nginx` has opened every port it listens on: it writes its pid
+/// file (`EDGE_RUNTIME_DIR/nginx.pid`) only after binding all of them. One
+/// of them may be taken meanwhile by another process (a free port is only
+/// free when it is picked); nginx then retries for a few seconds and exits,
+/// after having bound the others, so a listening HTTPS port alone proves
+/// nothing. False once nginx has exited.
+fn started(nginx: &mut TestProcess, runtime_dir: &Path, limit: Duration) -> bool {
     let deadline = std::time::Instant::now() + limit;
-    let owner = format!("pid={},", nginx.pid());
+    let pid_file = runtime_dir.join("nginx.pid");
+    let pid = nginx.pid().to_string();
     while std::time::Instant::now() < deadline {
-        let listening = Command::new("ss")
-            .args(["-Hltnp", &format!("sport = :{port}")])
-            .output()
-            .expect("ss runs");
-        if String::from_utf8_lossy(&listening.stdout).contains(&owner) {
+        let written = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        if written.trim() == pid {
             return true;
         }
         if !nginx.is_running() {
