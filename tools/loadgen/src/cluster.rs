@@ -75,6 +75,8 @@ struct Window {
     /// FLV listeners each of those edges was writing to at the window's end.
     listeners_per_edge: Vec<u64>,
     listeners: u64,
+    /// Listeners hearing audio at the window's end, as they saw it.
+    hearing: u64,
     seconds: f64,
     edge_cpu_percent: f64,
     edge_cpu_us_per_listener_second: f64,
@@ -306,7 +308,15 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
 
     sleep(SETTLE).await;
     eprintln!("cluster: measuring every edge for {window:?}");
-    let all_edges = measure(&every_edge, &edge_trees, &metrics, &rss_before, window).await;
+    let all_edges = measure(
+        &every_edge,
+        &edge_trees,
+        &metrics,
+        &rss_before,
+        &audience,
+        window,
+    )
+    .await;
 
     // Stop the first edge as an orchestrator does: SIGTERM to its master.
     eprintln!(
@@ -391,7 +401,15 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     sleep(SETTLE).await;
     let remaining_edges: Vec<usize> = (0..edges).filter(|edge| *edge != STOPPED).collect();
     eprintln!("cluster: measuring the remaining edges for {window:?}");
-    let after_stop = measure(&remaining_edges, &edge_trees, &metrics, &rss_before, window).await;
+    let after_stop = measure(
+        &remaining_edges,
+        &edge_trees,
+        &metrics,
+        &rss_before,
+        &audience,
+        window,
+    )
+    .await;
     let mut counted_at_end = Vec::new();
     for registry in &registry_urls {
         let counted = crate::seats::participant_count(&plain, registry, &vibe).await;
@@ -424,7 +442,7 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         readmitted,
         counted_by_registries_at_end: counted_at_end,
     };
-    let broken = verdict(cap, &joins, &moved, &peaks);
+    let broken = verdict(cap, &joins, [&all_edges, &after_stop], &moved, &peaks);
     let report = Report {
         scenario: "cluster",
         engine: arguments.engine(),
@@ -502,6 +520,7 @@ async fn measure(
     edge_trees: &dyn Fn(&[usize]) -> Vec<u32>,
     metrics: &[EdgeMetrics],
     rss_before: &[u64],
+    audience: &Audience,
     window: Duration,
 ) -> Window {
     let pids = edge_trees(edges);
@@ -518,6 +537,7 @@ async fn measure(
         listeners_per_edge.push(metrics[*edge].listeners().await.unwrap_or(0));
     }
     let listeners: u64 = listeners_per_edge.iter().sum();
+    let hearing = audience.now.load(Ordering::Acquire);
     let rss = kbytes(&pids, rss_kbytes);
     let before: u64 = edges.iter().map(|edge| rss_before[*edge]).sum();
     let per_listener = |total: f64| total / listeners.max(1) as f64;
@@ -525,6 +545,7 @@ async fn measure(
         edges: edges.to_vec(),
         listeners_per_edge,
         listeners,
+        hearing,
         seconds: elapsed.as_secs_f64(),
         edge_cpu_percent,
         edge_cpu_us_per_listener_second: per_listener(edge_cpu_percent / 100.0 * 1e6),
@@ -668,10 +689,30 @@ async fn sample_peaks(
 }
 
 /// What did not hold, in words (empty: everything did).
-fn verdict(cap: u64, joins: &Joins, moved: &Move, peaks: &Peaks) -> Vec<String> {
+fn verdict(
+    cap: u64,
+    joins: &Joins,
+    [all_edges, after_stop]: [&Window; 2],
+    moved: &Move,
+    peaks: &Peaks,
+) -> Vec<String> {
     let mut broken = Vec::new();
     if joins.seated as u64 != cap {
         broken.push(format!("{} listeners got a seat, not {cap}", joins.seated));
+    }
+    // Everyone seated plays: before the stop all of them, after it all
+    // but the leavers and with those who took their seats.
+    let after = (joins.seated + moved.readmitted).saturating_sub(moved.leaving) as u64;
+    for (when, window, expected) in [
+        ("before", all_edges, joins.seated as u64),
+        ("after", after_stop, after),
+    ] {
+        if window.hearing != expected || window.listeners != expected {
+            broken.push(format!(
+                "{} listeners heard audio and the edges wrote to {} {when} the stop, not {expected}",
+                window.hearing, window.listeners
+            ));
+        }
     }
     if !joins.failed.is_empty() {
         broken.push(format!(
@@ -729,8 +770,9 @@ fn markdown(report: &Report) -> String {
     let peaks = &report.peaks;
     let window_row = |name: &str, window: &Window| {
         format!(
-            "| {name} | {} | {:?} | {:.0} | {:.1} | **{:.0}** | {:.1} → {:.1} | **{:.1}** | {:.1} | {:.0} | {:.0} |\n",
+            "| {name} | {} | {} | {:?} | {:.0} | {:.1} | **{:.0}** | {:.1} → {:.1} | **{:.1}** | {:.1} | {:.0} | {:.0} |\n",
             window.listeners,
+            window.hearing,
             window.listeners_per_edge,
             window.seconds,
             window.edge_cpu_percent,
@@ -785,8 +827,8 @@ fn markdown(report: &Report) -> String {
          listeners.\n\n\
          Joins: **{seated} seated** ({per_edge:?} per edge), {full} refused `409 stream_full`, \
          failed: {failed}; counted by the registries: {counted:?}.\n\n\
-         | edges up | listeners | per edge | s | edge CPU % | CPU µs per listener-second | RSS MB before → during | RSS kB per listener | PSS MB | load generator CPU % | machine busy % |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n{all}{after}\n\
+         | edges up | listeners (edges' gauges) | hearing audio | per edge | s | edge CPU % | CPU µs per listener-second | RSS MB before → during | RSS kB per listener | PSS MB | load generator CPU % | machine busy % |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n{all}{after}\n\
          Edge 0 stopped: {returning} of its listeners came back, {leaving} left ({early} of those \
          lost their response before the stop). **{heard} of {returning}** heard audio again through \
          another edge:\n\n\
@@ -885,6 +927,24 @@ mod tests {
         }
     }
 
+    fn window(listeners: u64, hearing: u64) -> Window {
+        Window {
+            edges: vec![0, 1],
+            listeners_per_edge: vec![listeners],
+            listeners,
+            hearing,
+            seconds: 20.0,
+            edge_cpu_percent: 20.0,
+            edge_cpu_us_per_listener_second: 200.0,
+            rss_mbytes_before: 50.0,
+            rss_mbytes: 150.0,
+            rss_kbytes_per_listener: 100.0,
+            pss_mbytes: 120.0,
+            loadgen_cpu_percent: 20.0,
+            machine_busy_percent: 90.0,
+        }
+    }
+
     fn peaks(edges: u64, registries: u64, listeners: u64) -> Peaks {
         Peaks {
             samples: 100,
@@ -896,9 +956,11 @@ mod tests {
 
     #[test]
     fn the_verdict_names_every_limit_that_broke() {
+        let full = window(10, 10);
         let held = verdict(
             10,
             &joins(10, vec![10, 10]),
+            [&full, &full],
             &moved(4, Some(25_000.0), 1),
             &peaks(10, 10, 10),
         );
@@ -907,6 +969,7 @@ mod tests {
         let broken = verdict(
             10,
             &joins(11, vec![10, 11]),
+            [&window(11, 10), &full],
             &moved(3, None, 2),
             &peaks(11, 10, 12),
         );
@@ -914,6 +977,8 @@ mod tests {
             broken,
             [
                 "11 listeners got a seat, not 10",
+                "10 listeners heard audio and the edges wrote to 11 before the stop, not 11",
+                "10 listeners heard audio and the edges wrote to 10 after the stop, not 12",
                 "registry 1 counted 11 after the joins, not 10",
                 "the edges' listener gauges reached 11, over the cap of 10",
                 "the listeners' own view reached 12, over the cap of 10",
