@@ -35,11 +35,12 @@ use crate::seats::JoinRefused;
 use crate::tokens::Minter;
 use serde::Serialize;
 use std::error::Error;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::time::{sleep, sleep_until, Instant};
+use vibes_domain::api::PlaybackUrls;
 
 /// The edge that is stopped; its listeners move to the next ones.
 const STOPPED: usize = 0;
@@ -148,135 +149,65 @@ struct Report {
 }
 
 pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
-    let list = |name: &str| -> Result<Vec<String>, String> {
-        let items: Vec<String> = arguments
-            .text(name)?
-            .split(',')
-            .map(|item| item.trim().trim_end_matches('/').to_owned())
-            .collect();
-        Ok(items)
-    };
-    let edge_urls = list("edge-urls")?;
-    let metrics_urls = list("edge-metrics-urls")?;
-    let registry_urls = list("registry-urls")?;
-    let edge_pids: Vec<u32> = list("edge-pids")?
-        .iter()
-        .map(|pid| pid.parse())
-        .collect::<Result<_, _>>()?;
-    let edges = edge_urls.len();
-    if edges < 2 || [metrics_urls.len(), edge_pids.len()] != [edges, edges] {
-        return Err("give at least two edges, and as many metrics URLs and pids".into());
-    }
-    let certificate = arguments.text("ca-cert")?.to_owned();
     let listeners = arguments.number("listeners", 1500)? as usize;
     let cap = arguments.number("cap", 1000)?;
     let joins_per_second = arguments.number("ramp", 100)?.max(1);
-    let per_address = (arguments.number("listeners-per-address", 25)? as usize).max(1);
     let window = Duration::from_secs(arguments.number("seconds", 20)?);
     let leaving_percent = arguments.number("leaving-percent", 10)?.min(100) as usize;
     let lease = Duration::from_secs(arguments.number("lease-seconds", 30)?);
     let out = arguments.out_dir()?;
-    let minter = Arc::new(Minter::from_env()?);
-    let mut metrics = Vec::with_capacity(edges);
-    for url in &metrics_urls {
-        metrics.push(EdgeMetrics::new(Some(url.clone()))?.ok_or("an edge metrics URL")?);
-    }
-    let certificate = Path::new(&certificate);
-    let plain = crate::clients::plain()?;
-    let creator_client = crate::clients::edge(&edge_urls[0], certificate)?;
-    let clients = (0..listeners.div_ceil(per_address))
-        .map(|group| {
-            let source = crate::clients::loopback_source(group);
-            crate::clients::edge_from(&edge_urls[0], certificate, Some(source))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let vibe = format!("bench-cluster-{}", std::process::id());
+    let cluster = Cluster::new(arguments)?;
+    let edges = cluster.edge_urls.len();
     eprintln!(
         "cluster: {edges} edges, {listeners} listeners for {cap} seats, {joins_per_second} joins/s, \
          {} client addresses",
-        clients.len()
+        cluster.clients.len()
     );
 
     // The creator posts through the last edge, which stays up (a creator's
     // own failover is ingest's business).
     let feeding = Arc::new(AtomicBool::new(true));
     let feeder = tokio::spawn(crate::fanout::feed(
-        creator_client,
-        format!("{}/stream/{vibe}/audio", edge_urls[edges - 1]),
-        Some(minter.creator(&vibe)),
+        crate::clients::edge(&cluster.edge_urls[0], &cluster.certificate)?,
+        format!(
+            "{}/stream/{}/audio",
+            cluster.edge_urls[edges - 1],
+            cluster.vibe
+        ),
+        Some(cluster.minter.creator(&cluster.vibe)),
         feeding.clone(),
     ));
-    wait_until_listed(&plain, &registry_urls[0], &vibe).await?;
-    let edge_trees = |indexes: &[usize]| -> Vec<u32> {
-        indexes
-            .iter()
-            .flat_map(|index| with_descendants(edge_pids[*index]))
-            .collect()
-    };
-    let every_edge: Vec<usize> = (0..edges).collect();
-    let rss_before: Vec<u64> = every_edge
-        .iter()
-        .map(|index| kbytes(&edge_trees(&[*index]), rss_kbytes))
-        .collect();
-
-    let audience = Arc::new(Audience::default());
+    cluster.wait_until_listed().await?;
     let sampler_running = Arc::new(AtomicBool::new(true));
-    let sampler = tokio::spawn(sample_peaks(
-        metrics.clone(),
-        plain.clone(),
-        registry_urls.clone(),
-        vibe.clone(),
-        audience.clone(),
-        sampler_running.clone(),
-    ));
+    let sampler = tokio::spawn(sample_peaks(cluster.clone(), sampler_running.clone()));
 
     // Joins and plays, one listener after another.
     let started = Instant::now();
-    let mut joining = Vec::with_capacity(listeners);
-    for index in 0..listeners {
-        let home = index % edges;
-        let (http, minter, vibe) = (
-            clients[index / per_address].clone(),
-            minter.clone(),
-            vibe.clone(),
-        );
-        let edge_url = edge_urls[home].clone();
-        let join_at = started + Duration::from_secs_f64(index as f64 / joins_per_second as f64);
-        joining.push(tokio::spawn(async move {
-            sleep_until(join_at).await;
-            let participant = format!("{vibe}-{index}");
-            edge::join(&http, &edge_url, &vibe, &participant, &minter).await
-        }));
-        if index % 250 == 249 {
-            eprintln!("cluster: {} listeners joining", index + 1);
-        }
-    }
+    let joining: Vec<_> = (0..listeners)
+        .map(|index| {
+            let at = started + Duration::from_secs_f64(index as f64 / joins_per_second as f64);
+            cluster.join(index, index % edges, at)
+        })
+        .collect();
     let mut seats: Vec<Arc<Seat>> = Vec::new();
     let mut refused: Vec<usize> = Vec::new();
     let mut failed: Vec<String> = Vec::new();
     let mut playing = Vec::new();
     let leaving_every = (leaving_percent > 0).then(|| 100 / leaving_percent);
-    let mut seated_on_stopped = 0;
     for (index, joined) in joining.into_iter().enumerate() {
         let home = index % edges;
         match joined.await? {
             Ok(playback) => {
-                let Some(path) = playback.flv.strip_prefix(&edge_urls[home]) else {
-                    failed.push(format!("a join on edge {home} handed out {}", playback.flv));
-                    continue;
-                };
+                let seated_here = seats.iter().filter(|seat| seat.home == home).count();
                 let leaves = home == STOPPED
-                    && leaving_every.is_some_and(|every| seated_on_stopped % every == every - 1);
-                seated_on_stopped += usize::from(home == STOPPED);
-                let seat = Arc::new(Seat::new(home, leaves));
-                let plan = plan_for(&edge_urls, home, path, leaves, index);
-                playing.push(tokio::spawn(listen(
-                    clients[index / per_address].clone(),
-                    plan,
-                    seat.clone(),
-                    audience.clone(),
-                )));
-                seats.push(seat);
+                    && leaving_every.is_some_and(|every| seated_here % every == every - 1);
+                match cluster.play(index, home, &playback.flv, leaves) {
+                    Ok((seat, listening)) => {
+                        seats.push(seat);
+                        playing.push(listening);
+                    }
+                    Err(wrong) => failed.push(wrong),
+                }
             }
             Err(error) => match error.downcast_ref::<JoinRefused>() {
                 Some(refusal) if refusal.status == 409 && refusal.what.contains("stream_full") => {
@@ -285,11 +216,9 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
                 _ => failed.push(error.to_string()),
             },
         }
-    }
-    let mut counted_by_registries = Vec::new();
-    for registry in &registry_urls {
-        let counted = crate::seats::participant_count(&plain, registry, &vibe).await;
-        counted_by_registries.push(counted.ok().flatten().unwrap_or(0));
+        if index % 250 == 249 {
+            eprintln!("cluster: {} listeners joined", index + 1);
+        }
     }
     let joins = Joins {
         offered: listeners,
@@ -299,7 +228,7 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         seated_per_edge: (0..edges)
             .map(|edge| seats.iter().filter(|seat| seat.home == edge).count())
             .collect(),
-        counted_by_registries,
+        counted_by_registries: cluster.counts().await,
     };
     eprintln!(
         "cluster: {} seated ({:?} per edge), {} refused as full; registries count {:?}",
@@ -307,30 +236,10 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     );
 
     sleep(SETTLE).await;
-    eprintln!("cluster: measuring every edge for {window:?}");
-    let all_edges = measure(
-        &every_edge,
-        &edge_trees,
-        &metrics,
-        &rss_before,
-        &audience,
-        window,
-    )
-    .await;
+    let every_edge: Vec<usize> = (0..edges).collect();
+    let all_edges = cluster.measure(&every_edge, window).await;
 
-    // Stop the first edge as an orchestrator does: SIGTERM to its master.
-    eprintln!(
-        "cluster: stopping edge {STOPPED} (SIGTERM to nginx master {})",
-        edge_pids[STOPPED]
-    );
-    let stopped_at = Instant::now();
-    let _ = audience.stopped_at.set(stopped_at);
-    let signalled = std::process::Command::new("kill")
-        .args(["-TERM", &edge_pids[STOPPED].to_string()])
-        .status()?;
-    if !signalled.success() {
-        return Err(format!("could not signal nginx master {}", edge_pids[STOPPED]).into());
-    }
+    let stopped_at = cluster.stop(STOPPED)?;
     let moving: Vec<&Arc<Seat>> = seats.iter().filter(|seat| seat.home == STOPPED).collect();
     let returning: Vec<&Arc<Seat>> = moving.iter().copied().filter(|seat| !seat.leaves).collect();
     let leaving = moving.len() - returning.len();
@@ -348,73 +257,36 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
 
     // The leavers' seats lapse: the registries count only those still there.
     let remaining = joins.seated.saturating_sub(leaving) as u64;
-    let freed_by = stopped_at + lease + LEASE_SLACK;
-    let mut seats_freed_after = None;
-    while Instant::now() < freed_by {
-        let counted = crate::seats::participant_count(&plain, &registry_urls[0], &vibe).await;
-        if counted
-            .ok()
-            .flatten()
-            .is_some_and(|counted| counted <= remaining)
-        {
-            seats_freed_after = Some(stopped_at.elapsed());
-            break;
-        }
-        sleep(Duration::from_millis(200)).await;
-    }
+    let seats_freed_after = cluster
+        .counted_down_to(remaining, stopped_at + lease + LEASE_SLACK)
+        .await
+        .then(|| stopped_at.elapsed());
     eprintln!("cluster: seats of the {leaving} who left freed after {seats_freed_after:?}");
 
     // The refused try once more, through the remaining edges: at most the
     // freed seats may go to them.
-    let mut retries = Vec::with_capacity(refused.len());
-    for (turn, index) in refused.iter().enumerate() {
-        let home = STOPPED + 1 + turn % (edges - 1);
-        let (http, minter, vibe) = (
-            clients[index / per_address].clone(),
-            minter.clone(),
-            vibe.clone(),
-        );
-        let edge_url = edge_urls[home].clone();
-        let index = *index;
-        retries.push(tokio::spawn(async move {
-            let joined =
-                edge::join(&http, &edge_url, &vibe, &format!("{vibe}-{index}"), &minter).await;
-            (index, home, joined.ok())
-        }));
-    }
+    let retries: Vec<_> = refused
+        .iter()
+        .enumerate()
+        .map(|(turn, index)| {
+            let home = STOPPED + 1 + turn % (edges - 1);
+            (*index, home, cluster.join(*index, home, Instant::now()))
+        })
+        .collect();
     let mut readmitted = 0;
-    for retry in retries {
-        let (index, home, playback) = retry.await?;
-        let Some(playback) = playback else { continue };
-        let Some(path) = playback.flv.strip_prefix(&edge_urls[home]) else {
+    for (index, home, retry) in retries {
+        let Ok(playback) = retry.await? else {
             continue;
         };
-        readmitted += 1;
-        let plan = plan_for(&edge_urls, home, path, false, index);
-        playing.push(tokio::spawn(listen(
-            clients[index / per_address].clone(),
-            plan,
-            Arc::new(Seat::new(home, false)),
-            audience.clone(),
-        )));
+        if let Ok((_, listening)) = cluster.play(index, home, &playback.flv, false) {
+            readmitted += 1;
+            playing.push(listening);
+        }
     }
     sleep(SETTLE).await;
     let remaining_edges: Vec<usize> = (0..edges).filter(|edge| *edge != STOPPED).collect();
-    eprintln!("cluster: measuring the remaining edges for {window:?}");
-    let after_stop = measure(
-        &remaining_edges,
-        &edge_trees,
-        &metrics,
-        &rss_before,
-        &audience,
-        window,
-    )
-    .await;
-    let mut counted_at_end = Vec::new();
-    for registry in &registry_urls {
-        let counted = crate::seats::participant_count(&plain, registry, &vibe).await;
-        counted_at_end.push(counted.ok().flatten().unwrap_or(0));
-    }
+    let after_stop = cluster.measure(&remaining_edges, window).await;
+    let counted_at_end = cluster.counts().await;
 
     sampler_running.store(false, Ordering::Release);
     let peaks = sampler.await?;
@@ -450,7 +322,7 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         edge_workers: arguments.optional_number("edge-workers")?,
         edge_merge_ms: arguments.optional_number("edge-merge-ms")?,
         cap,
-        listeners_per_address: per_address,
+        listeners_per_address: cluster.per_address,
         joins_per_second,
         open_files_limit: open_files_limit(),
         joins,
@@ -471,23 +343,234 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// The stream is registered (its first chunk was accepted) and has had a
-/// moment to publish.
-async fn wait_until_listed(
-    http: &reqwest::Client,
-    registry_url: &str,
-    vibe: &str,
-) -> Result<(), Box<dyn Error>> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let listed = crate::seats::participant_count(http, registry_url, vibe).await;
-        if listed.is_ok_and(|count| count.is_some()) {
-            sleep(Duration::from_secs(1)).await;
-            return Ok(());
+/// What the scenario's steps share: the cluster's addresses, the clients,
+/// the stream, and what the listeners report.
+#[derive(Clone)]
+struct Cluster {
+    edge_urls: Vec<String>,
+    /// Each edge's nginx master.
+    edge_pids: Vec<u32>,
+    metrics: Vec<EdgeMetrics>,
+    /// Each registry's own port, one per edge.
+    registry_urls: Vec<String>,
+    certificate: PathBuf,
+    /// For the registries' own ports.
+    plain: reqwest::Client,
+    /// One client per loopback source address, `per_address` listeners each.
+    clients: Vec<reqwest::Client>,
+    per_address: usize,
+    minter: Arc<Minter>,
+    vibe: String,
+    audience: Arc<Audience>,
+    /// Resident memory of each edge (master and workers) before anyone
+    /// listened, in kB.
+    rss_before: Vec<u64>,
+}
+
+impl Cluster {
+    fn new(arguments: &Arguments) -> Result<Self, Box<dyn Error>> {
+        let list = |name: &str| -> Result<Vec<String>, String> {
+            Ok(arguments
+                .text(name)?
+                .split(',')
+                .map(|item| item.trim().trim_end_matches('/').to_owned())
+                .collect())
+        };
+        let edge_urls = list("edge-urls")?;
+        let edge_pids: Vec<u32> = list("edge-pids")?
+            .iter()
+            .map(|pid| pid.parse())
+            .collect::<Result<_, _>>()?;
+        let mut metrics = Vec::new();
+        for url in list("edge-metrics-urls")? {
+            metrics.push(EdgeMetrics::new(Some(url))?.ok_or("an edge metrics URL")?);
         }
-        sleep(Duration::from_millis(200)).await;
+        let registry_urls = list("registry-urls")?;
+        let edges = edge_urls.len();
+        if edges < 2 || [metrics.len(), edge_pids.len(), registry_urls.len()] != [edges; 3] {
+            return Err(
+                "give at least two edges, and as many pids, metrics and registry URLs".into(),
+            );
+        }
+        let certificate = PathBuf::from(arguments.text("ca-cert")?);
+        let listeners = arguments.number("listeners", 1500)? as usize;
+        let per_address = (arguments.number("listeners-per-address", 25)? as usize).max(1);
+        let clients = (0..listeners.div_ceil(per_address))
+            .map(|group| {
+                let source = crate::clients::loopback_source(group);
+                crate::clients::edge_from(&edge_urls[0], &certificate, Some(source))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let rss_before = edge_pids
+            .iter()
+            .map(|pid| kbytes(&with_descendants(*pid), rss_kbytes))
+            .collect();
+        Ok(Self {
+            plain: crate::clients::plain()?,
+            minter: Arc::new(Minter::from_env()?),
+            vibe: format!("bench-cluster-{}", std::process::id()),
+            audience: Arc::new(Audience::default()),
+            edge_urls,
+            edge_pids,
+            metrics,
+            registry_urls,
+            certificate,
+            clients,
+            per_address,
+            rss_before,
+        })
     }
-    Err(format!("{vibe} was not listed within 20 s: the creator's audio did not start it").into())
+
+    /// The stream is registered (its first chunk was accepted) and has had
+    /// a moment to publish.
+    async fn wait_until_listed(&self) -> Result<(), Box<dyn Error>> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let listed =
+                crate::seats::participant_count(&self.plain, &self.registry_urls[0], &self.vibe);
+            if listed.await.is_ok_and(|count| count.is_some()) {
+                sleep(Duration::from_secs(1)).await;
+                return Ok(());
+            }
+            sleep(Duration::from_millis(200)).await;
+        }
+        Err(format!(
+            "{} was not listed within 20 s: the creator's audio did not start it",
+            self.vibe
+        )
+        .into())
+    }
+
+    fn client(&self, listener: usize) -> reqwest::Client {
+        self.clients[listener / self.per_address].clone()
+    }
+
+    /// Listener `index` joins through edge `home` at `at`.
+    fn join(
+        &self,
+        index: usize,
+        home: usize,
+        at: Instant,
+    ) -> tokio::task::JoinHandle<Result<PlaybackUrls, Box<dyn Error + Send + Sync>>> {
+        let (http, minter) = (self.client(index), self.minter.clone());
+        let (edge_url, vibe) = (self.edge_urls[home].clone(), self.vibe.clone());
+        tokio::spawn(async move {
+            sleep_until(at).await;
+            let participant = format!("{vibe}-{index}");
+            edge::join(&http, &edge_url, &vibe, &participant, &minter).await
+        })
+    }
+
+    /// Listener `index` plays `flv`, the URL its join through edge `home`
+    /// handed out (Err if it does not name that edge).
+    fn play(
+        &self,
+        index: usize,
+        home: usize,
+        flv: &str,
+        leaves: bool,
+    ) -> Result<(Arc<Seat>, tokio::task::JoinHandle<()>), String> {
+        let path = flv
+            .strip_prefix(&self.edge_urls[home])
+            .ok_or_else(|| format!("a join through edge {home} handed out {flv}"))?;
+        let seat = Arc::new(Seat::new(home, leaves));
+        let plan = plan_for(&self.edge_urls, home, path, leaves, index);
+        let mut ear = Ear {
+            seat: seat.clone(),
+            audience: self.audience.clone(),
+            address: 0,
+            tried_at: Instant::now(),
+            playing: false,
+        };
+        let http = self.client(index);
+        let listening = tokio::spawn(async move {
+            listener::listen(&http, &plan, &mut ear).await;
+        });
+        Ok((seat, listening))
+    }
+
+    /// Each registry's count of the stream (0 where it does not answer).
+    async fn counts(&self) -> Vec<u64> {
+        let mut counts = Vec::with_capacity(self.registry_urls.len());
+        for registry in &self.registry_urls {
+            let counted = crate::seats::participant_count(&self.plain, registry, &self.vibe).await;
+            counts.push(counted.ok().flatten().unwrap_or(0));
+        }
+        counts
+    }
+
+    /// Waits until the first registry counts at most `remaining` before
+    /// `deadline`; whether it did.
+    async fn counted_down_to(&self, remaining: u64, deadline: Instant) -> bool {
+        while Instant::now() < deadline {
+            let registry = &self.registry_urls[0];
+            let counted = crate::seats::participant_count(&self.plain, registry, &self.vibe).await;
+            if counted
+                .ok()
+                .flatten()
+                .is_some_and(|counted| counted <= remaining)
+            {
+                return true;
+            }
+            sleep(Duration::from_millis(200)).await;
+        }
+        false
+    }
+
+    /// Stops edge `index` as an orchestrator does: SIGTERM to its master.
+    fn stop(&self, index: usize) -> Result<Instant, Box<dyn Error>> {
+        let master = self.edge_pids[index];
+        eprintln!("cluster: stopping edge {index} (SIGTERM to nginx master {master})");
+        let stopped_at = Instant::now();
+        let _ = self.audience.stopped_at.set(stopped_at);
+        let signalled = std::process::Command::new("kill")
+            .args(["-TERM", &master.to_string()])
+            .status()?;
+        if !signalled.success() {
+            return Err(format!("could not signal nginx master {master}").into());
+        }
+        Ok(stopped_at)
+    }
+
+    /// CPU and memory of `edges` (masters and workers) over `window`.
+    async fn measure(&self, edges: &[usize], window: Duration) -> Window {
+        eprintln!("cluster: measuring edges {edges:?} for {window:?}");
+        let pids: Vec<u32> = edges
+            .iter()
+            .flat_map(|edge| with_descendants(self.edge_pids[*edge]))
+            .collect();
+        let loadgen = [std::process::id()];
+        let edge_cpu = CpuWindow::start(&pids);
+        let loadgen_cpu = CpuWindow::start(&loadgen);
+        let machine = MachineWindow::start();
+        sleep(window).await;
+        let (edge_cpu_percent, elapsed) = edge_cpu.percent(&pids);
+        let (loadgen_cpu_percent, _) = loadgen_cpu.percent(&loadgen);
+        let machine_busy_percent = machine.busy_percent();
+        let mut listeners_per_edge = Vec::with_capacity(edges.len());
+        for edge in edges {
+            listeners_per_edge.push(self.metrics[*edge].listeners().await.unwrap_or(0));
+        }
+        let listeners: u64 = listeners_per_edge.iter().sum();
+        let rss = kbytes(&pids, rss_kbytes);
+        let before: u64 = edges.iter().map(|edge| self.rss_before[*edge]).sum();
+        let per_listener = |total: f64| total / listeners.max(1) as f64;
+        Window {
+            edges: edges.to_vec(),
+            listeners_per_edge,
+            listeners,
+            hearing: self.audience.now.load(Ordering::Acquire),
+            seconds: elapsed.as_secs_f64(),
+            edge_cpu_percent,
+            edge_cpu_us_per_listener_second: per_listener(edge_cpu_percent / 100.0 * 1e6),
+            rss_mbytes_before: before as f64 / 1024.0,
+            rss_mbytes: rss as f64 / 1024.0,
+            rss_kbytes_per_listener: per_listener(rss.saturating_sub(before) as f64),
+            pss_mbytes: kbytes(&pids, pss_kbytes) as f64 / 1024.0,
+            loadgen_cpu_percent,
+            machine_busy_percent,
+        }
+    }
 }
 
 /// A listener's plan: the URL its join handed out (through `home`), then
@@ -512,50 +595,6 @@ fn plan_for(edge_urls: &[String], home: usize, path: &str, leaves: bool, index: 
 /// Sum of `read` over `pids`, in kB.
 fn kbytes(pids: &[u32], read: fn(u32) -> u64) -> u64 {
     pids.iter().map(|pid| read(*pid)).sum()
-}
-
-/// CPU and memory of `edges` over `window`.
-async fn measure(
-    edges: &[usize],
-    edge_trees: &dyn Fn(&[usize]) -> Vec<u32>,
-    metrics: &[EdgeMetrics],
-    rss_before: &[u64],
-    audience: &Audience,
-    window: Duration,
-) -> Window {
-    let pids = edge_trees(edges);
-    let loadgen = [std::process::id()];
-    let edge_cpu = CpuWindow::start(&pids);
-    let loadgen_cpu = CpuWindow::start(&loadgen);
-    let machine = MachineWindow::start();
-    sleep(window).await;
-    let (edge_cpu_percent, elapsed) = edge_cpu.percent(&pids);
-    let (loadgen_cpu_percent, _) = loadgen_cpu.percent(&loadgen);
-    let machine_busy_percent = machine.busy_percent();
-    let mut listeners_per_edge = Vec::with_capacity(edges.len());
-    for edge in edges {
-        listeners_per_edge.push(metrics[*edge].listeners().await.unwrap_or(0));
-    }
-    let listeners: u64 = listeners_per_edge.iter().sum();
-    let hearing = audience.now.load(Ordering::Acquire);
-    let rss = kbytes(&pids, rss_kbytes);
-    let before: u64 = edges.iter().map(|edge| rss_before[*edge]).sum();
-    let per_listener = |total: f64| total / listeners.max(1) as f64;
-    Window {
-        edges: edges.to_vec(),
-        listeners_per_edge,
-        listeners,
-        hearing,
-        seconds: elapsed.as_secs_f64(),
-        edge_cpu_percent,
-        edge_cpu_us_per_listener_second: per_listener(edge_cpu_percent / 100.0 * 1e6),
-        rss_mbytes_before: before as f64 / 1024.0,
-        rss_mbytes: rss as f64 / 1024.0,
-        rss_kbytes_per_listener: per_listener(rss.saturating_sub(before) as f64),
-        pss_mbytes: kbytes(&pids, pss_kbytes) as f64 / 1024.0,
-        loadgen_cpu_percent,
-        machine_busy_percent,
-    }
 }
 
 /// A seated listener, as the scenario follows it.
@@ -642,49 +681,31 @@ impl FrameSink for Ear {
     }
 }
 
-async fn listen(client: reqwest::Client, plan: Plan, seat: Arc<Seat>, audience: Arc<Audience>) {
-    let mut ear = Ear {
-        seat,
-        audience,
-        address: 0,
-        tried_at: Instant::now(),
-        playing: false,
-    };
-    listener::listen(&client, &plan, &mut ear).await;
-}
-
 /// Samples every `SAMPLE_EVERY` until `running` clears: the edges' listener
 /// gauges (summed), each registry's count in turn, the listeners' own view.
-async fn sample_peaks(
-    metrics: Vec<EdgeMetrics>,
-    http: reqwest::Client,
-    registry_urls: Vec<String>,
-    vibe: String,
-    audience: Arc<Audience>,
-    running: Arc<AtomicBool>,
-) -> Peaks {
+async fn sample_peaks(cluster: Cluster, running: Arc<AtomicBool>) -> Peaks {
     let mut peaks = Peaks::default();
-    let mut turn = 0;
+    let registries = &cluster.registry_urls;
     while running.load(Ordering::Acquire) {
         // Listeners move away from the stopped edge: reading the others
         // first never counts a moving listener twice (at worst not at all).
         let mut on_edges = 0;
-        for (index, edge) in metrics.iter().enumerate().rev() {
+        for (index, edge) in cluster.metrics.iter().enumerate().rev() {
             if index != STOPPED {
                 on_edges += edge.listeners().await.unwrap_or(0);
             }
         }
-        on_edges += metrics[STOPPED].listeners().await.unwrap_or(0);
+        on_edges += cluster.metrics[STOPPED].listeners().await.unwrap_or(0);
         peaks.edges = peaks.edges.max(on_edges);
-        let registry = &registry_urls[turn % registry_urls.len()];
-        if let Ok(Some(counted)) = crate::seats::participant_count(&http, registry, &vibe).await {
+        let registry = &registries[peaks.samples as usize % registries.len()];
+        let counted = crate::seats::participant_count(&cluster.plain, registry, &cluster.vibe);
+        if let Ok(Some(counted)) = counted.await {
             peaks.registries = peaks.registries.max(counted);
         }
         peaks.samples += 1;
-        turn += 1;
         sleep(SAMPLE_EVERY).await;
     }
-    peaks.listeners = audience.most.load(Ordering::Acquire);
+    peaks.listeners = cluster.audience.most.load(Ordering::Acquire);
     peaks
 }
 
