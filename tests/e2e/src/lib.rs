@@ -353,6 +353,7 @@ fn start_gateway(
 pub struct Cluster {
     /// `None` once stopped.
     pub edges: Vec<Option<Edge>>,
+    pub supervisor: Arc<srs_supervisor::engine::EngineSupervisor>,
     /// Each registry's own port, in the edges' order.
     pub registry_urls: Vec<String>,
     /// SRS's own HTTP API (internal: clients, kicks).
@@ -400,6 +401,7 @@ impl Cluster {
         }
         Self {
             edges: edges.into_iter().map(Some).collect(),
+            supervisor: engine.supervisor.clone(),
             registry_urls,
             engine_api_url: format!("http://127.0.0.1:{}", engine.api_port),
             runtime_dir,

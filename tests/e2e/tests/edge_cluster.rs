@@ -287,8 +287,9 @@ async fn wait_for(cluster: &Cluster, limit: Duration, what: &str, condition: imp
         if Instant::now() >= deadline {
             let streams = cluster.engine_api("streams/").await;
             panic!(
-                "{what}: not within {limit:?}\n{}\n--- SRS's streams\n{streams:#}",
-                cluster.logs_tail(20)
+                "{what}: not within {limit:?}\n{}\n--- SRS's streams\n{streams:#}\n--- srs-supervisor: {:?}",
+                cluster.logs_tail(20),
+                cluster.supervisor.status()
             );
         }
         sleep(Duration::from_millis(100)).await;
