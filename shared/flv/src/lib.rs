@@ -148,13 +148,14 @@ impl FlvReader {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// FLV written by hand, for tests and test servers that play an engine.
+pub mod write {
+    /// The preamble of an audio-only FLV: file header and PreviousTagSize0.
+    pub const AUDIO_PREAMBLE: [u8; 13] = [b'F', b'L', b'V', 1, 4, 0, 0, 0, 9, 0, 0, 0, 0];
 
-    const HEADER: [u8; 13] = [b'F', b'L', b'V', 1, 4, 0, 0, 0, 9, 0, 0, 0, 0];
-
-    fn tag_bytes(kind: u8, timestamp_ms: u32, data: &[u8]) -> Vec<u8> {
+    /// One tag of `kind` (8 audio, 9 video, 18 script) with its trailing
+    /// PreviousTagSize.
+    pub fn tag(kind: u8, timestamp_ms: u32, data: &[u8]) -> Vec<u8> {
         let len = data.len() as u32;
         let time = timestamp_ms.to_be_bytes();
         let mut bytes = vec![kind];
@@ -165,6 +166,12 @@ mod tests {
         bytes.extend_from_slice(&(len + 11).to_be_bytes());
         bytes
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write::{tag as tag_bytes, AUDIO_PREAMBLE as HEADER};
+    use super::*;
 
     fn all_tags(reader: &mut FlvReader) -> Vec<Tag> {
         let mut tags = Vec::new();

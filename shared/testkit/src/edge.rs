@@ -17,7 +17,19 @@ pub struct Edge {
     /// The edge's own Prometheus metrics (`/metrics`), plain HTTP.
     pub metrics_port: u16,
     pub certificate: PathBuf,
-    _nginx: TestProcess,
+    nginx: TestProcess,
+}
+
+/// How the edge's nginx runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Processes {
+    /// One process, no workers: killing it (even with SIGKILL) leaves
+    /// nothing behind. What most tests need.
+    Single,
+    /// A master and this many workers, as production runs it: each worker
+    /// keeps its own FLV relay per stream, and SIGTERM to the master stops
+    /// them all.
+    MasterAndWorkers(u8),
 }
 
 /// Where the edge forwards to.
@@ -60,25 +72,42 @@ impl Edge {
         upstreams: &EdgeUpstreams,
         extra_env: &[(&str, &str)],
     ) -> Self {
+        Self::start_as(runtime_dir, upstreams, extra_env, Processes::Single)
+    }
+
+    /// Like [`Edge::start_with_env`], with nginx run as `processes` says.
+    pub fn start_as(
+        runtime_dir: &Path,
+        upstreams: &EdgeUpstreams,
+        extra_env: &[(&str, &str)],
+        processes: Processes,
+    ) -> Self {
         let certificates = runtime_dir.join("tls");
         run_script(Command::new(repo_root().join("scripts/dev-cert")).arg(&certificates));
-        // A port picked as free may be taken by another test process before
-        // nginx binds it; then nginx cannot listen, and the other process
+        // A port picked as free may be taken by another process before
+        // nginx binds it; then nginx cannot start, and the other process
         // would answer in its place. Start again on other ports.
         for _ in 0..3 {
             let ports = (free_port(), free_port(), free_port());
-            let mut nginx = spawn_nginx(runtime_dir, upstreams, extra_env, ports);
-            if listens_on(&mut nginx, ports.0, Duration::from_secs(10)) {
+            let mut nginx = spawn_nginx(runtime_dir, upstreams, extra_env, processes, ports);
+            if started(&mut nginx, runtime_dir, Duration::from_secs(10)) {
                 return Self {
                     https_port: ports.0,
                     http_port: ports.1,
                     metrics_port: ports.2,
                     certificate: certificates.join("edge.crt"),
-                    _nginx: nginx,
+                    nginx,
                 };
             }
         }
         panic!("nginx could not listen on free ports three times");
+    }
+
+    /// Stops the edge as an orchestrator does: SIGTERM to nginx (its
+    /// master, which stops its workers). Blocks until it has exited (at
+    /// most 15 s, then it is killed); returns whether it exited on SIGTERM.
+    pub fn stop(&mut self) -> bool {
+        self.nginx.stop(Duration::from_secs(15))
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -205,8 +234,13 @@ fn spawn_nginx(
     runtime_dir: &Path,
     upstreams: &EdgeUpstreams,
     extra_env: &[(&str, &str)],
+    processes: Processes,
     (https_port, http_port, metrics_port): (u16, u16, u16),
 ) -> TestProcess {
+    let workers = match processes {
+        Processes::Single => "auto".to_owned(),
+        Processes::MasterAndWorkers(workers) => workers.to_string(),
+    };
     let certificates = runtime_dir.join("tls");
     let config = runtime_dir.join("edge.conf");
     let mut render = Command::new(repo_root().join("scripts/render-edge-config"));
@@ -222,6 +256,7 @@ fn spawn_nginx(
         .env("EDGE_PLAYBACK_AUTH_CACHE", "1s")
         .env("EDGE_FLV_REAUTH_SECONDS", "1")
         .env("EDGE_RELAY_KEY", EDGE_RELAY_KEY)
+        .env("EDGE_WORKER_PROCESSES", workers)
         .envs(upstreams.addresses())
         .envs(extra_env.iter().copied());
     run_script(&mut render);
@@ -233,24 +268,34 @@ fn spawn_nginx(
         .arg(&config)
         .arg("-e")
         .arg(runtime_dir.join("error.log"))
-        // One process, no workers: killing it (even with SIGKILL) leaves nothing behind.
-        .args(["-g", "daemon off; master_process off;"])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
-    TestProcess::spawn("nginx", nginx)
+    match processes {
+        Processes::Single => {
+            // worker_processes is ignored without a master.
+            nginx.args(["-g", "daemon off; master_process off;"]);
+            TestProcess::spawn("nginx", nginx)
+        }
+        Processes::MasterAndWorkers(_) => {
+            nginx.args(["-g", "daemon off;"]);
+            TestProcess::spawn_group("nginx", nginx)
+        }
+    }
 }
 
-/// Whether `nginx` itself (not some other process) listens on `port`, as
-/// `ss` reports the listening sockets' owners; false once nginx has exited.
-fn listens_on(nginx: &mut TestProcess, port: u16, limit: Duration) -> bool {
+/// Whether `nginx` has opened every port it listens on: it writes its pid
+/// file (`EDGE_RUNTIME_DIR/nginx.pid`) only after binding all of them. One
+/// of them may be taken meanwhile by another process (a free port is only
+/// free when it is picked); nginx then retries for a few seconds and exits,
+/// after having bound the others, so a listening HTTPS port alone proves
+/// nothing. False once nginx has exited.
+fn started(nginx: &mut TestProcess, runtime_dir: &Path, limit: Duration) -> bool {
     let deadline = std::time::Instant::now() + limit;
-    let owner = format!("pid={},", nginx.pid());
+    let pid_file = runtime_dir.join("nginx.pid");
+    let pid = nginx.pid().to_string();
     while std::time::Instant::now() < deadline {
-        let listening = Command::new("ss")
-            .args(["-Hltnp", &format!("sport = :{port}")])
-            .output()
-            .expect("ss runs");
-        if String::from_utf8_lossy(&listening.stdout).contains(&owner) {
+        let written = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        if written.trim() == pid {
             return true;
         }
         if !nginx.is_running() {

@@ -1,15 +1,18 @@
 //! Starts the whole stack the way production runs it, on free loopback ports:
-//! Redis, SRS (through srs-supervisor), the five services and nginx.
+//! Redis, SRS (through srs-supervisor), the five services and nginx
+//! ([`Stack`]), or several edges, gateways and registries in front of one
+//! engine ([`Cluster`]).
 //! The services run in-process, each on its own port-0 listeners (API and
 //! metrics); everything else is a real child process.
 
 use gateway::startup::Listeners;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use vibes_testkit::chirp::chirp_pcm;
-use vibes_testkit::edge::{Edge, EdgeUpstreams, Reply};
+use vibes_testkit::edge::{Edge, EdgeUpstreams, Processes, Reply};
 use vibes_testkit::tokens::creator_bearer;
 
 /// The registry's playback token key in the test stack, so tests can forge
@@ -75,102 +78,38 @@ impl Stack {
 
         let (registry_listeners, registry_port) = loopback_listeners();
         let (gateway_listeners, gateway_port) = loopback_listeners();
-        let (supervisor_listeners, supervisor_port) = loopback_listeners();
-        let (packager_listeners, packager_port) = loopback_listeners();
-
-        let mut supervisor_settings = srs_supervisor::configuration::load().expect("settings");
-        let engine = &mut supervisor_settings.engine;
-        engine.binary = vibes_testkit::engine_binary();
-        engine.work_dir = runtime_dir.path().join("engine");
-        [engine.rtmp_port, engine.http_port, engine.api_port] = vibes_testkit::free_ports();
-        engine.hooks_url = format!("http://127.0.0.1:{registry_port}/internal/engine-hooks/srs");
-        let engine = engine.clone();
-        supervisor_settings.registry.url = format!("http://127.0.0.1:{registry_port}");
-        supervisor_settings.operator.token = OPERATOR_TOKEN.to_owned().into();
-        let supervisor = srs_supervisor::startup::Application::build_on(
-            supervisor_listeners,
-            supervisor_settings,
-        )
-        .expect("supervisor");
-        let supervisor_handle = supervisor.supervisor().into_inner();
-        tokio::spawn(supervisor.run_until_stopped());
+        let engine = Engine::start(runtime_dir.path(), registry_port);
 
         let edge = Edge::start_with_env(
             &runtime_dir.path().join("edge"),
-            &EdgeUpstreams {
-                gateway_port,
-                registry_port,
-                engine_flv_port: engine.http_port,
-                engine_hls_port: engine.http_port,
-                supervisor_port,
-                hls_packager_port: packager_port,
-            },
+            &engine.upstreams(gateway_port, registry_port),
             edge_env,
         );
 
-        let mut packager_settings = hls_packager::configuration::load().expect("settings");
-        packager_settings.engine.flv_base_url = format!("http://127.0.0.1:{}", engine.http_port);
-        packager_settings.engine.relay_key = vibes_testkit::edge::EDGE_RELAY_KEY.to_owned().into();
-        let packager =
-            hls_packager::startup::Application::build_on(packager_listeners, packager_settings)
-                .expect("hls-packager");
-        let hls_packager_metrics = format!("http://127.0.0.1:{}", packager.metrics_port());
-        tokio::spawn(packager.run_until_stopped());
-
-        let mut registry_settings = session_registry::configuration::load().expect("settings");
-        registry_settings.redis.url = vibes_testkit::redis_server::redis_url();
-        registry_settings.playback.public_base_url = edge.url("");
-        registry_settings.playback.token_secret = PLAYBACK_TOKEN_SECRET.to_owned().into();
-        registry_settings.playback.edge_relay_key =
-            vibes_testkit::edge::EDGE_RELAY_KEY.to_owned().into();
-        registry_settings.engine.api_url = format!("http://127.0.0.1:{}", engine.api_port);
+        let mut registry_settings = registry_settings(&edge, &engine);
         customize_registry(&mut registry_settings);
-        let registry =
-            session_registry::startup::Application::build_on(registry_listeners, registry_settings)
-                .expect("registry");
-        tokio::spawn(registry.run_until_stopped());
-
-        let mut ingest_settings = ingest::configuration::load().expect("settings");
-        ingest_settings.instance_id = "ingest-e2e".to_owned();
-        ingest_settings.registry.url = format!("http://127.0.0.1:{registry_port}");
-        let rtmp_base_url = format!("rtmp://127.0.0.1:{}/live", engine.rtmp_port);
-        ingest_settings.encoder.rtmp_base_url = rtmp_base_url.clone();
-        let ingest_pool = format!("e2e-{}", vibes_testkit::unique_suffix());
-        ingest_settings.ownership.redis_url = vibes_testkit::redis_server::redis_url();
-        ingest_settings.ownership.pool = ingest_pool.clone();
-        let (listeners, _) = loopback_listeners();
-        let ingest = ingest::startup::Application::build_on(listeners, ingest_settings)
-            .await
-            .expect("ingest");
-        let ingest_streams = ingest.streams().into_inner();
-        tokio::spawn(ingest.run_until_stopped());
-
-        let mut gateway_settings = gateway::configuration::load().expect("settings");
-        let upstreams = &mut gateway_settings.upstreams;
-        upstreams.registry_url = format!("http://127.0.0.1:{registry_port}");
-        upstreams.ingest_pool = ingest_pool.clone();
-        upstreams.supervisor_url = format!("http://127.0.0.1:{supervisor_port}");
-        gateway_settings.auth.secret = vibes_testkit::tokens::AUTH_SECRET.to_owned().into();
-        gateway_settings.redis.url = vibes_testkit::redis_server::redis_url();
-        // The edge's own web pages call the API from this origin, and browsers
-        // send `Origin` even on same-origin POSTs: the gateway must list it.
-        gateway_settings.cors.allowed_origins = edge.url("");
-        let gateway = gateway::startup::Application::build_on(gateway_listeners, gateway_settings)
-            .expect("gateway");
-        tokio::spawn(gateway.run_until_stopped());
+        start_registry(registry_listeners, registry_settings);
+        let (ingest_pool, ingest_streams) = start_ingest(registry_port, &engine).await;
+        start_gateway(
+            gateway_listeners,
+            registry_port,
+            &ingest_pool,
+            &engine,
+            &edge,
+        );
 
         Self {
             edge,
             ingest_streams,
-            supervisor: supervisor_handle,
-            supervisor_url: format!("http://127.0.0.1:{supervisor_port}"),
+            supervisor: engine.supervisor,
+            supervisor_url: format!("http://127.0.0.1:{}", engine.supervisor_port),
             ingest_pool,
             registry_url: format!("http://127.0.0.1:{registry_port}"),
-            rtmp_base_url,
+            rtmp_base_url: engine.rtmp_base_url,
             engine_http_port: engine.http_port,
             engine_api_url: format!("http://127.0.0.1:{}", engine.api_port),
-            hls_packager_url: format!("http://127.0.0.1:{packager_port}"),
-            hls_packager_metrics,
+            hls_packager_url: format!("http://127.0.0.1:{}", engine.packager_port),
+            hls_packager_metrics: engine.packager_metrics.clone(),
             runtime_dir,
         }
     }
@@ -203,9 +142,7 @@ impl Stack {
     /// SRS's own API answer to `GET /api/v1/<resource>` (a path and query,
     /// e.g. `clients/?count=1000`), straight from SRS.
     pub async fn engine_api(&self, resource: &str) -> serde_json::Value {
-        let url = format!("{}/api/v1/{resource}", self.engine_api_url);
-        let answer = reqwest::get(&url).await.expect("SRS's API answers");
-        answer.json().await.expect("SRS's API answers JSON")
+        engine_api(&self.engine_api_url, resource).await
     }
 
     /// The last `lines` lines of the edge's error log and of SRS's log, for
@@ -213,13 +150,53 @@ impl Stack {
     /// playback that never started are only there.
     pub fn logs_tail(&self, lines: usize) -> String {
         let runtime = self.runtime_dir.path();
-        [
-            runtime.join("edge/error.log"),
-            runtime
-                .join("engine")
-                .join(srs_supervisor::engine::srs_config::LOG_FILE),
-        ]
-        .iter()
+        logs_tail(
+            &[runtime.join("edge/error.log"), engine_log(runtime)],
+            lines,
+        )
+    }
+
+    /// Polls `GET /health` through the edge until every part is up.
+    pub fn wait_until_healthy(&self, limit: Duration) -> Reply {
+        wait_until_healthy(&self.edge, limit)
+    }
+}
+
+/// Polls `GET /health` through `edge` until every part is up.
+fn wait_until_healthy(edge: &Edge, limit: Duration) -> Reply {
+    let deadline = Instant::now() + limit;
+    loop {
+        let reply = edge.get("/health");
+        if reply.status == 200 {
+            return reply;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stack not healthy after {limit:?}: {} {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// SRS's answer to `GET /api/v1/<resource>` at `engine_api_url`.
+async fn engine_api(engine_api_url: &str, resource: &str) -> serde_json::Value {
+    let url = format!("{engine_api_url}/api/v1/{resource}");
+    let answer = reqwest::get(&url).await.expect("SRS's API answers");
+    answer.json().await.expect("SRS's API answers JSON")
+}
+
+/// SRS's log in a stack's runtime folder.
+fn engine_log(runtime_dir: &Path) -> PathBuf {
+    runtime_dir
+        .join("engine")
+        .join(srs_supervisor::engine::srs_config::LOG_FILE)
+}
+
+/// The last `lines` lines of each of `logs`, headed by its path.
+fn logs_tail(logs: &[PathBuf], lines: usize) -> String {
+    logs.iter()
         .map(|log| {
             let text = std::fs::read_to_string(log).unwrap_or_else(|error| error.to_string());
             let all: Vec<&str> = text.lines().collect();
@@ -228,24 +205,242 @@ impl Stack {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// SRS as srs-supervisor's child (the supervisor runs in-process), and the
+/// hls-packager that reads it.
+struct Engine {
+    supervisor: Arc<srs_supervisor::engine::EngineSupervisor>,
+    supervisor_port: u16,
+    rtmp_base_url: String,
+    /// SRS's HTTP port (FLV and HLS) and its API's.
+    http_port: u16,
+    api_port: u16,
+    /// The hls-packager's API and its `/metrics`.
+    packager_port: u16,
+    packager_metrics: String,
+}
+
+impl Engine {
+    /// Starts the supervisor, which starts SRS with its hooks pointed at the
+    /// registry on `registry_port`.
+    fn start(runtime_dir: &Path, registry_port: u16) -> Self {
+        let (supervisor_listeners, supervisor_port) = loopback_listeners();
+        let mut supervisor_settings = srs_supervisor::configuration::load().expect("settings");
+        let engine = &mut supervisor_settings.engine;
+        engine.binary = vibes_testkit::engine_binary();
+        engine.work_dir = runtime_dir.join("engine");
+        [engine.rtmp_port, engine.http_port, engine.api_port] = vibes_testkit::free_ports();
+        engine.hooks_url = format!("http://127.0.0.1:{registry_port}/internal/engine-hooks/srs");
+        let (rtmp_port, http_port, api_port) =
+            (engine.rtmp_port, engine.http_port, engine.api_port);
+        supervisor_settings.registry.url = format!("http://127.0.0.1:{registry_port}");
+        supervisor_settings.operator.token = OPERATOR_TOKEN.to_owned().into();
+        let supervisor = srs_supervisor::startup::Application::build_on(
+            supervisor_listeners,
+            supervisor_settings,
+        )
+        .expect("supervisor");
+        let handle = supervisor.supervisor().into_inner();
+        tokio::spawn(supervisor.run_until_stopped());
+        let (packager_port, packager_metrics) = start_packager(http_port);
+        Self {
+            supervisor: handle,
+            supervisor_port,
+            rtmp_base_url: format!("rtmp://127.0.0.1:{rtmp_port}/live"),
+            http_port,
+            api_port,
+            packager_port,
+            packager_metrics,
+        }
     }
 
-    /// Polls `GET /health` through the edge until every part is up.
-    pub fn wait_until_healthy(&self, limit: Duration) -> Reply {
-        let deadline = Instant::now() + limit;
-        loop {
-            let reply = self.edge.get("/health");
-            if reply.status == 200 {
-                return reply;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "stack not healthy after {limit:?}: {} {}",
-                reply.status,
-                String::from_utf8_lossy(&reply.body)
-            );
-            std::thread::sleep(Duration::from_millis(200));
+    /// What an edge in front of this engine forwards to.
+    fn upstreams(&self, gateway_port: u16, registry_port: u16) -> EdgeUpstreams {
+        EdgeUpstreams {
+            gateway_port,
+            registry_port,
+            engine_flv_port: self.http_port,
+            engine_hls_port: self.http_port,
+            supervisor_port: self.supervisor_port,
+            hls_packager_port: self.packager_port,
         }
+    }
+}
+
+/// The hls-packager (LL-HLS), reading SRS's HTTP-FLV on `engine_http_port`
+/// as the edge's relay does; its API port and its `/metrics` address.
+fn start_packager(engine_http_port: u16) -> (u16, String) {
+    let (listeners, port) = loopback_listeners();
+    let mut settings = hls_packager::configuration::load().expect("settings");
+    settings.engine.flv_base_url = format!("http://127.0.0.1:{engine_http_port}");
+    settings.engine.relay_key = vibes_testkit::edge::EDGE_RELAY_KEY.to_owned().into();
+    let packager =
+        hls_packager::startup::Application::build_on(listeners, settings).expect("hls-packager");
+    let metrics = format!("http://127.0.0.1:{}", packager.metrics_port());
+    tokio::spawn(packager.run_until_stopped());
+    (port, metrics)
+}
+
+/// The registry's test settings: the test Redis, playback URLs under
+/// `edge`, the test keys, `engine`'s API for the warden.
+fn registry_settings(edge: &Edge, engine: &Engine) -> session_registry::configuration::Settings {
+    let mut settings = session_registry::configuration::load().expect("settings");
+    settings.redis.url = vibes_testkit::redis_server::redis_url();
+    settings.playback.public_base_url = edge.url("");
+    settings.playback.token_secret = PLAYBACK_TOKEN_SECRET.to_owned().into();
+    settings.playback.edge_relay_key = vibes_testkit::edge::EDGE_RELAY_KEY.to_owned().into();
+    settings.engine.api_url = format!("http://127.0.0.1:{}", engine.api_port);
+    settings
+}
+
+fn start_registry(listeners: Listeners, settings: session_registry::configuration::Settings) {
+    let registry =
+        session_registry::startup::Application::build_on(listeners, settings).expect("registry");
+    tokio::spawn(registry.run_until_stopped());
+}
+
+/// One ingest pod in a pool of its own; returns the pool and its streams.
+async fn start_ingest(
+    registry_port: u16,
+    engine: &Engine,
+) -> (String, Arc<ingest::streams::LiveStreams>) {
+    let mut settings = ingest::configuration::load().expect("settings");
+    settings.instance_id = "ingest-e2e".to_owned();
+    settings.registry.url = format!("http://127.0.0.1:{registry_port}");
+    settings.encoder.rtmp_base_url = engine.rtmp_base_url.clone();
+    let pool = format!("e2e-{}", vibes_testkit::unique_suffix());
+    settings.ownership.redis_url = vibes_testkit::redis_server::redis_url();
+    settings.ownership.pool = pool.clone();
+    let (listeners, _) = loopback_listeners();
+    let ingest = ingest::startup::Application::build_on(listeners, settings)
+        .await
+        .expect("ingest");
+    let streams = ingest.streams().into_inner();
+    tokio::spawn(ingest.run_until_stopped());
+    (pool, streams)
+}
+
+/// A gateway behind `edge`, asking the registry on `registry_port` and
+/// sending audio to the pods of `ingest_pool`.
+fn start_gateway(
+    listeners: Listeners,
+    registry_port: u16,
+    ingest_pool: &str,
+    engine: &Engine,
+    edge: &Edge,
+) {
+    let mut settings = gateway::configuration::load().expect("settings");
+    let upstreams = &mut settings.upstreams;
+    upstreams.registry_url = format!("http://127.0.0.1:{registry_port}");
+    upstreams.ingest_pool = ingest_pool.to_owned();
+    upstreams.supervisor_url = format!("http://127.0.0.1:{}", engine.supervisor_port);
+    settings.auth.secret = vibes_testkit::tokens::AUTH_SECRET.to_owned().into();
+    settings.redis.url = vibes_testkit::redis_server::redis_url();
+    // The edge's own web pages call the API from this origin, and browsers
+    // send `Origin` even on same-origin POSTs: the gateway must list it.
+    settings.cors.allowed_origins = edge.url("");
+    let gateway = gateway::startup::Application::build_on(listeners, settings).expect("gateway");
+    tokio::spawn(gateway.run_until_stopped());
+}
+
+/// Several edges in front of one Redis, one ingest pod and one engine, each
+/// edge with a gateway and a registry of its own, as several pods of each
+/// run in production. Edge `i` sends the API to gateway `i`, which asks
+/// registry `i` (whose playback URLs name edge `i`), and checks playback
+/// with registry `i + 1`: no registry sees all of a listener's calls, so
+/// the cap holds only if it lives in Redis alone.
+pub struct Cluster {
+    /// `None` once stopped.
+    pub edges: Vec<Option<Edge>>,
+    pub supervisor: Arc<srs_supervisor::engine::EngineSupervisor>,
+    /// Each registry's own port, in the edges' order.
+    pub registry_urls: Vec<String>,
+    /// SRS's own HTTP API (internal: clients, kicks).
+    pub engine_api_url: String,
+    runtime_dir: TempDir,
+}
+
+impl Cluster {
+    /// `size` edges, gateways and registries; each edge's nginx is a master
+    /// with `workers` workers. Every registry gets `customize_registry`.
+    pub async fn start(
+        size: usize,
+        workers: u8,
+        customize_registry: impl Fn(&mut session_registry::configuration::Settings),
+    ) -> Self {
+        vibes_testkit::init_test_logging();
+        let runtime_dir = tempfile::tempdir().expect("runtime dir");
+        let registries: Vec<(Listeners, u16)> = (0..size).map(|_| loopback_listeners()).collect();
+        let gateways: Vec<(Listeners, u16)> = (0..size).map(|_| loopback_listeners()).collect();
+        let registry_port = |index: usize| registries[index % size].1;
+        let engine = Engine::start(runtime_dir.path(), registry_port(0));
+        let edges: Vec<Edge> = (0..size)
+            .map(|index| {
+                Edge::start_as(
+                    &runtime_dir.path().join(format!("edge-{index}")),
+                    &engine.upstreams(gateways[index].1, registry_port(index + 1)),
+                    &[],
+                    Processes::MasterAndWorkers(workers),
+                )
+            })
+            .collect();
+        let registry_urls = (0..size)
+            .map(|index| format!("http://127.0.0.1:{}", registry_port(index)))
+            .collect();
+        let registry_ports: Vec<u16> = registries.iter().map(|(_, port)| *port).collect();
+        for (index, (listeners, _)) in registries.into_iter().enumerate() {
+            let mut settings = registry_settings(&edges[index], &engine);
+            customize_registry(&mut settings);
+            start_registry(listeners, settings);
+        }
+        let (ingest_pool, _) = start_ingest(registry_ports[0], &engine).await;
+        for (index, (listeners, _)) in gateways.into_iter().enumerate() {
+            let registry = registry_ports[index];
+            start_gateway(listeners, registry, &ingest_pool, &engine, &edges[index]);
+        }
+        Self {
+            edges: edges.into_iter().map(Some).collect(),
+            supervisor: engine.supervisor.clone(),
+            registry_urls,
+            engine_api_url: format!("http://127.0.0.1:{}", engine.api_port),
+            runtime_dir,
+        }
+    }
+
+    /// Edge `index`, which must not have been stopped.
+    pub fn edge(&self, index: usize) -> &Edge {
+        self.edges[index].as_ref().expect("a running edge")
+    }
+
+    /// Polls `GET /health` through every running edge until every part is up.
+    pub fn wait_until_healthy(&self, limit: Duration) {
+        for edge in self.edges.iter().flatten() {
+            wait_until_healthy(edge, limit);
+        }
+    }
+
+    /// SIGTERM to edge `index`'s nginx master; blocks until it and its
+    /// workers have exited. Returns whether they did on SIGTERM.
+    pub fn stop_edge(&mut self, index: usize) -> bool {
+        let mut edge = self.edges[index].take().expect("a running edge");
+        edge.stop()
+    }
+
+    /// SRS's own API answer to `GET /api/v1/<resource>` (a path and query,
+    /// e.g. `streams/`), straight from SRS.
+    pub async fn engine_api(&self, resource: &str) -> serde_json::Value {
+        engine_api(&self.engine_api_url, resource).await
+    }
+
+    /// The last `lines` lines of every edge's error log and of SRS's log.
+    pub fn logs_tail(&self, lines: usize) -> String {
+        let runtime = self.runtime_dir.path();
+        let mut logs: Vec<PathBuf> = (0..self.edges.len())
+            .map(|index| runtime.join(format!("edge-{index}/error.log")))
+            .collect();
+        logs.push(engine_log(runtime));
+        logs_tail(&logs, lines)
     }
 }
 

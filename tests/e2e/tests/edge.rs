@@ -420,6 +420,7 @@ fn the_rendered_config_passes_nginx_t_in_every_variant() {
             ("EDGE_API_RATE", "5r/s"),
             // Two packager replicas, the streams hashed over them.
             ("HLS_PACKAGER_ADDR", "127.0.0.1:9 localhost:10"),
+            ("EDGE_WORKER_PROCESSES", "3"),
         ],
     ];
     for env in variants {
@@ -467,6 +468,10 @@ fn the_rendered_config_passes_nginx_t_in_every_variant() {
             assert!(log.contains("test is successful"), "{log}");
             // The dev certificate names no OCSP responder: stapling is off by default.
             assert!(config.contains("ssl_stapling off;"), "{config}");
+            assert!(config.contains("\nworker_processes auto;"), "{config}");
+        }
+        if env.contains(&("EDGE_WORKER_PROCESSES", "3")) {
+            assert!(config.contains("\nworker_processes 3;"), "{config}");
         }
     }
 
@@ -480,6 +485,12 @@ fn the_rendered_config_passes_nginx_t_in_every_variant() {
         let rendered = render(runtime.path(), &[("EDGE_CORS_ORIGINS", origins)]);
         assert!(!rendered.status.success(), "{origins} accepted");
         assert!(String::from_utf8_lossy(&rendered.stderr).contains("EDGE_CORS_ORIGINS"));
+    }
+    for workers in ["0", "two", "2;"] {
+        let runtime = tempfile::tempdir().unwrap();
+        let rendered = render(runtime.path(), &[("EDGE_WORKER_PROCESSES", workers)]);
+        assert!(!rendered.status.success(), "{workers:?} workers accepted");
+        assert!(String::from_utf8_lossy(&rendered.stderr).contains("EDGE_WORKER_PROCESSES"));
     }
     let runtime = tempfile::tempdir().unwrap();
     let rendered = render(runtime.path(), &[("EDGE_OCSP_STAPLING", "yes")]);

@@ -3,6 +3,7 @@
 //! playback URLs.
 
 use crate::click::{self, HandOvers};
+use crate::seats::JoinRefused;
 use crate::tokens::Minter;
 use std::error::Error;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -117,7 +118,8 @@ impl Creator {
     }
 }
 
-/// `POST /stream/{id}/join` as participant `participant`: its playback URLs.
+/// `POST /stream/{id}/join` as participant `participant`: its playback URLs,
+/// or a [`JoinRefused`] with the status (e.g. 409 when the stream is full).
 pub async fn join(
     edge: &reqwest::Client,
     edge_url: &str,
@@ -132,11 +134,11 @@ pub async fn join(
         .await?;
     let status = response.status();
     if status != 200 {
-        return Err(format!(
-            "join: {status} {}",
-            response.text().await.unwrap_or_default()
-        )
-        .into());
+        let body = response.text().await.unwrap_or_default();
+        return Err(Box::new(JoinRefused {
+            status: status.as_u16(),
+            what: format!("join: {status} {body}"),
+        }));
     }
     let joined: JoinResponse = response.json().await?;
     Ok(joined.playback)

@@ -6,6 +6,7 @@
 use serde::Serialize;
 use std::time::Duration;
 
+const LISTENERS: &str = "vibes_edge_flv_listeners";
 const TAGS: &str = "vibes_edge_flv_listener_tags_total";
 const WRITES: &str = "vibes_edge_flv_listener_writes_total";
 
@@ -16,21 +17,28 @@ pub struct FlvWrites {
     pub writes: u64,
 }
 
+/// The value of an unlabelled series in Prometheus text.
+fn series_value(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.split_once(' ')?;
+            (series == name).then(|| value.trim().parse::<f64>().ok())?
+        })
+        .map(|value| value as u64)
+}
+
+/// FLV listeners the edge is writing to (`vibes_edge_flv_listeners`).
+pub fn flv_listeners(text: &str) -> Option<u64> {
+    series_value(text, LISTENERS)
+}
+
 impl FlvWrites {
     /// Counters from the edge's Prometheus text (None when either is missing).
     pub fn parse(text: &str) -> Option<Self> {
-        let value = |name: &str| {
-            text.lines()
-                .filter(|line| !line.starts_with('#'))
-                .find_map(|line| {
-                    let (series, value) = line.split_once(' ')?;
-                    (series == name).then(|| value.trim().parse::<f64>().ok())?
-                })
-                .map(|value| value as u64)
-        };
         Some(Self {
-            tags: value(TAGS)?,
-            writes: value(WRITES)?,
+            tags: series_value(text, TAGS)?,
+            writes: series_value(text, WRITES)?,
         })
     }
 
@@ -67,8 +75,7 @@ impl EdgeMetrics {
 
     /// The counters now (None, with a line on stderr, when the edge does not answer).
     pub async fn read(&self) -> Option<FlvWrites> {
-        let text = async { self.http.get(&self.url).send().await?.text().await };
-        match text.await {
+        match self.text().await {
             Ok(text) => FlvWrites::parse(&text).or_else(|| {
                 eprintln!("edge metrics at {} lack {TAGS} / {WRITES}", self.url);
                 None
@@ -78,6 +85,16 @@ impl EdgeMetrics {
                 None
             }
         }
+    }
+
+    /// The FLV listeners the edge is writing to now; None when it does not
+    /// answer (a stopped edge: then it writes to nobody).
+    pub async fn listeners(&self) -> Option<u64> {
+        flv_listeners(&self.text().await.ok()?)
+    }
+
+    async fn text(&self) -> Result<String, reqwest::Error> {
+        self.http.get(&self.url).send().await?.text().await
     }
 }
 
@@ -153,6 +170,12 @@ mod tests {
             FlvWrites::parse("# vibes_edge_flv_listener_tags_total 1\n"),
             None
         );
+    }
+
+    #[test]
+    fn the_listener_gauge_is_read_from_prometheus_text() {
+        assert_eq!(flv_listeners(TEXT), Some(3));
+        assert_eq!(flv_listeners("vibes_edge_flv_listeners_total 3\n"), None);
     }
 
     #[test]

@@ -109,6 +109,7 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     let feeder = tokio::spawn(feed(
         plain.clone(),
         format!("{ingest_url}/stream/{vibe}/audio"),
+        None,
         feeding.clone(),
     ));
     // The first chunk registers the stream; its encoder publishes a moment later.
@@ -189,8 +190,14 @@ fn per_listener_second(cpu_percent: f64, listeners: usize) -> f64 {
     cpu_percent / 100.0 * 1e6 / listeners.max(1) as f64
 }
 
-/// A creator sending a tone to ingest in real time until told to stop.
-async fn feed(http: reqwest::Client, url: String, feeding: Arc<AtomicBool>) {
+/// A creator sending a tone in real time to `url` (ingest's own port, or
+/// the edge with the creator's `authorization`) until told to stop.
+pub async fn feed(
+    http: reqwest::Client,
+    url: String,
+    authorization: Option<String>,
+    feeding: Arc<AtomicBool>,
+) {
     let pcm = Bytes::from(crate::streams::tone(FEED_CHUNK));
     let mut ticker = interval(FEED_CHUNK);
     let mut seq = 0u64;
@@ -198,15 +205,18 @@ async fn feed(http: reqwest::Client, url: String, feeding: Arc<AtomicBool>) {
     let give_up = Instant::now() + Duration::from_secs(3600);
     while feeding.load(Ordering::Acquire) && Instant::now() < give_up {
         ticker.tick().await;
-        let sent = http
-            .post(&url)
+        let mut post = http.post(&url);
+        if let Some(authorization) = &authorization {
+            post = post.header("authorization", authorization);
+        }
+        let sent = post
             .header("content-type", "application/octet-stream")
             .header("x-chunk-seq", seq.to_string())
             .body(pcm.clone())
             .send()
             .await;
         if !sent.is_ok_and(|response| response.status().is_success()) {
-            eprintln!("fanout: a chunk of the stream was not accepted");
+            eprintln!("a chunk of the stream to {url} was not accepted");
         }
         seq += 1;
     }
@@ -273,12 +283,13 @@ async fn side(
     for (index, url) in urls.into_iter().enumerate() {
         let plan = Plan {
             url,
+            alternates: Vec::new(),
+            leaves_when_cut: false,
             until: window_end,
             window: Some((window_start, window_end)),
             max_tries: 8,
             stall: Duration::from_secs(3),
-            // 0.3–1.0 s, different per listener: reconnects do not come in a wave.
-            retry_delay: Duration::from_millis(300 + (index as u64 * 7_919) % 700),
+            retry_delay: listener::spread_retry_delay(index),
         };
         let join_at = started + Duration::from_secs_f64(index as f64 / joins_per_second as f64);
         let (client, heard) = (client.clone(), heard.clone());

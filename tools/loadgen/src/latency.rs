@@ -294,6 +294,8 @@ async fn direct_path(
     // SRS holds a player that comes before the publisher until it publishes.
     let plan = Plan {
         url: seat.engine_flv(&engine_flv, &vibe),
+        alternates: Vec::new(),
+        leaves_when_cut: false,
         until: source_until,
         window: None,
         max_tries: 10,
@@ -373,6 +375,8 @@ async fn stack_path(
             edge::join(&edge, &edge_url, &vibe, "bench-latency-listener", &minter).await?;
         let plan = Plan {
             url: playback.flv,
+            alternates: Vec::new(),
+            leaves_when_cut: false,
             until: posting.give_up,
             window: None,
             max_tries: 10,

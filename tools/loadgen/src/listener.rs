@@ -1,7 +1,8 @@
 //! An HTTP-FLV listener: one GET, tags parsed as their bytes arrive, and a
-//! reconnect whenever the body is empty, ends or stalls, as a player does. It
-//! keeps what a scenario reports: delivery on the first try or only after
-//! retries, audio received, gaps and arrival jitter.
+//! reconnect whenever the body is empty, ends or stalls, as a player does
+//! (to the stream's next address, if it has several: the edges of a
+//! cluster). It keeps what a scenario reports: delivery on the first try or
+//! only after retries, audio received, gaps and arrival jitter.
 
 use std::time::Duration;
 use tokio::time::{sleep_until, timeout_at, Instant};
@@ -9,9 +10,13 @@ use vibes_flv::{AacPacket, FlvReader};
 
 /// What happens to the audio a listener receives, besides being counted.
 pub trait FrameSink: Send {
+    /// A try begins, at `Plan::url` (0) or one of its `alternates` (1…).
+    fn trying(&mut self, _address: usize) {}
     fn connected(&mut self) {}
     fn sequence_header(&mut self, _audio_specific_config: &[u8]) {}
     fn frame(&mut self, _arrived: Instant, _frame: &[u8]) {}
+    /// The response `connected` announced is over.
+    fn disconnected(&mut self) {}
 }
 
 /// Counting only.
@@ -21,6 +26,14 @@ impl FrameSink for Counting {}
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub url: String,
+    /// The same stream at other addresses (the other edges of a cluster,
+    /// as a player knows them from DNS). After a response that delivered
+    /// and ended, or an address that could not be reached, the listener
+    /// tries the next one in turn; after an HTTP error, the same one again.
+    pub alternates: Vec<String>,
+    /// The listener goes away once a response that delivered audio ends,
+    /// as someone who closes the app instead of waiting for a reconnect.
+    pub leaves_when_cut: bool,
     /// Listening stops here, connected or not.
     pub until: Instant,
     /// Frames that arrive in this span count as received "in the window".
@@ -30,6 +43,12 @@ pub struct Plan {
     pub stall: Duration,
     /// Spreads reconnects of many listeners over time.
     pub retry_delay: Duration,
+}
+
+/// 0.3–1.0 s, different per listener `index`: reconnects of many listeners
+/// do not come in a wave.
+pub fn spread_retry_delay(index: usize) -> Duration {
+    Duration::from_millis(300 + (index as u64 * 7_919) % 700)
 }
 
 /// An audio tag timestamp jump larger than this is a gap a listener hears.
@@ -68,17 +87,23 @@ impl Outcome {
 
 /// The last problem of each listener that had one, counted.
 pub fn problems(outcomes: &[Outcome]) -> Vec<(String, usize)> {
-    let mut problems: Vec<(String, usize)> = Vec::new();
-    for problem in outcomes
-        .iter()
-        .filter_map(|outcome| outcome.last_problem.clone())
-    {
-        match problems.iter_mut().find(|(known, _)| *known == problem) {
+    tally(
+        outcomes
+            .iter()
+            .filter_map(|outcome| outcome.last_problem.clone()),
+    )
+}
+
+/// Each distinct text with how often it came, in order of first appearance.
+pub fn tally(texts: impl IntoIterator<Item = String>) -> Vec<(String, usize)> {
+    let mut counted: Vec<(String, usize)> = Vec::new();
+    for text in texts {
+        match counted.iter_mut().find(|(known, _)| *known == text) {
             Some((_, count)) => *count += 1,
-            None => problems.push((problem, 1)),
+            None => counted.push((text, 1)),
         }
     }
-    problems
+    counted
 }
 
 /// `problem ×count, …`, or "none".
@@ -97,9 +122,14 @@ pub fn problems_text(problems: &[(String, usize)]) -> String {
 /// every try is used up.
 pub async fn listen(client: &reqwest::Client, plan: &Plan, sink: &mut dyn FrameSink) -> Outcome {
     let mut outcome = Outcome::default();
+    let addresses: Vec<&str> = std::iter::once(plan.url.as_str())
+        .chain(plan.alternates.iter().map(String::as_str))
+        .collect();
+    let mut address = 0;
     while outcome.tries < plan.max_tries && Instant::now() < plan.until {
         outcome.tries += 1;
-        let connection = connect_once(client, plan, sink, &mut outcome).await;
+        sink.trying(address);
+        let connection = connect_once(client, addresses[address], plan, sink, &mut outcome).await;
         let lasted = connection.frames > 0 && connection.held_to_end;
         if outcome.tries == 1 {
             outcome.first_try = lasted;
@@ -110,6 +140,12 @@ pub async fn listen(client: &reqwest::Client, plan: &Plan, sink: &mut dyn FrameS
             break;
         }
         outcome.last_problem = Some(connection.problem);
+        if connection.frames > 0 && plan.leaves_when_cut {
+            break;
+        }
+        if connection.try_elsewhere {
+            address = (address + 1) % addresses.len();
+        }
         let retry_at = (Instant::now() + plan.retry_delay).min(plan.until);
         sleep_until(retry_at).await;
     }
@@ -120,10 +156,16 @@ struct Connection {
     frames: u64,
     held_to_end: bool,
     problem: String,
+    /// The address could not be reached, or its response ended: the next
+    /// address may serve (an HTTP error is the address's answer: not so).
+    try_elsewhere: bool,
 }
 
+/// One GET of `url` and its body until it ends, stalls or `plan.until`;
+/// tells `sink` when it got through and when that response is over.
 async fn connect_once(
     client: &reqwest::Client,
+    url: &str,
     plan: &Plan,
     sink: &mut dyn FrameSink,
     outcome: &mut Outcome,
@@ -132,13 +174,14 @@ async fn connect_once(
         frames: 0,
         held_to_end: false,
         problem: String::new(),
+        try_elsewhere: false,
     };
     let answer = timeout_at(
         (Instant::now() + plan.stall).min(plan.until),
-        client.get(&plan.url).send(),
+        client.get(url).send(),
     )
     .await;
-    let mut response = match answer {
+    let response = match answer {
         Ok(Ok(response)) if response.status() == 200 => response,
         Ok(Ok(response)) => {
             connection.problem = format!("status {}", response.status());
@@ -146,6 +189,7 @@ async fn connect_once(
         }
         Ok(Err(error)) => {
             connection.problem = format!("request: {error}");
+            connection.try_elsewhere = true;
             return connection;
         }
         Err(_) if Instant::now() >= plan.until => {
@@ -158,6 +202,21 @@ async fn connect_once(
         }
     };
     sink.connected();
+    read_body(response, plan, sink, outcome, &mut connection).await;
+    sink.disconnected();
+    connection.try_elsewhere = connection.frames > 0 && !connection.held_to_end;
+    connection
+}
+
+/// Reads an FLV response into `sink` and `outcome` until it ends, stalls
+/// or `plan.until`; notes why in `connection`.
+async fn read_body(
+    mut response: reqwest::Response,
+    plan: &Plan,
+    sink: &mut dyn FrameSink,
+    outcome: &mut Outcome,
+    connection: &mut Connection,
+) {
     let mut reader = FlvReader::default();
     let mut timing = Timing::default();
     loop {
@@ -197,7 +256,7 @@ async fn connect_once(
                 Ok(None) => break,
                 Err(error) => {
                     connection.problem = error.to_string();
-                    return connection;
+                    return;
                 }
             };
             match tag.aac() {
@@ -223,7 +282,6 @@ async fn connect_once(
         }
     }
     outcome.jitter_ms = outcome.jitter_ms.max(timing.jitter_ms());
-    connection
 }
 
 /// Arrival times against the tags' own clock, over one connection.
@@ -274,6 +332,150 @@ impl Timing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use vibes_flv::write::{tag as tag_bytes, AUDIO_PREAMBLE as HEADER};
+
+    /// How a test server answers one connection: a status and, for 200,
+    /// `frames` AAC frames, then the end of the body unless it `holds` on
+    /// (a frame every 20 ms until the client goes).
+    #[derive(Clone, Copy)]
+    struct Answer {
+        status: u16,
+        frames: u32,
+        holds: bool,
+    }
+
+    /// A loopback HTTP server giving `answers` to its connections in turn
+    /// (the last one again and again); its URL.
+    async fn server(answers: Vec<Answer>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/live/v.flv", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            for turn in 0.. {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let answer = answers[turn.min(answers.len() - 1)];
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 1024];
+                    while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+                        let read = socket.read(&mut buffer).await.unwrap_or(0);
+                        if read == 0 {
+                            return;
+                        }
+                        request.extend_from_slice(&buffer[..read]);
+                    }
+                    let head = format!(
+                        "HTTP/1.1 {} X\r\nContent-Type: video/x-flv\r\nConnection: close\r\n\r\n",
+                        answer.status
+                    );
+                    let mut body = head.into_bytes();
+                    if answer.status == 200 {
+                        body.extend_from_slice(&HEADER);
+                        body.extend(tag_bytes(8, 0, &[0xaf, 0, 0x11, 0x90]));
+                        for frame in 0..answer.frames {
+                            body.extend(tag_bytes(8, frame * 21, &[0xaf, 1, 0x21]));
+                        }
+                    }
+                    if socket.write_all(&body).await.is_err() || !answer.holds {
+                        return;
+                    }
+                    for frame in answer.frames.. {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        let tag = tag_bytes(8, frame * 21, &[0xaf, 1, 0x21]);
+                        if socket.write_all(&tag).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        url
+    }
+
+    /// Which addresses were tried, and the frames heard.
+    #[derive(Clone, Default)]
+    struct Tries(Arc<Mutex<(Vec<usize>, u64)>>);
+
+    impl FrameSink for Tries {
+        fn trying(&mut self, address: usize) {
+            self.0.lock().unwrap().0.push(address);
+        }
+
+        fn frame(&mut self, _arrived: Instant, _frame: &[u8]) {
+            self.0.lock().unwrap().1 += 1;
+        }
+    }
+
+    fn plan(url: String, alternates: Vec<String>, leaves_when_cut: bool) -> Plan {
+        Plan {
+            url,
+            alternates,
+            leaves_when_cut,
+            until: Instant::now() + Duration::from_millis(1500),
+            window: None,
+            max_tries: 6,
+            stall: Duration::from_secs(1),
+            retry_delay: Duration::from_millis(10),
+        }
+    }
+
+    const ENDS: Answer = Answer {
+        status: 200,
+        frames: 5,
+        holds: false,
+    };
+    const HOLDS: Answer = Answer {
+        status: 200,
+        frames: 1,
+        holds: true,
+    };
+    const UNAVAILABLE: Answer = Answer {
+        status: 503,
+        frames: 0,
+        holds: false,
+    };
+
+    #[tokio::test]
+    async fn a_listener_whose_response_ends_or_whose_address_is_gone_moves_to_the_next_address() {
+        let (ends, holds) = (server(vec![ENDS]).await, server(vec![HOLDS]).await);
+        let client = reqwest::Client::new();
+        let tries = Tries::default();
+        let outcome = listen(
+            &client,
+            &plan(ends, vec![holds.clone()], false),
+            &mut tries.clone(),
+        )
+        .await;
+        let (addresses, frames) = tries.0.lock().unwrap().clone();
+        assert_eq!(addresses, [0, 1]);
+        assert!(frames > 5, "{frames} frames");
+        assert!(outcome.connected_at_end && outcome.delivered);
+
+        // Nothing listens at the first address.
+        let gone = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}/live/v.flv", listener.local_addr().unwrap())
+        };
+        let tries = Tries::default();
+        let outcome = listen(&client, &plan(gone, vec![holds], false), &mut tries.clone()).await;
+        assert_eq!(tries.0.lock().unwrap().0, [0, 1]);
+        assert!(outcome.connected_at_end);
+    }
+
+    #[tokio::test]
+    async fn an_http_error_is_asked_again_at_the_same_address_and_a_leaver_does_not_come_back() {
+        let first = server(vec![UNAVAILABLE, ENDS]).await;
+        let other = server(vec![HOLDS]).await;
+        let tries = Tries::default();
+        let client = reqwest::Client::new();
+        let outcome = listen(&client, &plan(first, vec![other], true), &mut tries.clone()).await;
+        let (addresses, frames) = tries.0.lock().unwrap().clone();
+        assert_eq!(addresses, [0, 0], "503, then a response that ended: gone");
+        assert_eq!(frames, 5);
+        assert!(outcome.delivered && !outcome.connected_at_end);
+        assert_eq!(outcome.tries, 2);
+    }
 
     #[test]
     fn timing_counts_gaps_and_the_spread_of_arrivals_against_media_time() {

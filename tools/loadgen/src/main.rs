@@ -9,6 +9,7 @@ mod args;
 mod browser;
 mod click;
 mod clients;
+mod cluster;
 mod edge;
 mod edge_metrics;
 mod fanout;
@@ -43,6 +44,7 @@ async fn main() -> ExitCode {
         "streams" | "ingest" => streams::run(&arguments).await,
         "latency" => latency::run(&arguments).await,
         "fanout" => fanout::run(&arguments).await,
+        "cluster" => cluster::run(&arguments).await,
         "hls" => hls::run(&arguments).await,
         "merge-window" => merge_window::run(&arguments),
         other => Err(format!("unknown scenario {other:?}\n\n{}", args::USAGE).into()),

@@ -57,12 +57,24 @@ pub fn cpu_seconds(pid: u32) -> f64 {
 /// split between the processes that map them, so sums over many processes
 /// are honest, unlike sums of RSS.
 pub fn pss_kbytes(pid: u32) -> u64 {
-    let Ok(rollup) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
+    kbytes_line(&format!("/proc/{pid}/smaps_rollup"), "Pss:")
+}
+
+/// Resident memory in kB (`VmRSS`): shared pages (nginx's shared memory
+/// zones, code) count in every process that maps them, so compare sums of
+/// the same processes over time rather than across them.
+pub fn rss_kbytes(pid: u32) -> u64 {
+    kbytes_line(&format!("/proc/{pid}/status"), "VmRSS:")
+}
+
+/// The kB figure of the line starting with `label` in a /proc file (0 if
+/// the process or the line is gone).
+fn kbytes_line(path: &str, label: &str) -> u64 {
+    let Ok(text) = std::fs::read_to_string(path) else {
         return 0;
     };
-    rollup
-        .lines()
-        .find(|line| line.starts_with("Pss:"))
+    text.lines()
+        .find(|line| line.starts_with(label))
         .and_then(|line| line.split_whitespace().nth(1))
         .and_then(|value| value.parse().ok())
         .unwrap_or(0)

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 use std::error::Error;
-use vibes_domain::api::JoinResponse;
+use vibes_domain::api::{ActiveStreams, JoinResponse};
 
 type Failure = Box<dyn Error + Send + Sync>;
 
@@ -34,6 +34,27 @@ pub async fn register_stream(
         .await?
         .error_for_status()?;
     Ok(())
+}
+
+/// The participant count the registry at `registry_url` lists for `vibe`
+/// (`GET /streams/active`); None when the stream is not listed.
+pub async fn participant_count(
+    http: &reqwest::Client,
+    registry_url: &str,
+    vibe: &str,
+) -> Result<Option<u64>, Failure> {
+    let active: ActiveStreams = http
+        .get(format!("{registry_url}/streams/active"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(active
+        .streams
+        .iter()
+        .find(|stream| stream.vibe_id.as_str() == vibe)
+        .map(|stream| stream.participant_count))
 }
 
 /// The registry answered a join with something other than a seat.

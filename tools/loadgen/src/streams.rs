@@ -298,11 +298,13 @@ async fn start_listeners(
         let seat = join_once_live(http, registry_url, vibe, &participant).await?;
         let plan = Plan {
             url: seat.engine_flv(engine_flv, vibe),
+            alternates: Vec::new(),
+            leaves_when_cut: false,
             until,
             window: Some((measured_from, until)),
             max_tries: 5,
             stall: Duration::from_secs(3),
-            retry_delay: Duration::from_millis(300 + (index as u64 * 7_919) % 700),
+            retry_delay: listener::spread_retry_delay(index),
         };
         let client = client.clone();
         listening.push(tokio::spawn(async move {
