@@ -23,15 +23,22 @@ fn start_receiver() -> (String, Received) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let server = HttpServer::new(move || {
-        App::new().app_data(store.clone()).route(
-            "/v1/traces",
-            web::post().to(|body: web::Bytes, store: web::Data<Received>| async move {
-                if let Ok(export) = serde_json::from_slice::<Value>(&body) {
-                    store.lock().unwrap().push(export);
-                }
-                "{}"
-            }),
-        )
+        // A batch of 512 spans in JSON passes actix's default 256 KiB body
+        // limit (the stack's warden and census add a span per live stream,
+        // and the test Redis holds the other tests' streams): a 413 there
+        // dropped the batch that carried the chunk's spans.
+        App::new()
+            .app_data(store.clone())
+            .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
+            .route(
+                "/v1/traces",
+                web::post().to(|body: web::Bytes, store: web::Data<Received>| async move {
+                    if let Ok(export) = serde_json::from_slice::<Value>(&body) {
+                        store.lock().unwrap().push(export);
+                    }
+                    "{}"
+                }),
+            )
     })
     .workers(1)
     .listen(listener)
