@@ -12,22 +12,49 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-/// A port that was free a moment ago, for processes that cannot bind port 0
-/// and report it back (Redis, the engine, nginx).
+/// A port that is free now, for processes that cannot bind port 0 and
+/// report it back (Redis, the engine, nginx).
+///
+/// Ports come from below the kernel's ephemeral range: a port handed out for
+/// binding 0 can be taken by any outgoing connection (ffmpeg publishing, a
+/// probe, a client) before the process it was meant for binds it, and an
+/// engine that cannot bind its port never starts. Below that range only
+/// explicit binds compete; a counter keeps this process's picks apart and a
+/// trial bind skips ports someone else holds.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
+    free_ports::<1>()[0]
 }
 
-/// `N` distinct ports that were free a moment ago: each is held until all
-/// are picked (one at a time, the system may hand out the same port twice).
+/// `N` distinct ports that are free now (see [`free_port`]).
 pub fn free_ports<const N: usize>() -> [u16; N] {
-    let listeners: Vec<TcpListener> = (0..N)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
-        .collect();
-    std::array::from_fn(|index| listeners[index].local_addr().expect("bound").port())
+    std::array::from_fn(|_| next_free_port())
+}
+
+fn next_free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOWEST: u32 = 10_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = ephemeral_range_start().saturating_sub(LOWEST).max(1_000);
+    // Test binaries running side by side start at different places.
+    let offset = u64::from(std::process::id()) * 7_919 % u64::from(span);
+    let offset = u32::try_from(offset).expect("below span");
+    for _ in 0..span {
+        let candidate = LOWEST + (offset + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = u16::try_from(candidate).expect("below the ephemeral range");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port below the ephemeral range");
+}
+
+/// The first port the kernel hands out to outgoing connections and binds of
+/// port 0 (Linux's default when the setting cannot be read).
+fn ephemeral_range_start() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// A fresh suffix for names tests must not share (Redis pools, stream ids).

@@ -37,11 +37,24 @@ pub async fn start_engine() -> Engine {
             .unwrap();
     let supervisor = application.supervisor().into_inner();
     tokio::spawn(application.run_until_stopped());
-    let running = supervisor.clone();
-    vibes_testkit::wait_until(Duration::from_secs(20), || {
-        running.status().state == EngineState::Running
-    })
-    .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while supervisor.status().state != EngineState::Running {
+        if Instant::now() > deadline {
+            let log = std::fs::read_to_string(
+                work_dir
+                    .path()
+                    .join(srs_supervisor::engine::srs_config::LOG_FILE),
+            )
+            .unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            panic!(
+                "the engine is not running after 20 s: {:?}\nSRS log (last lines first):\n{}",
+                supervisor.status(),
+                tail.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     Engine {
         supervisor,
         rtmp_port,
