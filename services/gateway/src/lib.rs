@@ -13,6 +13,7 @@ pub mod auth;
 pub mod client_address;
 pub mod configuration;
 pub mod cors;
+pub mod error;
 pub mod ingest_router;
 pub mod openapi;
 pub mod rate_limit;

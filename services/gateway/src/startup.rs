@@ -1,22 +1,17 @@
 use crate::auth::Authenticator;
 use crate::configuration::Settings;
 use crate::cors;
+use crate::error::Backend;
 use crate::ingest_router::IngestRouter;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{self, RateLimiter};
 use crate::routes;
-use crate::upstream::Upstream;
+use crate::upstream::{ReadinessProbe, Upstream, Upstreams};
+use actix_web::middleware::from_fn;
 use actix_web::web;
 use vibes_tokens::JwtKeys;
 use vibes_web::HttpService;
 /// The API and metrics listeners `build_on` serves on.
 pub use vibes_web::Listeners;
-
-/// The internal services the gateway talks to.
-#[derive(Clone)]
-pub struct Upstreams {
-    pub registry: Upstream,
-    pub supervisor: Upstream,
-}
 
 pub struct Application;
 
@@ -59,8 +54,8 @@ impl Application {
             ingest_http,
         ));
         let upstreams = web::Data::new(Upstreams {
-            registry: Upstream::new("registry", &urls.registry_url, http.clone()),
-            supervisor: Upstream::new("engine_supervisor", &urls.supervisor_url, http),
+            registry: Upstream::new(Backend::Registry, &urls.registry_url, http.clone()),
+            supervisor: ReadinessProbe::new(&urls.supervisor_url, http),
         });
         let keys = JwtKeys::new(settings.auth.keys())
             .map_err(|error| format!("auth: {error}"))?
@@ -83,6 +78,7 @@ impl Application {
                 // answers preflights for them.
                 .service(
                     web::scope("")
+                        .wrap(from_fn(rate_limit::quota_headers))
                         .wrap(cors::policy(&cors))
                         .configure(routes::configure),
                 );

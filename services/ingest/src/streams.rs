@@ -106,6 +106,7 @@ impl LiveStreams {
                     return;
                 };
                 if let Err(error) = streams.retire(&vibe, reason).await {
+                    let error = vibes_problem::cause_chain(&error);
                     tracing::warn!(vibe_id = %vibe, %error, "could not retire a stream");
                 }
             }
@@ -183,6 +184,7 @@ impl LiveStreams {
             let (registry, vibe) = (self.registry.clone(), vibe.clone());
             tokio::spawn(async move {
                 if let Err(error) = registry.register(&vibe, None).await {
+                    let error = vibes_problem::cause_chain(&error);
                     tracing::warn!(vibe_id = %vibe, %error, "re-registering the stream failed");
                 }
             });

@@ -15,6 +15,8 @@ use vibes_tokens::PlaybackTokenError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlayerRefused {
+    #[error("invalid stream name {0:?}")]
+    InvalidStream(String),
     #[error("no playback token in the player's URL")]
     NoToken,
     #[error("the player's edge relay key is not the configured one")]

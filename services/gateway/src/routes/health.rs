@@ -1,5 +1,5 @@
 use crate::ingest_router::IngestRouter;
-use crate::startup::Upstreams;
+use crate::upstream::Upstreams;
 use actix_web::{web, HttpResponse};
 use std::collections::BTreeMap;
 use vibes_domain::api::{HealthReport, PartHealth};

@@ -473,3 +473,31 @@ async fn a_registry_that_comes_up_a_moment_later_still_answers_the_request() {
     let active: Value = response.json().await.unwrap();
     assert!(active["streams"].is_array(), "{active}");
 }
+
+#[tokio::test]
+async fn an_unreachable_backend_is_told_by_its_code_not_its_address() {
+    let address = spawn_gateway(true).await.address;
+    let requests = [
+        (
+            reqwest::Client::new().post(format!("{address}/stream/v1/join")),
+            "registry_unavailable",
+        ),
+        (
+            creator_of_v1()
+                .post(format!("{address}/stream/v1/audio"))
+                .header("content-type", "application/octet-stream")
+                .body(sine_pcm(0.1)),
+            "ingest_unavailable",
+        ),
+    ];
+    // The test's backends sit at 127.0.0.1:9.
+    for (request, code) in requests {
+        let response = request.send().await.unwrap();
+        let problem = expect_problem(response, StatusCode::SERVICE_UNAVAILABLE, code).await;
+        assert!(problem.get("detail").is_none(), "{problem}");
+        assert!(!problem.to_string().contains("127.0.0.1"), "{problem}");
+    }
+    let health = reqwest::get(format!("{address}/health")).await.unwrap();
+    let health = health.text().await.unwrap();
+    assert!(!health.contains("127.0.0.1"), "{health}");
+}

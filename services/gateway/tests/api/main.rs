@@ -3,4 +3,5 @@ mod auth;
 mod client_address;
 mod helpers;
 mod metrics;
+mod openapi;
 mod settings;

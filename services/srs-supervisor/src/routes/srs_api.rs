@@ -5,11 +5,9 @@
 use crate::engine::srs_api::{EngineApiError, SrsApi};
 use crate::listeners::LeaseCounts;
 use crate::operator::{public_view, OperatorKey};
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use vibes_problem::Problem;
 
 /// An answer as `request` may see it: whole for operators, else
 /// [`public_view`].
@@ -31,8 +29,8 @@ pub async fn versions(
     request: HttpRequest,
     srs: web::Data<SrsApi>,
     operator: web::Data<OperatorKey>,
-) -> Result<HttpResponse, Problem> {
-    let answer = srs.get("versions").await.map_err(engine_problem)?;
+) -> Result<HttpResponse, EngineApiError> {
+    let answer = srs.get("versions").await?;
     Ok(HttpResponse::Ok().json(for_caller(&request, &operator, "versions", answer)))
 }
 
@@ -43,8 +41,8 @@ pub async fn summaries(
     request: HttpRequest,
     srs: web::Data<SrsApi>,
     operator: web::Data<OperatorKey>,
-) -> Result<HttpResponse, Problem> {
-    let mut answer = srs.get("summaries").await.map_err(engine_problem)?;
+) -> Result<HttpResponse, EngineApiError> {
+    let mut answer = srs.get("summaries").await?;
     if let Some(process) = answer["data"]["self"].as_object_mut() {
         process.remove("argv");
         process.remove("cwd");
@@ -54,8 +52,8 @@ pub async fn summaries(
 
 /// `GET /api/v1/clients`: every publisher and player SRS has now (internal:
 /// it carries listener addresses).
-pub async fn clients(srs: web::Data<SrsApi>) -> Result<HttpResponse, Problem> {
-    let answer = srs.list("clients").await.map_err(engine_problem)?;
+pub async fn clients(srs: web::Data<SrsApi>) -> Result<HttpResponse, EngineApiError> {
+    let answer = srs.list("clients").await?;
     Ok(HttpResponse::Ok().json(answer))
 }
 
@@ -70,9 +68,9 @@ pub async fn streams(
     srs: web::Data<SrsApi>,
     leases: web::Data<LeaseCounts>,
     operator: web::Data<OperatorKey>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, EngineApiError> {
     let (body, leased) = tokio::join!(srs.list("streams"), leases.per_stream());
-    let mut body = body.map_err(engine_problem)?;
+    let mut body = body?;
     count_listeners(&mut body, leased.as_ref());
     // The publisher's RTMP address is internal; the edge serves this answer.
     // Blank, not removed: SRS's clients expect the field.
@@ -115,17 +113,6 @@ fn count_listeners(body: &mut Value, leased: Option<&HashMap<String, u64>>) {
             "engine_players": engine_players,
         });
     }
-}
-
-/// The cause stays in the log; the public detail names no internal address.
-fn engine_problem(error: EngineApiError) -> Problem {
-    tracing::warn!(%error, "SRS's API did not answer");
-    Problem::new(
-        StatusCode::BAD_GATEWAY,
-        "engine_api_unavailable",
-        "Engine API unavailable",
-    )
-    .with_detail("the media engine's API did not answer")
 }
 
 #[cfg(test)]
