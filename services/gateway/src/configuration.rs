@@ -1,7 +1,6 @@
 use crate::client_address::TrustedProxies;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use std::fmt;
 use std::time::Duration;
 use vibes_config::secrets::{self, SecretRefused};
 use vibes_config::{ServerSettings, SettingsError};
@@ -29,7 +28,7 @@ pub struct TrustSettings {
 }
 
 /// Why settings that parsed cannot run.
-#[derive(thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum InvalidSettings {
     #[error(transparent)]
     Secret(#[from] SecretRefused),
@@ -41,13 +40,6 @@ pub enum InvalidSettings {
     Empty(&'static str),
     #[error("auth.max_lifetime must be longer than 0s")]
     NoLifetime,
-}
-
-/// The message, also for `main`'s `Error: …` line.
-impl fmt::Debug for InvalidSettings {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, formatter)
-    }
 }
 
 impl Settings {
@@ -106,7 +98,8 @@ impl CorsSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct RedisSettings {
     pub url: String,
-    pub timeout_ms: u64,
+    #[serde(with = "vibes_config::duration")]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -172,23 +165,12 @@ pub struct UpstreamSettings {
     /// The ingest pods' pool in Redis (`[redis]`), where each stream's owner is found.
     pub ingest_pool: String,
     pub supervisor_url: String,
-    pub connect_timeout_ms: u64,
-    pub request_timeout_ms: u64,
-    pub ingest_timeout_ms: u64,
-}
-
-impl UpstreamSettings {
-    pub fn connect_timeout(&self) -> Duration {
-        Duration::from_millis(self.connect_timeout_ms)
-    }
-
-    pub fn request_timeout(&self) -> Duration {
-        Duration::from_millis(self.request_timeout_ms)
-    }
-
-    pub fn ingest_timeout(&self) -> Duration {
-        Duration::from_millis(self.ingest_timeout_ms)
-    }
+    #[serde(with = "vibes_config::duration")]
+    pub connect_timeout: Duration,
+    #[serde(with = "vibes_config::duration")]
+    pub request_timeout: Duration,
+    #[serde(with = "vibes_config::duration")]
+    pub ingest_timeout: Duration,
 }
 
 /// The compiled-in defaults (`config/default.toml`).
@@ -197,3 +179,11 @@ pub const DEFAULTS: &str = include_str!("../config/default.toml");
 pub fn load() -> Result<Settings, SettingsError> {
     vibes_config::load(DEFAULTS)
 }
+
+vibes_web::service_settings!(Settings {
+    name: "gateway",
+    about: "The public API: validates requests and routes them to ingest and the session registry.",
+    defaults: DEFAULTS,
+    api: server,
+    metrics: metrics,
+});

@@ -92,7 +92,7 @@ impl RateLimiter {
         settings: RateLimitSettings,
         proxies: TrustedProxies,
     ) -> Result<Self, RedisSettingsError> {
-        let redis = RedisConnector::new(&redis.url, Duration::from_millis(redis.timeout_ms))?;
+        let redis = RedisConnector::new(&redis.url, redis.timeout)?;
         Ok(Self {
             redis,
             script: RateLimitScript::default(),

@@ -110,3 +110,12 @@ pub const DEFAULTS: &str = include_str!("../config/default.toml");
 pub fn load() -> Result<Settings, SettingsError> {
     vibes_config::load(DEFAULTS)
 }
+
+vibes_web::service_settings!(Settings {
+    name: "hls-packager",
+    about: "Low-latency HLS for audio: reads each stream's HTTP-FLV from the engine once, \
+            serves LL-HLS (fMP4 parts and segments, blocking playlist reload).",
+    defaults: DEFAULTS,
+    api: server,
+    metrics: metrics,
+});

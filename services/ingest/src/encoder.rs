@@ -272,7 +272,7 @@ mod tests {
             ffmpeg: "ffmpeg".to_owned(),
             rtmp_base_url,
             aac_bitrate: "128k".to_owned(),
-            restart_backoff_ms: vec![100],
+            restart_backoff: vec![Duration::from_millis(100)],
         }
     }
 

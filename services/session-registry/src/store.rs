@@ -31,8 +31,8 @@ impl SessionStore {
         playback: &PlaybackSettings,
     ) -> Self {
         let terms = SeatTerms {
-            lease: participants.lease(),
-            remember_leave: playback.token_ttl(),
+            lease: participants.lease,
+            remember_leave: playback.token_ttl,
             default_cap: participants.max_per_stream,
             unconfirmed_grace: participants.unconfirmed_grace,
         };

@@ -43,7 +43,7 @@ impl FlvWarden {
         }
     }
 
-    /// Runs a round every `interval`, forever.
+    /// Runs a round every `interval` until the application stops it.
     pub async fn run(mut self, interval: Duration) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -6,7 +6,6 @@
 use crate::configuration::RegistrySettings;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::time::Duration;
 
 #[derive(Deserialize)]
 struct ActiveStreams {
@@ -28,7 +27,7 @@ pub struct LeaseCounts {
 impl LeaseCounts {
     pub fn new(registry: &RegistrySettings) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(registry.timeout_ms))
+            .timeout(registry.timeout)
             .build()?;
         let url = (!registry.url.is_empty())
             .then(|| format!("{}/streams/active", registry.url.trim_end_matches('/')));

@@ -5,10 +5,12 @@ pub mod error;
 pub mod headers;
 pub mod health;
 pub mod metrics;
+pub mod service;
 pub mod tracing_span;
 pub mod vibe_path;
 
 pub use error::RequestError;
+pub use service::{Application, Service, ServiceSettings, Startup};
 pub use vibe_path::VibePath;
 
 use actix_web::dev::Server;

@@ -462,8 +462,9 @@ async fn a_registry_that_comes_up_a_moment_later_still_answers_the_request() {
             api: TcpListener::bind(("127.0.0.1", registry_port)).unwrap(),
             metrics: TcpListener::bind("127.0.0.1:0").unwrap(),
         };
-        let registry =
-            session_registry::startup::Application::build_on(listeners, settings).unwrap();
+        let registry = session_registry::startup::Application::build_on(listeners, settings)
+            .await
+            .unwrap();
         registry.run_until_stopped().await.unwrap();
     });
     let response = reqwest::get(format!("{address}/streams/active"))

@@ -49,7 +49,9 @@ pub async fn spawn_gateway_with(customize: impl FnOnce(&mut Settings)) -> TestGa
     vibes_testkit::init_test_logging();
     let mut settings = test_settings();
     customize(&mut settings);
-    let application = Application::build_on(Listeners::loopback().unwrap(), settings).unwrap();
+    let application = Application::build_on(Listeners::loopback().unwrap(), settings)
+        .await
+        .unwrap();
     let address = format!("http://127.0.0.1:{}", application.port());
     let metrics_address = format!("http://127.0.0.1:{}", application.metrics_port());
     tokio::spawn(application.run_until_stopped());

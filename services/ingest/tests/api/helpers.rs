@@ -22,7 +22,7 @@ pub struct TestApp {
 /// RTMP, encoders write FLV files: the same muxer, without needing an engine.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     vibes_testkit::init_test_logging();
-    let registry_url = spawn_registry();
+    let registry_url = spawn_registry().await;
     let output_dir = tempfile::tempdir().unwrap();
     let mut settings = configuration::load().expect("settings");
     settings.instance_id = "ingest-test".to_owned();
@@ -36,7 +36,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("ingest builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let metrics_address = format!("http://127.0.0.1:{}", application.metrics_port());
-    let streams = application.streams().into_inner();
+    let streams = application.service().streams.clone();
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
@@ -52,7 +52,7 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-fn spawn_registry() -> String {
+async fn spawn_registry() -> String {
     let mut settings = session_registry::configuration::load().expect("registry settings");
     settings.redis.url = vibes_testkit::redis_server::redis_url();
     settings.playback.token_secret = vibes_testkit::tokens::PLAYBACK_TOKEN_SECRET
@@ -60,6 +60,7 @@ fn spawn_registry() -> String {
         .into();
     let registry =
         session_registry::startup::Application::build_on(Listeners::loopback().unwrap(), settings)
+            .await
             .expect("registry");
     let url = format!("http://127.0.0.1:{}", registry.port());
     tokio::spawn(registry.run_until_stopped());

@@ -29,7 +29,9 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     settings.playback.token_secret = TOKEN_SECRET.to_owned().into();
     customize(&mut settings);
     let listeners = Listeners::loopback().unwrap();
-    let application = Application::build_on(listeners, settings).expect("registry builds");
+    let application = Application::build_on(listeners, settings)
+        .await
+        .expect("registry builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let metrics_address = format!("http://127.0.0.1:{}", application.metrics_port());
     tokio::spawn(application.run_until_stopped());
