@@ -15,7 +15,6 @@ pub mod configuration;
 pub mod cors;
 pub mod error;
 pub mod ingest_router;
-pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
 pub mod startup;

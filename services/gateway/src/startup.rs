@@ -12,6 +12,7 @@ use crate::upstream::{ReadinessProbe, Upstream, Upstreams};
 use actix_web::middleware::from_fn;
 use actix_web::web;
 use std::time::Duration;
+use vibes_domain::api::{HealthReport, PartHealth};
 use vibes_tokens::JwtKeys;
 use vibes_web::service::BoxError;
 use vibes_web::{Service, Startup};
@@ -65,6 +66,12 @@ impl Service for Gateway {
         Ok(Self {
             cors: settings.cors,
         })
+    }
+
+    /// The gateway itself needs nothing but its own process to forward
+    /// requests; `GET /health` asks every part of the stack.
+    async fn readiness(&self) -> HealthReport {
+        vibes_web::health::report([("gateway", PartHealth::up())])
     }
 
     /// Every route in one scope, so the CORS policy also answers preflights

@@ -1,4 +1,4 @@
-use crate::routes::health::PublishTarget;
+use crate::publish_target::PublishTarget;
 use serde::Deserialize;
 use std::time::Duration;
 use vibes_config::duration::{require_nonzero, ZeroDuration};

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, Command};
 use tracing::{field, Instrument, Span};
+use vibes_domain::api::PartHealth;
 use vibes_domain::audio::{CHANNELS, FFMPEG_SAMPLE_FORMAT, SAMPLE_RATE_HZ};
 use vibes_domain::VibeId;
 
@@ -240,6 +241,31 @@ pub fn ffmpeg_arguments(bitrate: &str, destination: &str) -> Vec<String> {
     .iter()
     .map(|argument| argument.to_string())
     .collect()
+}
+
+/// Whether the configured ffmpeg runs at all (part of readiness); checked
+/// once at start.
+pub struct EncoderCheck(PartHealth);
+
+impl EncoderCheck {
+    pub async fn run(settings: &EncoderSettings) -> Self {
+        let outcome = Command::new(&settings.ffmpeg)
+            .arg("-version")
+            .output()
+            .await;
+        Self(match outcome {
+            Ok(output) if output.status.success() => PartHealth::up(),
+            Ok(output) => PartHealth::down(format!(
+                "{} -version exited with {}",
+                settings.ffmpeg, output.status
+            )),
+            Err(error) => PartHealth::down(format!("{} cannot run: {error}", settings.ffmpeg)),
+        })
+    }
+
+    pub fn health(&self) -> PartHealth {
+        self.0.clone()
+    }
 }
 
 #[cfg(test)]

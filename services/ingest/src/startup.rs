@@ -3,14 +3,16 @@
 //! loses no accepted audio.
 
 use crate::configuration::Settings;
+use crate::encoder::EncoderCheck;
 use crate::ownership::Ownership;
+use crate::publish_target::PublishTarget;
 use crate::registry_client::RegistryClient;
 use crate::routes;
-use crate::routes::health::{EncoderCheck, PublishTarget};
 use crate::streams::LiveStreams;
 use actix_web::web;
 use std::net::IpAddr;
 use std::sync::Arc;
+use vibes_domain::api::HealthReport;
 use vibes_web::service::BoxError;
 use vibes_web::{Service, Startup};
 
@@ -20,15 +22,15 @@ pub type Application = vibes_web::Application<Ingest>;
 pub struct Ingest {
     /// The live streams, for tests that inspect or disturb a pipeline.
     pub streams: Arc<LiveStreams>,
+    encoder: EncoderCheck,
+    target: PublishTarget,
 }
 
 impl Service for Ingest {
     type Settings = Settings;
     async fn build(settings: Settings, startup: &mut Startup) -> Result<Self, BoxError> {
-        startup.share(EncoderCheck::run(&settings.encoder).await);
-        startup.share(PublishTarget::from_base_url(
-            &settings.encoder.rtmp_base_url,
-        )?);
+        let encoder = EncoderCheck::run(&settings.encoder).await;
+        let target = PublishTarget::from_base_url(&settings.encoder.rtmp_base_url)?;
         let pod_id = pod_id(&settings.owner_name());
         let url = advertised_url(&settings, startup.api_port());
         let ownership = Arc::new(Ownership::new(
@@ -40,11 +42,24 @@ impl Service for Ingest {
             RegistryClient::new(&settings.registry.url, pod_id, settings.registry.timeout)?;
         let streams = LiveStreams::start(settings, registry, ownership, startup);
         startup.share_arc(streams.clone());
-        Ok(Self { streams })
+        Ok(Self {
+            streams,
+            encoder,
+            target,
+        })
     }
 
     fn configure(&self, config: &mut web::ServiceConfig) {
         config.configure(routes::configure);
+    }
+
+    async fn readiness(&self) -> HealthReport {
+        vibes_web::health::report([
+            ("ffmpeg", self.encoder.health()),
+            ("publish_target", self.target.probe().await),
+            ("ingest_pool", self.streams.pool_health()),
+            ("streams", self.streams.count_health()),
+        ])
     }
 
     /// Hands every stream over before the background tasks (the pool

@@ -303,6 +303,14 @@ impl LiveStreams {
         self.ownership.health()
     }
 
+    /// How many streams are live here, as a part of readiness that is always up.
+    pub fn count_health(&self) -> PartHealth {
+        PartHealth {
+            status: vibes_domain::api::HealthStatus::Up,
+            detail: Some(format!("{} live", self.count())),
+        }
+    }
+
     fn held_streams(&self) -> Vec<(VibeId, Arc<HeldStream>)> {
         let streams = self.streams.lock().expect("streams lock");
         streams

@@ -1,7 +1,6 @@
 //! Every error the registry answers with, and its problem code: the one
 //! place the registry's errors meet the catalogue.
 
-use crate::players::PlayerRefused;
 use actix_web::http::StatusCode;
 use vibes_domain::{ParticipantId, VibeId};
 use vibes_problem::{Code, Problem, ToProblem};
@@ -96,3 +95,18 @@ impl ToProblem for RegistryError {
 }
 
 vibes_problem::response_error!(RegistryError);
+
+/// Why the engine's play hook refused a player.
+#[derive(Debug, thiserror::Error)]
+pub enum PlayerRefused {
+    #[error("invalid stream name {0:?}")]
+    InvalidStream(String),
+    #[error("no playback token in the player's URL")]
+    NoToken,
+    #[error("the player's edge relay key is not the configured one")]
+    RelayKey,
+    #[error(transparent)]
+    Token(#[from] PlaybackTokenError),
+    #[error(transparent)]
+    Seat(#[from] RegistryError),
+}

@@ -9,6 +9,8 @@ use crate::routes;
 use crate::store::SessionStore;
 use crate::warden::FlvWarden;
 use actix_web::web;
+use std::sync::Arc;
+use vibes_domain::api::HealthReport;
 use vibes_redis::RedisConnector;
 use vibes_tokens::{EdgeRelayKey, PlaybackTokens};
 use vibes_web::service::BoxError;
@@ -17,7 +19,9 @@ use vibes_web::{Service, Startup};
 /// The running registry: `Application::build(settings)`, then `run_until_stopped()`.
 pub type Application = vibes_web::Application<Registry>;
 
-pub struct Registry;
+pub struct Registry {
+    store: Arc<SessionStore>,
+}
 
 impl Service for Registry {
     type Settings = Settings;
@@ -29,7 +33,7 @@ impl Service for Registry {
         let engine = EngineClients::new(&settings.engine.api_url, settings.redis.timeout * 2)?;
         let warden = FlvWarden::new(store.clone(), engine.clone());
         startup.spawn("flv_warden", warden.run(settings.warden_interval()));
-        let census = StreamCensus::new(store);
+        let census = StreamCensus::new(store.clone());
         let census_interval = settings.metrics.stream_census_interval;
         startup.spawn("stream_census", census.run(census_interval));
         startup.share(engine);
@@ -42,10 +46,14 @@ impl Service for Registry {
             .map_err(|error| format!("playback.edge_relay_key: {error}"))?;
         let playback = Playback::new(&settings.playback.public_base_url, tokens, relay_key);
         startup.share(playback);
-        Ok(Self)
+        Ok(Self { store })
     }
 
     fn configure(&self, config: &mut web::ServiceConfig) {
         config.configure(routes::configure);
+    }
+
+    async fn readiness(&self) -> HealthReport {
+        vibes_web::health::report([("redis", self.store.health().await)])
     }
 }

@@ -4,6 +4,7 @@
 use crate::configuration::{ParticipantSettings, PlaybackSettings};
 use crate::error::RegistryError;
 use std::collections::HashMap;
+use vibes_domain::api::PartHealth;
 use vibes_domain::{ParticipantId, VibeId};
 use vibes_redis::scripts::{self, StreamRecord};
 use vibes_redis::{
@@ -47,8 +48,12 @@ impl SessionStore {
         &self.terms
     }
 
-    pub async fn ping(&self) -> Result<(), RegistryError> {
-        Ok(self.redis.ping().await?)
+    /// Up while Redis answers (part of readiness).
+    pub async fn health(&self) -> PartHealth {
+        match self.redis.ping().await {
+            Ok(()) => PartHealth::up(),
+            Err(error) => PartHealth::down(RegistryError::from(error).to_string()),
+        }
     }
 
     pub async fn register_stream(

@@ -9,6 +9,7 @@ use crate::operator::OperatorKey;
 use crate::routes;
 use actix_web::web;
 use std::sync::Arc;
+use vibes_domain::api::HealthReport;
 use vibes_web::service::BoxError;
 use vibes_web::{Service, Startup};
 
@@ -37,6 +38,10 @@ impl Service for Supervisor {
 
     fn configure(&self, config: &mut web::ServiceConfig) {
         config.configure(routes::configure);
+    }
+
+    async fn readiness(&self) -> HealthReport {
+        vibes_web::health::report([("engine", self.engine.status().health())])
     }
 
     /// Stops the engine (child mode: SIGTERM, then SIGKILL after a grace period).

@@ -7,7 +7,7 @@
 //! ([`Service`]).
 
 use crate::{HttpService, Listeners};
-use actix_web::web;
+use actix_web::{web, HttpResponse};
 use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::process::ExitCode;
@@ -15,6 +15,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 pub use vibes_config::{ServerSettings, Usage};
+use vibes_domain::api::HealthReport;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -79,6 +80,10 @@ pub trait Service: Send + Sync + Sized + 'static {
 
     /// Its routes (called once per HTTP worker, after the shared data).
     fn configure(&self, config: &mut web::ServiceConfig);
+
+    /// What `GET /health/ready` reports: each part the service needs, and
+    /// why one is down. Liveness (`/health/live`) checks nothing.
+    fn readiness(&self) -> impl Future<Output = HealthReport> + Send;
 
     /// Runs when the API has drained, before the background tasks stop.
     fn stop(&self) -> impl Future<Output = ()> + Send {
@@ -171,11 +176,14 @@ impl<S: Service> Application<S> {
             tasks: BackgroundTasks::default(),
         };
         let service = Arc::new(S::build(settings, &mut startup).await?);
-        let (routes, shared) = (service.clone(), startup.shared);
+        let (routes, shared) = (web::Data::from(service.clone()), startup.shared);
         let http = crate::serve(S::Settings::USAGE.name, listeners, move |config| {
             for register in &shared {
                 register(config);
             }
+            config
+                .app_data(routes.clone())
+                .route("/health/ready", web::get().to(ready::<S>));
             routes.configure(config);
         })?;
         Ok(Self {
@@ -212,6 +220,10 @@ impl<S: Service> Application<S> {
         self.tasks.stop().await;
         served
     }
+}
+
+async fn ready<S: Service>(service: web::Data<S>) -> HttpResponse {
+    crate::health::report_response(&service.readiness().await)
 }
 
 /// A service binary's whole `main`: `--help`/`--version`, settings, telemetry,

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use tokio::sync::oneshot;
 use vibes_config::ServerSettings;
+use vibes_domain::api::{HealthReport, PartHealth};
 use vibes_web::{Application, Listeners, Service, Startup};
 
 #[derive(Deserialize)]
@@ -80,6 +81,10 @@ impl Service for Probe {
             );
     }
 
+    async fn readiness(&self) -> HealthReport {
+        vibes_web::health::report([("probe", PartHealth::up())])
+    }
+
     async fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
     }
@@ -116,17 +121,22 @@ async fn stopping_runs_the_services_stop_and_ends_its_background_tasks() {
     let stop = application.stop_handle();
     let running = tokio::spawn(application.run_until_stopped());
 
-    let told = reqwest::get(format!("http://127.0.0.1:{port}/port"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let get = |path: &'static str| async move {
+        let response = reqwest::get(format!("http://127.0.0.1:{port}{path}")).await;
+        response.unwrap().text().await.unwrap()
+    };
     assert_eq!(
-        told,
+        get("/port").await,
         port.to_string(),
-        "the service is built knowing its port"
+        "built knowing its port"
     );
+    assert_eq!(
+        get("/greeting").await,
+        "hi",
+        "handlers get what the build shared"
+    );
+    let ready: serde_json::Value = serde_json::from_str(&get("/health/ready").await).unwrap();
+    assert_eq!(ready["parts"]["probe"]["status"], "up", "{ready}");
     assert_eq!(
         probe.task_alive.lock().unwrap().try_recv(),
         Err(oneshot::error::TryRecvError::Empty),

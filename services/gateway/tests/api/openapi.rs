@@ -6,8 +6,8 @@ use vibes_problem::Code;
 
 #[test]
 fn the_checked_in_document_is_the_one_the_gateway_serves() {
-    let rendered = gateway::openapi::document();
-    let path = vibes_testkit::repo_root().join(gateway::openapi::CHECKED_IN);
+    let rendered = gateway::routes::openapi::document();
+    let path = vibes_testkit::repo_root().join(gateway::routes::openapi::CHECKED_IN);
     if std::env::var_os("VIBES_UPDATE_GENERATED").is_some() {
         std::fs::write(&path, rendered).unwrap();
     }
@@ -16,13 +16,13 @@ fn the_checked_in_document_is_the_one_the_gateway_serves() {
         committed == rendered,
         "{} is not what the gateway serves; regenerate with \
          VIBES_UPDATE_GENERATED=1 cargo test -p gateway --test api openapi",
-        gateway::openapi::CHECKED_IN
+        gateway::routes::openapi::CHECKED_IN
     );
 }
 
 #[test]
 fn every_problem_response_names_catalogued_codes_of_its_status() {
-    let document: Value = serde_json::from_str(gateway::openapi::document()).unwrap();
+    let document: Value = serde_json::from_str(gateway::routes::openapi::document()).unwrap();
     let codes = &document["components"]["schemas"]["Problem"]["properties"]["code"]["enum"];
     assert_eq!(codes.as_array().unwrap().len(), Code::ALL.len());
     let mut problem_responses = 0;

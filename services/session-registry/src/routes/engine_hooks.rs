@@ -5,9 +5,9 @@
 //! an unpublish does not end it, because an encoder restart unpublishes for a
 //! moment: the owning ingest pod ends streams.
 
-use crate::error::RegistryError;
+use crate::error::{PlayerRefused, RegistryError};
 use crate::playback::Playback;
-use crate::players::{player_started, player_stopped, PlayerRefused};
+use crate::players::{player_started, player_stopped};
 use crate::store::SessionStore;
 use actix_web::{web, HttpResponse};
 use srs_client::{SrsCallbackEvent, SrsCallbackReq};

@@ -3,11 +3,10 @@
 //! listener counts from the registry's leases, which SRS cannot know.
 
 use crate::engine::srs_api::{EngineApiError, SrsApi};
-use crate::listeners::LeaseCounts;
+use crate::listeners::{count_listeners, LeaseCounts};
 use crate::operator::{public_view, OperatorKey};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
 /// An answer as `request` may see it: whole for operators, else
 /// [`public_view`].
@@ -80,70 +79,4 @@ pub async fn streams(
         }
     }
     Ok(HttpResponse::Ok().json(for_caller(&request, &operator, "streams", body)))
-}
-
-/// Where a listener count comes from.
-const FROM_LEASES: &str = "registry_leases";
-const FROM_ENGINE: &str = "engine";
-
-fn count_listeners(body: &mut Value, leased: Option<&HashMap<String, u64>>) {
-    body["listeners_source"] = json!(if leased.is_some() {
-        FROM_LEASES
-    } else {
-        FROM_ENGINE
-    });
-    let Some(streams) = body["streams"].as_array_mut() else {
-        return;
-    };
-    for stream in streams {
-        let publishers = u64::from(stream["publish"]["active"].as_bool().unwrap_or(false));
-        let engine_players = stream["clients"]
-            .as_u64()
-            .unwrap_or(0)
-            .saturating_sub(publishers);
-        let name = stream["name"].as_str().unwrap_or_default();
-        let (count, source) = match leased.and_then(|leased| leased.get(name)) {
-            Some(&holding_a_lease) => (holding_a_lease, FROM_LEASES),
-            None => (engine_players, FROM_ENGINE),
-        };
-        stream["clients"] = json!(count + publishers);
-        stream["listeners"] = json!({
-            "count": count,
-            "source": source,
-            "engine_players": engine_players,
-        });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn leases_replace_the_engines_player_count_where_the_registry_knows_the_stream() {
-        let mut body = json!({
-            "code": 0,
-            "streams": [
-                { "name": "known", "clients": 3, "publish": { "active": true } },
-                { "name": "unknown", "clients": 2, "publish": { "active": false } },
-            ],
-        });
-        let leased = HashMap::from([("known".to_owned(), 40)]);
-        count_listeners(&mut body, Some(&leased));
-        assert_eq!(body["listeners_source"], FROM_LEASES);
-        let known = &body["streams"][0];
-        assert_eq!(known["clients"], 41);
-        assert_eq!(
-            known["listeners"],
-            json!({ "count": 40, "source": FROM_LEASES, "engine_players": 2 })
-        );
-        let unknown = &body["streams"][1];
-        assert_eq!(unknown["clients"], 2);
-        assert_eq!(unknown["listeners"]["source"], FROM_ENGINE);
-
-        let mut body = json!({ "streams": [{ "name": "known", "clients": 1, "publish": { "active": true } }] });
-        count_listeners(&mut body, None);
-        assert_eq!(body["listeners_source"], FROM_ENGINE);
-        assert_eq!(body["streams"][0]["listeners"]["count"], 0);
-    }
 }

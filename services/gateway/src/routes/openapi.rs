@@ -3,7 +3,7 @@
 //! catalogue (each operation's problem responses), served at
 //! `GET /stream-api/openapi.json` and checked in as `docs/openapi.json`.
 
-use crate::routes::{health, participants, streams};
+use super::{health, participants, streams};
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
