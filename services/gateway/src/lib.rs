@@ -16,6 +16,7 @@ pub mod cors;
 pub mod error;
 pub mod ingest_router;
 pub mod rate_limit;
+pub mod redis;
 pub mod routes;
 pub mod startup;
 pub mod upstream;

@@ -9,14 +9,15 @@
 use crate::client_address::TrustedProxies;
 use crate::configuration::{Budget, RateLimitSettings, RedisSettings};
 use crate::error::GatewayError;
+use crate::redis::keys;
+use crate::redis::scripts::{RateDecision, RateLimitScript};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest};
 use std::time::Duration;
-use vibes_redis::scripts::{RateDecision, RateLimitScript};
-use vibes_redis::{keys, RedisConnector, RedisSettingsError};
+use vibes_redis::{RedisConnector, RedisSettingsError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestClass {

@@ -8,9 +8,9 @@
 
 use crate::error::{PlayerRefused, RegistryError};
 use crate::playback::Playback;
+use crate::redis::{FlvConnection, SeatRequest};
 use crate::store::SessionStore;
 use vibes_domain::VibeId;
-use vibes_redis::{FlvConnection, SeatRequest};
 
 /// The non-empty value of parameter `name` in a player's query string.
 pub fn query_parameter<'query>(query: &'query str, name: &str) -> Option<&'query str> {

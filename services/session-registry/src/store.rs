@@ -3,14 +3,14 @@
 
 use crate::configuration::{ParticipantSettings, PlaybackSettings};
 use crate::error::RegistryError;
+use crate::redis::scripts::{self, StreamRecord};
+use crate::redis::{
+    FlvConnection, JoinOutcome, LeaveOutcome, SeatRequest, SeatTerms, SessionScripts,
+};
 use std::collections::HashMap;
 use vibes_domain::api::PartHealth;
 use vibes_domain::{ParticipantId, VibeId};
-use vibes_redis::scripts::{self, StreamRecord};
-use vibes_redis::{
-    FlvConnection, JoinOutcome, LeaveOutcome, RedisConnector, SeatRequest, SeatTerms,
-    SessionScripts,
-};
+use vibes_redis::RedisConnector;
 
 pub struct SessionStore {
     redis: RedisConnector,

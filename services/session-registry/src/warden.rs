@@ -6,12 +6,12 @@
 
 use crate::engine::{EngineClients, FlvPlayer};
 use crate::error::RegistryError;
+use crate::redis::{FlvConnection, SeatRequest};
 use crate::store::SessionStore;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
-use vibes_redis::{FlvConnection, SeatRequest};
 
 /// What one round did, for logs and tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

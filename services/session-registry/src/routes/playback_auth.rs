@@ -2,9 +2,9 @@
 
 use crate::error::RegistryError;
 use crate::playback::Playback;
+use crate::redis::SeatRequest;
 use crate::store::SessionStore;
 use actix_web::{web, HttpRequest, HttpResponse};
-use vibes_redis::SeatRequest;
 
 /// The playback token the edge parsed from the media URL.
 pub const TOKEN_HEADER: &str = "x-playback-token";

@@ -195,9 +195,9 @@ async fn after_redis_lost_the_stream_its_listeners_play_on_until_the_grace_ends(
     let mut redis = client.get_multiplexed_async_connection().await.unwrap();
     let vibe_id = VibeId::parse(&vibe).unwrap();
     let _: () = redis::pipe()
-        .del(vibes_redis::keys::stream_record(&vibe_id))
-        .del(vibes_redis::keys::participant_leases(&vibe_id))
-        .srem(vibes_redis::keys::LIVE_STREAMS, &vibe)
+        .del(session_registry::redis::keys::stream_record(&vibe_id))
+        .del(session_registry::redis::keys::participant_leases(&vibe_id))
+        .srem(session_registry::redis::keys::LIVE_STREAMS, &vibe)
         .query_async(&mut redis)
         .await
         .unwrap();
