@@ -3,7 +3,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::time::Duration;
 use vibes_config::secrets::{self, SecretRefused};
-use vibes_config::{ServerSettings, SettingsError};
+use vibes_config::{RedisSettings, ServerSettings};
 use vibes_tokens::{SigningKey, TokenRules};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -96,13 +96,6 @@ impl CorsSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct RedisSettings {
-    pub url: String,
-    #[serde(with = "vibes_config::duration")]
-    pub timeout: Duration,
-}
-
-#[derive(Debug, Clone, Deserialize)]
 pub struct RateLimitSettings {
     pub enabled: bool,
     pub audio: Budget,
@@ -173,17 +166,4 @@ pub struct UpstreamSettings {
     pub ingest_timeout: Duration,
 }
 
-/// The compiled-in defaults (`config/default.toml`).
-pub const DEFAULTS: &str = include_str!("../config/default.toml");
-
-pub fn load() -> Result<Settings, SettingsError> {
-    vibes_config::load(DEFAULTS)
-}
-
-vibes_web::service_settings!(Settings {
-    name: "gateway",
-    about: "The public API: validates requests and routes them to ingest and the session registry.",
-    defaults: DEFAULTS,
-    api: server,
-    metrics: metrics,
-});
+vibes_web::service_settings!(Settings, include_str!("../config/default.toml"));

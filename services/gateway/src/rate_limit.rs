@@ -7,7 +7,7 @@
 //! the request passes (logged): the stream matters more.
 
 use crate::client_address::TrustedProxies;
-use crate::configuration::{Budget, RateLimitSettings, RedisSettings};
+use crate::configuration::{Budget, RateLimitSettings};
 use crate::error::GatewayError;
 use crate::redis::keys;
 use crate::redis::scripts::{RateDecision, RateLimitScript};
@@ -17,6 +17,7 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest};
 use std::time::Duration;
+use vibes_config::RedisSettings;
 use vibes_redis::{RedisConnector, RedisSettingsError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::time::Duration;
 use vibes_config::secrets::{self, SecretRefused};
-use vibes_config::{ServerSettings, SettingsError};
+use vibes_config::ServerSettings;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -104,18 +104,4 @@ impl Settings {
     }
 }
 
-/// The compiled-in defaults (`config/default.toml`).
-pub const DEFAULTS: &str = include_str!("../config/default.toml");
-
-pub fn load() -> Result<Settings, SettingsError> {
-    vibes_config::load(DEFAULTS)
-}
-
-vibes_web::service_settings!(Settings {
-    name: "hls-packager",
-    about: "Low-latency HLS for audio: reads each stream's HTTP-FLV from the engine once, \
-            serves LL-HLS (fMP4 parts and segments, blocking playlist reload).",
-    defaults: DEFAULTS,
-    api: server,
-    metrics: metrics,
-});
+vibes_web::service_settings!(Settings, include_str!("../config/default.toml"));

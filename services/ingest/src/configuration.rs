@@ -2,7 +2,7 @@ use crate::publish_target::PublishTarget;
 use serde::Deserialize;
 use std::time::Duration;
 use vibes_config::duration::{require_nonzero, ZeroDuration};
-use vibes_config::{ServerSettings, SettingsError};
+use vibes_config::ServerSettings;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -142,17 +142,4 @@ pub struct BufferSettings {
     pub max_added_latency: Duration,
 }
 
-/// The compiled-in defaults (`config/default.toml`).
-pub const DEFAULTS: &str = include_str!("../config/default.toml");
-
-pub fn load() -> Result<Settings, SettingsError> {
-    vibes_config::load(DEFAULTS)
-}
-
-vibes_web::service_settings!(Settings {
-    name: "ingest",
-    about: "Creators' PCM chunks to real-time paced ffmpeg (AAC) to RTMP at the media engine.",
-    defaults: DEFAULTS,
-    api: server,
-    metrics: metrics,
-});
+vibes_web::service_settings!(Settings, include_str!("../config/default.toml"));

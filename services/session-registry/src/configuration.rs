@@ -3,7 +3,7 @@ use serde::Deserialize;
 use std::time::Duration;
 use vibes_config::duration::{require_nonzero, ZeroDuration};
 use vibes_config::secrets::{self, SecretRefused};
-use vibes_config::{ServerSettings, SettingsError};
+use vibes_config::{RedisSettings, ServerSettings};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -38,13 +38,6 @@ pub struct EngineSettings {
     /// `0s`: a third of the participants' lease.
     #[serde(with = "vibes_config::duration")]
     pub warden_interval: Duration,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct RedisSettings {
-    pub url: String,
-    #[serde(with = "vibes_config::duration")]
-    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -117,18 +110,8 @@ impl Settings {
     }
 }
 
-/// The compiled-in defaults (`config/default.toml`).
-pub const DEFAULTS: &str = include_str!("../config/default.toml");
-
-pub fn load() -> Result<Settings, SettingsError> {
-    vibes_config::load(DEFAULTS)
-}
-
-vibes_web::service_settings!(Settings {
-    name: "session-registry",
-    about:
-        "Streams and participant leases in Redis: the exact per-stream cap, playback authorization.",
-    defaults: DEFAULTS,
-    api: server,
-    metrics: metrics.listen,
-});
+vibes_web::service_settings!(
+    Settings,
+    include_str!("../config/default.toml"),
+    metrics = metrics.listen
+);

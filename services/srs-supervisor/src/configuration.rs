@@ -2,7 +2,7 @@ use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
 use vibes_config::duration::{require_nonzero, ZeroDuration};
-use vibes_config::{ServerSettings, SettingsError};
+use vibes_config::ServerSettings;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -263,18 +263,4 @@ impl HealthSettings {
     }
 }
 
-/// The compiled-in defaults (`config/default.toml`).
-pub const DEFAULTS: &str = include_str!("../config/default.toml");
-
-pub fn load() -> Result<Settings, SettingsError> {
-    vibes_config::load(DEFAULTS)
-}
-
-vibes_web::service_settings!(Settings {
-    name: "srs-supervisor",
-    about: "Starts, probes and restarts SRS; SRS's stats API, read-only. \
-         `srs-supervisor --engine-config` prints the SRS config its settings render.",
-    defaults: DEFAULTS,
-    api: server,
-    metrics: metrics,
-});
+vibes_web::service_settings!(Settings, include_str!("../config/default.toml"));

@@ -31,30 +31,38 @@ pub trait ServiceSettings: DeserializeOwned + Send + 'static {
     fn validate(&self) -> Result<(), BoxError>;
 }
 
-/// Implements [`ServiceSettings`] for a settings struct with a `log_level`
-/// and a `validate(&self)` method:
-/// `service_settings!(Settings { name: "gateway", about: "…", defaults: DEFAULTS, api: server, metrics: metrics })`.
+/// Implements [`ServiceSettings`] for a settings struct with a `log_level`,
+/// a `server` and a `metrics` listener (or the one named) and a
+/// `validate(&self)` method, and defines the module's `DEFAULTS` (the
+/// compiled-in `config/default.toml`) and `load()`. The service's name and
+/// `--help` text are its package's name and description:
+/// `service_settings!(Settings, include_str!("../config/default.toml"))`.
 #[macro_export]
 macro_rules! service_settings {
-    ($settings:ty {
-        name: $name:literal,
-        about: $about:expr,
-        defaults: $defaults:expr,
-        api: $($api:ident).+,
-        metrics: $($metrics:ident).+ $(,)?
-    }) => {
+    ($settings:ty, $defaults:expr) => {
+        $crate::service_settings!($settings, $defaults, metrics = metrics);
+    };
+    ($settings:ty, $defaults:expr, metrics = $($metrics:ident).+) => {
+        /// The compiled-in defaults (`config/default.toml`).
+        pub const DEFAULTS: &str = $defaults;
+
+        /// The settings: the defaults, then `VIBES_CONFIG_FILE`, then `VIBES_*` variables.
+        pub fn load() -> Result<$settings, vibes_config::SettingsError> {
+            vibes_config::load(DEFAULTS)
+        }
+
         impl $crate::service::ServiceSettings for $settings {
             const USAGE: $crate::service::Usage = $crate::service::Usage {
-                name: $name,
+                name: env!("CARGO_PKG_NAME"),
                 version: env!("CARGO_PKG_VERSION"),
-                about: $about,
-                defaults_toml: $defaults,
+                about: env!("CARGO_PKG_DESCRIPTION"),
+                defaults_toml: DEFAULTS,
             };
             fn log_level(&self) -> &str {
                 &self.log_level
             }
             fn api(&self) -> &$crate::service::ServerSettings {
-                &self.$($api).+
+                &self.server
             }
             fn metrics(&self) -> &$crate::service::ServerSettings {
                 &self.$($metrics).+

@@ -32,13 +32,7 @@ impl ProbeSettings {
     }
 }
 
-vibes_web::service_settings!(ProbeSettings {
-    name: "skeleton-test",
-    about: "A service for the skeleton's tests.",
-    defaults: "",
-    api: server,
-    metrics: metrics,
-});
+vibes_web::service_settings!(ProbeSettings, "");
 
 /// A service with one background task that holds `task_alive` open while it runs.
 struct Probe {

@@ -2,19 +2,15 @@
 //! keys, and proxies that are not CIDRs. Each refusal names the setting.
 
 use crate::helpers::test_settings;
-use gateway::startup::Application;
+use gateway::startup::Gateway;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use vibes_testkit::tokens::AUTH_SECRET;
-use vibes_web::Listeners;
 
 async fn build_error(customize: impl FnOnce(&mut gateway::configuration::Settings)) -> String {
     let mut settings = test_settings();
     customize(&mut settings);
-    match Application::build_on(Listeners::loopback().unwrap(), settings).await {
-        Ok(_) => panic!("the gateway started"),
-        Err(error) => error.to_string(),
-    }
+    vibes_testkit::service::build_error::<Gateway>(settings).await
 }
 
 #[tokio::test]

@@ -2,8 +2,7 @@
 //! placeholders and guessable keys. The refusal names the setting.
 
 use session_registry::configuration::{self, Settings};
-use session_registry::startup::Application;
-use vibes_web::Listeners;
+use session_registry::startup::Registry;
 
 async fn build_error(customize: impl FnOnce(&mut Settings)) -> String {
     let mut settings = configuration::load().expect("settings");
@@ -12,10 +11,7 @@ async fn build_error(customize: impl FnOnce(&mut Settings)) -> String {
         .to_owned()
         .into();
     customize(&mut settings);
-    match Application::build_on(Listeners::loopback().unwrap(), settings).await {
-        Ok(_) => panic!("the registry started"),
-        Err(error) => error.to_string(),
-    }
+    vibes_testkit::service::build_error::<Registry>(settings).await
 }
 
 #[tokio::test]

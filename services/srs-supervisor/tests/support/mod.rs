@@ -2,11 +2,10 @@
 
 use srs_supervisor::configuration::{self, Settings};
 use srs_supervisor::engine::{EngineState, EngineSupervisor};
-use srs_supervisor::startup::Application;
+use srs_supervisor::startup::Supervisor;
 use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
-use vibes_web::Listeners;
 
 pub struct Running {
     pub address: String,
@@ -51,17 +50,11 @@ pub async fn start_running(work_dir: TempDir, settings: Settings) -> Running {
 /// Starts the supervisor (which starts the engine) on a port-0 listener.
 pub async fn start(work_dir: TempDir, settings: Settings) -> Running {
     let rtmp_port = settings.engine.rtmp_port;
-    let application = Application::build_on(Listeners::loopback().unwrap(), settings)
-        .await
-        .unwrap();
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let metrics_address = format!("http://127.0.0.1:{}", application.metrics_port());
-    let supervisor = application.service().engine.clone();
-    tokio::spawn(application.run_until_stopped());
+    let spawned = vibes_testkit::service::spawn::<Supervisor>(settings).await;
     Running {
-        address,
-        metrics_address,
-        supervisor,
+        address: spawned.address,
+        metrics_address: spawned.metrics_address,
+        supervisor: spawned.service.engine.clone(),
         rtmp_port,
         _work_dir: work_dir,
     }
