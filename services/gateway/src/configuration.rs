@@ -1,10 +1,9 @@
 use crate::client_address::TrustedProxies;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use std::fmt;
 use std::time::Duration;
 use vibes_config::secrets::{self, SecretRefused};
-use vibes_config::{ServerSettings, SettingsError};
+use vibes_config::{RedisSettings, ServerSettings};
 use vibes_tokens::{SigningKey, TokenRules};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -29,7 +28,7 @@ pub struct TrustSettings {
 }
 
 /// Why settings that parsed cannot run.
-#[derive(thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum InvalidSettings {
     #[error(transparent)]
     Secret(#[from] SecretRefused),
@@ -41,13 +40,6 @@ pub enum InvalidSettings {
     Empty(&'static str),
     #[error("auth.max_lifetime must be longer than 0s")]
     NoLifetime,
-}
-
-/// The message, also for `main`'s `Error: …` line.
-impl fmt::Debug for InvalidSettings {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, formatter)
-    }
 }
 
 impl Settings {
@@ -101,12 +93,6 @@ impl CorsSettings {
             .map(str::trim)
             .filter(|origin| !origin.is_empty())
     }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct RedisSettings {
-    pub url: String,
-    pub timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -172,28 +158,12 @@ pub struct UpstreamSettings {
     /// The ingest pods' pool in Redis (`[redis]`), where each stream's owner is found.
     pub ingest_pool: String,
     pub supervisor_url: String,
-    pub connect_timeout_ms: u64,
-    pub request_timeout_ms: u64,
-    pub ingest_timeout_ms: u64,
+    #[serde(with = "vibes_config::duration")]
+    pub connect_timeout: Duration,
+    #[serde(with = "vibes_config::duration")]
+    pub request_timeout: Duration,
+    #[serde(with = "vibes_config::duration")]
+    pub ingest_timeout: Duration,
 }
 
-impl UpstreamSettings {
-    pub fn connect_timeout(&self) -> Duration {
-        Duration::from_millis(self.connect_timeout_ms)
-    }
-
-    pub fn request_timeout(&self) -> Duration {
-        Duration::from_millis(self.request_timeout_ms)
-    }
-
-    pub fn ingest_timeout(&self) -> Duration {
-        Duration::from_millis(self.ingest_timeout_ms)
-    }
-}
-
-/// The compiled-in defaults (`config/default.toml`).
-pub const DEFAULTS: &str = include_str!("../config/default.toml");
-
-pub fn load() -> Result<Settings, SettingsError> {
-    vibes_config::load(DEFAULTS)
-}
+vibes_web::service_settings!(Settings, include_str!("../config/default.toml"));

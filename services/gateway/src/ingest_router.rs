@@ -5,15 +5,15 @@
 //! is safe because neither case accepted the chunk. When Redis cannot be read,
 //! the stream's last route is used, so live streams outlast a Redis outage.
 
+use crate::error::{Backend, GatewayError};
 use crate::upstream::{self, Body};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::HttpResponse;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use vibes_domain::api::PartHealth;
 use vibes_domain::VibeId;
-use vibes_problem::Problem;
 use vibes_redis::ownership::{LivePod, OwnershipScripts, PodDirectory};
 use vibes_redis::{RedisConnector, RedisError};
 
@@ -64,18 +64,17 @@ impl IngestRouter {
         method: Method,
         path: &str,
         body: Option<Body>,
-    ) -> HttpResponse {
+    ) -> Result<HttpResponse, GatewayError> {
         let mut skipped: Vec<String> = Vec::new();
         let mut unreachable: Vec<String> = Vec::new();
         let mut named_owner: Option<Target> = None;
-        let mut last_problem = None;
+        let mut last_error = None;
         for _ in 0..MAX_ATTEMPTS {
             let target = match named_owner.take() {
                 Some(owner) => owner,
-                None => match self.route(vibe, &skipped).await {
-                    Ok(Some(target)) => target,
-                    Ok(None) => break,
-                    Err(problem) => return problem.error_response(),
+                None => match self.route(vibe, &skipped).await? {
+                    Some(target) => target,
+                    None => break,
                 },
             };
             let url = format!("{}{path}", target.url);
@@ -85,16 +84,16 @@ impl IngestRouter {
                 Ok(response) => response,
                 Err(error) if error.is_connect() => {
                     tracing::warn!(vibe_id = %vibe, pod = %target.pod, %error, "ingest pod unreachable; trying another");
-                    last_problem = Some(upstream::unavailable("ingest", &error));
+                    last_error = Some(upstream::unreachable(Backend::Ingest, error));
                     unreachable.push(target.pod.clone());
                     skipped.push(target.pod);
                     continue;
                 }
-                Err(error) => return upstream::unavailable("ingest", &error).error_response(),
+                Err(error) => return Err(upstream::unreachable(Backend::Ingest, error)),
             };
             if response.status().as_u16() != StatusCode::MISDIRECTED_REQUEST.as_u16() {
                 self.remember(vibe, target);
-                return upstream::relay(response).await;
+                return upstream::relay(Backend::Ingest, response).await;
             }
             let misdirected: Option<Misdirected> = response.json().await.ok();
             tracing::info!(vibe_id = %vibe, pod = %target.pod, ?misdirected, "ingest pod sent the request elsewhere");
@@ -111,13 +110,15 @@ impl IngestRouter {
                 _ => {}
             }
         }
-        last_problem
-            .unwrap_or_else(|| self.no_pod(vibe))
-            .error_response()
+        Err(last_error.unwrap_or_else(|| self.no_pod(vibe)))
     }
 
     /// The stream's owner if it is live, else the least-loaded live pod.
-    async fn route(&self, vibe: &VibeId, skipped: &[String]) -> Result<Option<Target>, Problem> {
+    async fn route(
+        &self,
+        vibe: &VibeId,
+        skipped: &[String],
+    ) -> Result<Option<Target>, GatewayError> {
         match self.route_from_pool(vibe, skipped).await {
             Ok(target) => Ok(target),
             Err(error) => {
@@ -132,13 +133,7 @@ impl IngestRouter {
                         tracing::warn!(vibe_id = %vibe, %error, "ingest pool unreadable; using the stream's last route");
                         Ok(Some(target))
                     }
-                    _ => Err(Problem::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "ingest_pool_unavailable",
-                        "Ingest pool unavailable",
-                    )
-                    .with_detail(format!("the ingest pool cannot be read: {error}"))
-                    .with_retry_after(1)),
+                    _ => Err(GatewayError::IngestPoolUnreadable(error)),
                 }
             }
         }
@@ -171,18 +166,11 @@ impl IngestRouter {
         routes.insert(vibe.clone(), target);
     }
 
-    fn no_pod(&self, vibe: &VibeId) -> Problem {
+    fn no_pod(&self, vibe: &VibeId) -> GatewayError {
         tracing::warn!(vibe_id = %vibe, pool = %self.pool_name, "no live ingest pod can take the stream");
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ingest_unavailable",
-            "No ingest pod available",
-        )
-        .with_detail(format!(
-            "no live ingest pod in pool '{}' accepted the stream",
-            self.pool_name
-        ))
-        .with_retry_after(1)
+        GatewayError::NoIngestPod {
+            pool: self.pool_name.clone(),
+        }
     }
 
     /// Up when at least one live pod of the pool reports itself ready.
@@ -193,7 +181,10 @@ impl IngestRouter {
         };
         let pods = match pods {
             Ok(pods) => pods,
-            Err(error) => return PartHealth::down(format!("ingest pool unreadable: {error}")),
+            Err(error) => {
+                tracing::warn!(%error, "the ingest pool is unreadable");
+                return PartHealth::down("ingest pool unreadable");
+            }
         };
         let mut reasons = Vec::new();
         for pod in &pods {

@@ -2,18 +2,23 @@
 //! each request counts against its client address (`client_address`: the
 //! edge's `X-Real-IP` only from a trusted proxy) and, where a token names the
 //! caller, against the caller too. Refusals are `429 rate_limited` with
-//! `Retry-After`; every answer carries `RateLimit-Limit/-Remaining/-Reset`.
-//! If Redis is down the request passes (logged): the stream matters more.
+//! `Retry-After`; every answer, refusals and failures included, carries
+//! `RateLimit-Limit/-Remaining/-Reset` ([`quota_headers`]). If Redis is down
+//! the request passes (logged): the stream matters more.
 
 use crate::client_address::TrustedProxies;
-use crate::configuration::{Budget, RateLimitSettings, RedisSettings};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse};
+use crate::configuration::{Budget, RateLimitSettings};
+use crate::error::GatewayError;
+use crate::redis::keys;
+use crate::redis::scripts::{RateDecision, RateLimitScript};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest};
 use std::time::Duration;
-use vibes_problem::Problem;
-use vibes_redis::scripts::{RateDecision, RateLimitScript};
-use vibes_redis::{keys, RedisConnector, RedisSettingsError};
+use vibes_config::RedisSettings;
+use vibes_redis::{RedisConnector, RedisSettingsError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestClass {
@@ -60,23 +65,27 @@ impl Quota {
     }
 
     /// Adds the budget headers to an answer.
-    pub fn apply(&self, response: &mut HttpResponse) {
+    fn apply(&self, headers: &mut HeaderMap) {
         for (name, value) in self.headers() {
             if let Ok(value) = HeaderValue::from_str(&value) {
-                response
-                    .headers_mut()
-                    .insert(HeaderName::from_static(name), value);
+                headers.insert(HeaderName::from_static(name), value);
             }
         }
     }
 }
 
-/// The answer with the caller's budget headers, when there is a budget.
-pub fn with_quota(mut response: HttpResponse, quota: Option<Quota>) -> HttpResponse {
+/// Middleware: the answer carries the budget [`RateLimiter::admit`] counted
+/// the request against, whatever the handler answered.
+pub async fn quota_headers(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut response = next.call(request).await?;
+    let quota = response.request().extensions().get::<Quota>().copied();
     if let Some(quota) = quota {
-        quota.apply(&mut response);
+        quota.apply(response.headers_mut());
     }
-    response
+    Ok(response)
 }
 
 impl RateLimiter {
@@ -85,7 +94,7 @@ impl RateLimiter {
         settings: RateLimitSettings,
         proxies: TrustedProxies,
     ) -> Result<Self, RedisSettingsError> {
-        let redis = RedisConnector::new(&redis.url, Duration::from_millis(redis.timeout_ms))?;
+        let redis = RedisConnector::new(&redis.url, redis.timeout)?;
         Ok(Self {
             redis,
             script: RateLimitScript::default(),
@@ -102,15 +111,16 @@ impl RateLimiter {
         }
     }
 
-    /// Counts the request; `Err` is the 429 to answer with.
+    /// Counts the request and leaves its budget for [`quota_headers`];
+    /// `Err` is the 429 to answer with.
     pub async fn admit(
         &self,
         class: RequestClass,
         request: &HttpRequest,
         caller: Option<&str>,
-    ) -> Result<Option<Quota>, Problem> {
+    ) -> Result<(), GatewayError> {
         if !self.settings.enabled {
-            return Ok(None);
+            return Ok(());
         }
         let budget = self.budget(class);
         let client = self
@@ -124,20 +134,33 @@ impl RateLimiter {
             let key = keys::rate_limit(class.name(), &subject);
             let decision = match self.count(&key, budget).await {
                 Some(decision) => decision,
-                None => return Ok(None),
+                None => return Ok(()),
             };
             if !decision.allowed {
-                return Err(refusal(class, budget, decision));
+                request.extensions_mut().insert(Quota {
+                    limit: budget.burst,
+                    remaining: 0,
+                    reset: decision.reset,
+                });
+                return Err(GatewayError::RateLimited {
+                    class: class.name(),
+                    per_second: budget.per_second,
+                    burst: budget.burst,
+                    retry_after: decision.retry_after,
+                });
             }
             if tightest.is_none_or(|known| decision.remaining < known.remaining) {
                 tightest = Some(decision);
             }
         }
-        Ok(tightest.map(|decision| Quota {
-            limit: budget.burst,
-            remaining: decision.remaining,
-            reset: decision.reset,
-        }))
+        if let Some(decision) = tightest {
+            request.extensions_mut().insert(Quota {
+                limit: budget.burst,
+                remaining: decision.remaining,
+                reset: decision.reset,
+            });
+        }
+        Ok(())
     }
 
     async fn count(&self, key: &str, budget: Budget) -> Option<RateDecision> {
@@ -155,29 +178,4 @@ impl RateLimiter {
             }
         }
     }
-}
-
-fn refusal(class: RequestClass, budget: Budget, decision: RateDecision) -> Problem {
-    let quota = Quota {
-        limit: budget.burst,
-        remaining: 0,
-        reset: decision.reset,
-    };
-    let retry_after = decision.retry_after.as_secs_f64().ceil().max(1.0) as u32;
-    let mut problem = Problem::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        "Too many requests",
-    )
-    .with_detail(format!(
-        "{} requests: at most {} per second, {} at once",
-        class.name(),
-        budget.per_second,
-        budget.burst
-    ))
-    .with_retry_after(retry_after);
-    for (name, value) in quota.headers() {
-        problem = problem.with_header(name, value);
-    }
-    problem
 }

@@ -1,92 +1,87 @@
-use crate::auth::Authenticator;
-use crate::configuration::Settings;
-use crate::cors;
-use crate::ingest_router::IngestRouter;
-use crate::rate_limit::RateLimiter;
-use crate::routes;
-use crate::upstream::Upstream;
-use actix_web::web;
-use vibes_tokens::JwtKeys;
-use vibes_web::HttpService;
-/// The API and metrics listeners `build_on` serves on.
-pub use vibes_web::Listeners;
+//! The gateway as a [`Service`]: its state, built from the settings, and
+//! its routes behind the CORS policy and the rate-limit headers.
 
-/// The internal services the gateway talks to.
-#[derive(Clone)]
-pub struct Upstreams {
-    pub registry: Upstream,
-    pub supervisor: Upstream,
+use crate::auth::Authenticator;
+use crate::configuration::{CorsSettings, Settings};
+use crate::cors;
+use crate::error::Backend;
+use crate::ingest_router::IngestRouter;
+use crate::rate_limit::{self, RateLimiter};
+use crate::routes;
+use crate::upstream::{ReadinessProbe, Upstream, Upstreams};
+use actix_web::middleware::from_fn;
+use actix_web::web;
+use std::time::Duration;
+use vibes_domain::api::{HealthReport, PartHealth};
+use vibes_tokens::JwtKeys;
+use vibes_web::service::BoxError;
+use vibes_web::{Service, Startup};
+
+/// The running gateway: `Application::build(settings)`, then `run_until_stopped()`.
+pub type Application = vibes_web::Application<Gateway>;
+
+/// Idle keep-alive connections to a backend are closed after this long.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct Gateway {
+    cors: CorsSettings,
 }
 
-pub struct Application;
-
-impl Application {
-    /// Checks the settings, then listens where they say.
-    pub fn build(settings: Settings) -> Result<HttpService, Box<dyn std::error::Error>> {
-        settings.validate()?;
-        let listeners = Listeners {
-            api: settings.server.bind()?,
-            metrics: settings.metrics.bind()?,
-        };
-        Self::build_on(listeners, settings)
-    }
-
-    /// Checks the settings and serves on already bound listeners (port 0 in tests).
-    pub fn build_on(
-        listeners: Listeners,
-        settings: Settings,
-    ) -> Result<HttpService, Box<dyn std::error::Error>> {
-        settings.validate()?;
+impl Service for Gateway {
+    type Settings = Settings;
+    async fn build(settings: Settings, startup: &mut Startup) -> Result<Self, BoxError> {
         let urls = &settings.upstreams;
-        // One pooled client for all upstreams: keep-alive connections are reused per host.
+        // One pooled client for the registry and the supervisor, one with the
+        // shorter timeout for ingest: keep-alive connections are reused per host.
         let http = reqwest::Client::builder()
-            .connect_timeout(urls.connect_timeout())
-            .timeout(urls.request_timeout())
-            .pool_idle_timeout(std::time::Duration::from_secs(60))
+            .connect_timeout(urls.connect_timeout)
+            .timeout(urls.request_timeout)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()?;
-        let pool_redis = vibes_redis::RedisConnector::new(
-            &settings.redis.url,
-            std::time::Duration::from_millis(settings.redis.timeout_ms),
-        )?;
         let ingest_http = reqwest::Client::builder()
-            .connect_timeout(urls.connect_timeout())
-            .timeout(urls.ingest_timeout())
-            .pool_idle_timeout(std::time::Duration::from_secs(60))
+            .connect_timeout(urls.connect_timeout)
+            .timeout(urls.ingest_timeout)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()?;
-        let ingest = web::Data::new(IngestRouter::new(
+        let pool_redis =
+            vibes_redis::RedisConnector::new(&settings.redis.url, settings.redis.timeout)?;
+        startup.share(IngestRouter::new(
             pool_redis,
             &urls.ingest_pool,
             ingest_http,
         ));
-        let upstreams = web::Data::new(Upstreams {
-            registry: Upstream::new("registry", &urls.registry_url, http.clone()),
-            supervisor: Upstream::new("engine_supervisor", &urls.supervisor_url, http),
+        startup.share(Upstreams {
+            registry: Upstream::new(Backend::Registry, &urls.registry_url, http.clone()),
+            supervisor: ReadinessProbe::new(&urls.supervisor_url, http),
         });
         let keys = JwtKeys::new(settings.auth.keys())
             .map_err(|error| format!("auth: {error}"))?
             .with_rules(settings.auth.rules());
-        let auth = web::Data::new(Authenticator::new(keys, settings.auth.anonymous_join));
-        let limiter = RateLimiter::new(
+        startup.share(Authenticator::new(keys, settings.auth.anonymous_join));
+        startup.share(RateLimiter::new(
             &settings.redis,
             settings.rate_limits.clone(),
             settings.trust.proxies.clone(),
-        )?;
-        let limiter = web::Data::new(limiter);
-        let cors = settings.cors.clone();
-        let service = vibes_web::serve("gateway", listeners, move |config| {
-            config
-                .app_data(upstreams.clone())
-                .app_data(ingest.clone())
-                .app_data(auth.clone())
-                .app_data(limiter.clone())
-                // A scope spanning every route, so the CORS policy also
-                // answers preflights for them.
-                .service(
-                    web::scope("")
-                        .wrap(cors::policy(&cors))
-                        .configure(routes::configure),
-                );
-        })?;
-        Ok(service)
+        )?);
+        Ok(Self {
+            cors: settings.cors,
+        })
+    }
+
+    /// The gateway itself needs nothing but its own process to forward
+    /// requests; `GET /health` asks every part of the stack.
+    async fn readiness(&self) -> HealthReport {
+        vibes_web::health::report([("gateway", PartHealth::up())])
+    }
+
+    /// Every route in one scope, so the CORS policy also answers preflights
+    /// for them.
+    fn configure(&self, config: &mut web::ServiceConfig) {
+        config.service(
+            web::scope("")
+                .wrap(from_fn(rate_limit::quota_headers))
+                .wrap(cors::policy(&self.cors))
+                .configure(routes::configure),
+        );
     }
 }

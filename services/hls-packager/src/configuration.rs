@@ -2,7 +2,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::time::Duration;
 use vibes_config::secrets::{self, SecretRefused};
-use vibes_config::{ServerSettings, SettingsError};
+use vibes_config::ServerSettings;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -104,9 +104,4 @@ impl Settings {
     }
 }
 
-/// The compiled-in defaults (`config/default.toml`).
-pub const DEFAULTS: &str = include_str!("../config/default.toml");
-
-pub fn load() -> Result<Settings, SettingsError> {
-    vibes_config::load(DEFAULTS)
-}
+vibes_web::service_settings!(Settings, include_str!("../config/default.toml"));

@@ -1,9 +1,9 @@
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
-use vibes_problem::Problem;
+//! Every refusal of the packager and its problem code: the one place the
+//! packager's errors meet the catalogue. Details name what the client can
+//! change, never the engine or its errors.
 
-/// Every refusal of the packager; each becomes one problem+json answer.
-/// Details name what the client can change, never the engine or its errors.
+use vibes_problem::{Code, Problem, ToProblem};
+
 #[derive(Debug, thiserror::Error)]
 pub enum PackagerError {
     #[error("{0}")]
@@ -26,69 +26,29 @@ pub enum PackagerError {
     AtCapacity(usize),
 }
 
-impl From<&PackagerError> for Problem {
-    fn from(error: &PackagerError) -> Self {
-        let (status, code, title, retry) = match error {
-            PackagerError::InvalidDirective(_) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_reload_directive",
-                "Invalid playlist delivery directive",
-                None,
-            ),
-            PackagerError::TooFarAhead => (
-                StatusCode::BAD_REQUEST,
-                "reload_too_far_ahead",
-                "Blocking reload too far ahead",
-                None,
-            ),
-            PackagerError::PlaylistNotReady => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "playlist_not_ready",
-                "Playlist not ready",
-                Some(1),
-            ),
-            PackagerError::PartNotReady => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "part_not_ready",
-                "Part not ready",
-                Some(1),
-            ),
-            PackagerError::StreamStarting => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "stream_starting",
-                "Stream starting",
-                Some(1),
-            ),
-            PackagerError::StreamNotLive => (
-                StatusCode::NOT_FOUND,
-                "stream_not_live",
-                "Stream is not live",
-                None,
-            ),
-            PackagerError::NoSuchFile => {
-                (StatusCode::NOT_FOUND, "not_found", "No such resource", None)
+impl ToProblem for PackagerError {
+    fn code(&self) -> Code {
+        match self {
+            Self::InvalidDirective(_) => Code::InvalidReloadDirective,
+            Self::TooFarAhead => Code::ReloadTooFarAhead,
+            Self::PlaylistNotReady => Code::PlaylistNotReady,
+            Self::PartNotReady => Code::PartNotReady,
+            Self::StreamStarting => Code::StreamStarting,
+            Self::StreamNotLive => Code::StreamNotLive,
+            Self::NoSuchFile => Code::NotFound,
+            Self::AtCapacity(_) => Code::PackagerFull,
+        }
+    }
+
+    fn extend(&self, problem: Problem) -> Problem {
+        match self {
+            Self::PlaylistNotReady | Self::PartNotReady | Self::StreamStarting => {
+                problem.with_retry_after(1)
             }
-            PackagerError::AtCapacity(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "packager_full",
-                "Packager at capacity",
-                Some(5),
-            ),
-        };
-        let problem = Problem::new(status, code, title).with_detail(error.to_string());
-        match retry {
-            Some(seconds) => problem.with_retry_after(seconds),
-            None => problem,
+            Self::AtCapacity(_) => problem.with_retry_after(5),
+            _ => problem,
         }
     }
 }
 
-impl ResponseError for PackagerError {
-    fn status_code(&self) -> StatusCode {
-        Problem::from(self).status_code()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        Problem::from(self).error_response()
-    }
-}
+vibes_problem::response_error!(PackagerError);

@@ -6,6 +6,7 @@ use crate::configuration::EngineSettings;
 use bytes::Bytes;
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
+use vibes_domain::api::PartHealth;
 use vibes_domain::VibeId;
 use vibes_flv::{AacPacket, FlvReader};
 
@@ -97,6 +98,15 @@ impl EngineInput {
     }
 
     /// Whether the engine's HTTP server answers at all (readiness).
+    /// Up while the engine's HTTP server answers: every stream reads from
+    /// it (part of readiness).
+    pub async fn health(&self) -> PartHealth {
+        match self.reachable().await {
+            Ok(()) => PartHealth::up(),
+            Err(reason) => PartHealth::down(reason),
+        }
+    }
+
     pub async fn reachable(&self) -> Result<(), String> {
         let answer = self
             .http

@@ -1,73 +1,44 @@
+//! The packager as a [`Service`]: the streams it packages and the engine it
+//! reads them from.
+
 use crate::configuration::Settings;
 use crate::input::EngineInput;
 use crate::routes;
 use crate::streams::Streams;
 use actix_web::web;
 use std::sync::Arc;
-use vibes_web::HttpService;
-/// The API and metrics listeners `build_on` serves on.
-pub use vibes_web::Listeners;
+use vibes_domain::api::HealthReport;
+use vibes_web::service::BoxError;
+use vibes_web::{Service, Startup};
 
-pub struct Application {
-    http: HttpService,
-    streams: Arc<Streams>,
+/// The running packager: `Application::build(settings)`, then `run_until_stopped()`.
+pub type Application = vibes_web::Application<Packager>;
+
+pub struct Packager {
+    /// The streams being packaged (tests look at them).
+    pub streams: Arc<Streams>,
+    engine: EngineInput,
 }
 
-impl Application {
-    /// Checks the settings, then listens where they say.
-    pub fn build(settings: Settings) -> Result<Self, Box<dyn std::error::Error>> {
-        settings.validate()?;
-        let listeners = Listeners {
-            api: settings.server.bind()?,
-            metrics: settings.metrics.bind()?,
-        };
-        Self::build_on(listeners, settings)
-    }
-
-    /// Checks the settings and serves on already bound listeners (port 0 in
-    /// tests). Call from within a tokio runtime.
-    pub fn build_on(
-        listeners: Listeners,
-        settings: Settings,
-    ) -> Result<Self, Box<dyn std::error::Error>> {
-        settings.validate()?;
+impl Service for Packager {
+    type Settings = Settings;
+    async fn build(settings: Settings, startup: &mut Startup) -> Result<Self, BoxError> {
         let engine = EngineInput::new(&settings.engine)?;
-        let streams = Streams::new(
-            engine.clone(),
-            settings.hls.clone(),
-            settings.streams.clone(),
-        );
-        let app_streams = web::Data::new(streams.clone());
-        let engine = web::Data::new(engine);
-        let http = vibes_web::serve("hls-packager", listeners, move |config| {
-            config
-                .app_data(app_streams.clone())
-                .app_data(engine.clone())
-                .configure(routes::configure);
-        })?;
-        Ok(Self { http, streams })
+        let streams = Streams::start(engine.clone(), settings.hls, settings.streams, startup);
+        startup.share(streams.clone());
+        startup.share(engine.clone());
+        Ok(Self { streams, engine })
     }
 
-    pub fn port(&self) -> u16 {
-        self.http.port()
+    fn configure(&self, config: &mut web::ServiceConfig) {
+        config.configure(routes::configure);
     }
 
-    /// Where `GET /metrics` is served.
-    pub fn metrics_port(&self) -> u16 {
-        self.http.metrics_port()
-    }
-
-    /// Stops serving (as SIGTERM would): a lost replica, in tests.
-    pub fn stop_handle(&self) -> actix_web::dev::ServerHandle {
-        self.http.stop_handle()
-    }
-
-    /// The streams being packaged (tests look at them).
-    pub fn streams(&self) -> Arc<Streams> {
-        self.streams.clone()
-    }
-
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.http.run_until_stopped().await
+    /// Ready while the engine's HTTP server answers and a stream slot is free.
+    async fn readiness(&self) -> HealthReport {
+        vibes_web::health::report([
+            ("engine", self.engine.health().await),
+            ("capacity", self.streams.capacity_health()),
+        ])
     }
 }

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
+use vibes_domain::api::PartHealth;
 use vibes_domain::VibeId;
+use vibes_web::Startup;
 
 /// How often streams are checked for idleness and their end.
 const JANITOR_INTERVAL: Duration = Duration::from_secs(1);
@@ -31,14 +33,24 @@ pub struct Streams {
 pub struct AtCapacity(pub usize);
 
 impl Streams {
-    pub fn new(engine: EngineInput, hls: HlsSettings, settings: StreamSettings) -> Arc<Self> {
+    /// The streams, and a task that sweeps ended and idle ones every second
+    /// until the application stops.
+    pub fn start(
+        engine: EngineInput,
+        hls: HlsSettings,
+        settings: StreamSettings,
+        startup: &mut Startup,
+    ) -> Arc<Self> {
         let streams = Arc::new(Self {
             live: Mutex::new(HashMap::new()),
             engine,
             hls,
             settings,
         });
-        tokio::spawn(sweep_while_alive(Arc::downgrade(&streams)));
+        startup.spawn(
+            "stream_sweeper",
+            sweep_while_alive(Arc::downgrade(&streams)),
+        );
         streams
     }
 
@@ -94,6 +106,15 @@ impl Streams {
         self.live().contains_key(vibe)
     }
 
+    /// Up while a stream slot is free (part of readiness).
+    pub fn capacity_health(&self) -> PartHealth {
+        let max = self.settings().max_streams;
+        match self.count() < max {
+            true => PartHealth::up(),
+            false => PartHealth::down(format!("all {max} stream slots are taken")),
+        }
+    }
+
     pub fn count(&self) -> usize {
         self.live().len()
     }
@@ -119,7 +140,8 @@ impl Streams {
     }
 }
 
-/// Sweeps every second for as long as the streams exist.
+/// Sweeps every second for as long as the streams exist (or until the
+/// application stops the task).
 async fn sweep_while_alive(streams: std::sync::Weak<Streams>) {
     loop {
         tokio::time::sleep(JANITOR_INTERVAL).await;

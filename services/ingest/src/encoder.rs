@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, Command};
 use tracing::{field, Instrument, Span};
+use vibes_domain::api::PartHealth;
 use vibes_domain::audio::{CHANNELS, FFMPEG_SAMPLE_FORMAT, SAMPLE_RATE_HZ};
 use vibes_domain::VibeId;
 
@@ -242,6 +243,31 @@ pub fn ffmpeg_arguments(bitrate: &str, destination: &str) -> Vec<String> {
     .collect()
 }
 
+/// Whether the configured ffmpeg runs at all (part of readiness); checked
+/// once at start.
+pub struct EncoderCheck(PartHealth);
+
+impl EncoderCheck {
+    pub async fn run(settings: &EncoderSettings) -> Self {
+        let outcome = Command::new(&settings.ffmpeg)
+            .arg("-version")
+            .output()
+            .await;
+        Self(match outcome {
+            Ok(output) if output.status.success() => PartHealth::up(),
+            Ok(output) => PartHealth::down(format!(
+                "{} -version exited with {}",
+                settings.ffmpeg, output.status
+            )),
+            Err(error) => PartHealth::down(format!("{} cannot run: {error}", settings.ffmpeg)),
+        })
+    }
+
+    pub fn health(&self) -> PartHealth {
+        self.0.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,7 +298,7 @@ mod tests {
             ffmpeg: "ffmpeg".to_owned(),
             rtmp_base_url,
             aac_bitrate: "128k".to_owned(),
-            restart_backoff_ms: vec![100],
+            restart_backoff: vec![Duration::from_millis(100)],
         }
     }
 

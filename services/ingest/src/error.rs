@@ -1,6 +1,8 @@
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
-use vibes_problem::Problem;
+//! Every error ingest answers with, and its problem code: the one place
+//! ingest's errors meet the catalogue.
+
+use vibes_problem::{Code, Problem, ToProblem};
+use vibes_web::RequestError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -10,7 +12,7 @@ pub enum IngestError {
     StreamEnding,
     #[error("chunk {seq} is older than the last accepted chunk {last}")]
     StaleChunk { seq: u64, last: u64 },
-    #[error("the session registry is unreachable: {0}")]
+    #[error("the session registry is unreachable")]
     RegistryUnreachable(#[from] reqwest::Error),
     #[error("the session registry refused with {status}: {body}")]
     RegistryRefused { status: u16, body: String },
@@ -21,71 +23,48 @@ pub enum IngestError {
     },
     #[error("this ingest pod is shutting down and takes no new streams")]
     Draining,
-    #[error("stream ownership cannot be checked: {0}")]
+    #[error("stream ownership cannot be checked")]
     OwnershipUnavailable(#[from] vibes_redis::RedisError),
+    #[error(transparent)]
+    Request(#[from] RequestError),
 }
 
-impl From<&IngestError> for Problem {
-    fn from(error: &IngestError) -> Self {
-        let problem = match error {
-            IngestError::BufferFull => Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "buffer_full",
-                "Audio buffer full",
-            )
-            .with_retry_after(1),
-            IngestError::StaleChunk { last, .. } => Problem::new(
-                StatusCode::CONFLICT,
-                "stale_chunk_seq",
-                "Chunk already superseded",
-            )
-            .with_extension("last_seq", *last),
-            IngestError::StreamEnding => {
-                Problem::new(StatusCode::CONFLICT, "stream_ending", "Stream is ending")
-                    .with_retry_after(1)
+impl ToProblem for IngestError {
+    fn code(&self) -> Code {
+        match self {
+            Self::BufferFull => Code::BufferFull,
+            Self::StaleChunk { .. } => Code::StaleChunkSeq,
+            Self::StreamEnding => Code::StreamEnding,
+            Self::NotOwner { .. } => Code::NotOwner,
+            Self::Draining => Code::Draining,
+            Self::OwnershipUnavailable(_) => Code::OwnershipUnavailable,
+            Self::RegistryUnreachable(_) | Self::RegistryRefused { .. } => {
+                Code::RegistryUnavailable
             }
-            IngestError::NotOwner { owner, owner_url } => {
-                let problem = Problem::new(
-                    StatusCode::MISDIRECTED_REQUEST,
-                    "not_owner",
-                    "Another ingest pod publishes this stream",
-                )
-                .with_extension("owner", owner.as_str());
+            Self::Request(error) => error.code(),
+        }
+    }
+
+    fn extend(&self, problem: Problem) -> Problem {
+        match self {
+            Self::BufferFull
+            | Self::StreamEnding
+            | Self::OwnershipUnavailable(_)
+            | Self::RegistryUnreachable(_)
+            | Self::RegistryRefused { .. } => problem.with_retry_after(1),
+            Self::StaleChunk { last, .. } => problem.with_extension("last_seq", *last),
+            // Read by the gateway, which then asks the owner.
+            Self::NotOwner { owner, owner_url } => {
+                let problem = problem.with_extension("owner", owner.as_str());
                 match owner_url {
                     Some(url) => problem.with_extension("owner_url", url.as_str()),
                     None => problem,
                 }
             }
-            IngestError::Draining => Problem::new(
-                StatusCode::MISDIRECTED_REQUEST,
-                "draining",
-                "Ingest pod shutting down",
-            ),
-            IngestError::OwnershipUnavailable(_) => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ownership_unavailable",
-                "Stream ownership unavailable",
-            )
-            .with_retry_after(1),
-            IngestError::RegistryUnreachable(_) | IngestError::RegistryRefused { .. } => {
-                Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "registry_unavailable",
-                    "Session registry unavailable",
-                )
-                .with_retry_after(1)
-            }
-        };
-        problem.with_detail(error.to_string())
+            Self::Request(error) => error.extend(problem),
+            Self::Draining => problem,
+        }
     }
 }
 
-impl ResponseError for IngestError {
-    fn status_code(&self) -> StatusCode {
-        Problem::from(self).status_code()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        Problem::from(self).error_response()
-    }
-}
+vibes_problem::response_error!(IngestError);

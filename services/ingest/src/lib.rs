@@ -15,6 +15,7 @@ pub mod error;
 pub mod ownership;
 pub mod pacer;
 pub mod pipeline;
+pub mod publish_target;
 pub mod registry_client;
 pub mod routes;
 pub mod sequence;

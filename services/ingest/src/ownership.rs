@@ -80,7 +80,7 @@ impl Ownership {
         url: String,
     ) -> Result<Self, vibes_redis::RedisSettingsError> {
         Ok(Self {
-            redis: RedisConnector::new(&settings.redis_url, settings.redis_timeout())?,
+            redis: RedisConnector::new(&settings.redis_url, settings.redis_timeout)?,
             scripts: OwnershipScripts::default(),
             pool: PodDirectory::new(&settings.pool),
             pod_id,
@@ -109,7 +109,7 @@ impl Ownership {
             return Err(IngestError::Draining);
         }
         let mut redis = self.redis.connection().await?;
-        let lease = self.settings.lease();
+        let lease = self.settings.lease;
         let (outcome, claim) = match self
             .scripts
             .claim(&mut redis, vibe, &self.pod_id, lease, None)
@@ -262,18 +262,13 @@ impl Ownership {
         };
         let mut redis = self.redis.connection().await?;
         self.pool
-            .heartbeat(
-                &mut redis,
-                &self.pod_id,
-                &info,
-                self.settings.heartbeat_ttl(),
-            )
+            .heartbeat(&mut redis, &self.pod_id, &info, self.settings.heartbeat_ttl)
             .await?;
         if renew_leases || had_lapsed {
             for (vibe, stream) in held {
                 let still_ours = self
                     .scripts
-                    .renew(&mut redis, vibe, &stream.lease, self.settings.lease())
+                    .renew(&mut redis, vibe, &stream.lease, self.settings.lease)
                     .await?;
                 if !still_ours && !stream.lost.swap(true, Ordering::AcqRel) {
                     tracing::warn!(vibe_id = %vibe, token = stream.lease.token, "another pod owns the stream now; this pod stops publishing it");
@@ -281,8 +276,7 @@ impl Ownership {
                 }
             }
         }
-        self.liveness
-            .confirm(sent_at, self.settings.heartbeat_ttl());
+        self.liveness.confirm(sent_at, self.settings.heartbeat_ttl);
         Ok(())
     }
 
@@ -318,10 +312,10 @@ impl Ownership {
     }
 
     pub fn heartbeat_interval(&self) -> Duration {
-        self.settings.heartbeat_interval()
+        self.settings.heartbeat_interval
     }
 
     pub fn renew_interval(&self) -> Duration {
-        self.settings.lease() / 3
+        self.settings.lease / 3
     }
 }

@@ -358,7 +358,7 @@ impl Worker {
                     }
                     Err(error) => {
                         tracing::error!(vibe_id = %self.vibe, %error, "encoder could not start");
-                        tokio::time::sleep(self.settings.restart_backoff(failures)).await;
+                        tokio::time::sleep(self.settings.wait_before_restart(failures)).await;
                         failures += 1;
                         continue;
                     }
@@ -368,7 +368,7 @@ impl Worker {
                 Ok(()) => return,
                 Err(error) => {
                     tracing::warn!(vibe_id = %self.vibe, %error, failures, "encoder failed; restarting it");
-                    let backoff = self.settings.restart_backoff(failures);
+                    let backoff = self.settings.wait_before_restart(failures);
                     let failed = self.take_encoder();
                     let span = tracing::info_span!("encoder_restart", vibe_id = %self.vibe, failures, backoff_ms = backoff.as_millis() as u64);
                     async move {

@@ -1,85 +1,71 @@
+//! Ingest as a [`Service`]: this pod's streams, its place in the ingest
+//! pool, and on shutdown the hand-over of every stream, so a rolling update
+//! loses no accepted audio.
+
 use crate::configuration::Settings;
+use crate::encoder::EncoderCheck;
 use crate::ownership::Ownership;
+use crate::publish_target::PublishTarget;
 use crate::registry_client::RegistryClient;
 use crate::routes;
 use crate::streams::LiveStreams;
 use actix_web::web;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
-use vibes_web::HttpService;
-/// The API and metrics listeners `build_on` serves on.
-pub use vibes_web::Listeners;
+use vibes_domain::api::HealthReport;
+use vibes_web::service::BoxError;
+use vibes_web::{Service, Startup};
 
-pub struct Application {
-    http: HttpService,
-    streams: web::Data<LiveStreams>,
+/// The running ingest pod: `Application::build(settings)`, then `run_until_stopped()`.
+pub type Application = vibes_web::Application<Ingest>;
+
+pub struct Ingest {
+    /// The live streams, for tests that inspect or disturb a pipeline.
+    pub streams: Arc<LiveStreams>,
+    encoder: EncoderCheck,
+    target: PublishTarget,
 }
 
-impl Application {
-    /// Listens where the settings say.
-    pub async fn build(settings: Settings) -> Result<Self, Box<dyn std::error::Error>> {
-        let listeners = Listeners {
-            api: settings.server.bind()?,
-            metrics: settings.metrics.bind()?,
-        };
-        Self::build_on(listeners, settings).await
-    }
-
-    /// Serves on already bound listeners (port 0 in tests).
-    pub async fn build_on(
-        listeners: Listeners,
-        settings: Settings,
-    ) -> Result<Self, Box<dyn std::error::Error>> {
-        let encoder_check =
-            web::Data::new(routes::health::EncoderCheck::run(&settings.encoder).await);
-        let target = web::Data::new(routes::health::PublishTarget::from_base_url(
-            &settings.encoder.rtmp_base_url,
-        )?);
+impl Service for Ingest {
+    type Settings = Settings;
+    async fn build(settings: Settings, startup: &mut Startup) -> Result<Self, BoxError> {
+        let encoder = EncoderCheck::run(&settings.encoder).await;
+        let target = PublishTarget::from_base_url(&settings.encoder.rtmp_base_url)?;
         let pod_id = pod_id(&settings.owner_name());
-        let url = advertised_url(&settings, listeners.api.local_addr()?.port());
+        let url = advertised_url(&settings, startup.api_port());
         let ownership = Arc::new(Ownership::new(
             settings.ownership.clone(),
             pod_id.clone(),
             url,
         )?);
-        let registry = RegistryClient::new(
-            &settings.registry.url,
-            pod_id,
-            Duration::from_millis(settings.registry.timeout_ms),
-        )?;
-        let streams = web::Data::from(LiveStreams::start(settings, registry, ownership));
-        let app_streams = streams.clone();
-        let http = vibes_web::serve("ingest", listeners, move |config| {
-            config
-                .app_data(app_streams.clone())
-                .app_data(encoder_check.clone())
-                .app_data(target.clone())
-                .configure(routes::configure);
-        })?;
-        Ok(Self { http, streams })
+        let registry =
+            RegistryClient::new(&settings.registry.url, pod_id, settings.registry.timeout)?;
+        let streams = LiveStreams::start(settings, registry, ownership, startup);
+        startup.share_arc(streams.clone());
+        Ok(Self {
+            streams,
+            encoder,
+            target,
+        })
     }
 
-    pub fn port(&self) -> u16 {
-        self.http.port()
+    fn configure(&self, config: &mut web::ServiceConfig) {
+        config.configure(routes::configure);
     }
 
-    /// Where `GET /metrics` is served.
-    pub fn metrics_port(&self) -> u16 {
-        self.http.metrics_port()
+    async fn readiness(&self) -> HealthReport {
+        vibes_web::health::report([
+            ("ffmpeg", self.encoder.health()),
+            ("publish_target", self.target.probe().await),
+            ("ingest_pool", self.streams.pool_health()),
+            ("streams", self.streams.count_health()),
+        ])
     }
 
-    /// The live streams, for tests that inspect or disturb a pipeline.
-    pub fn streams(&self) -> web::Data<LiveStreams> {
-        self.streams.clone()
-    }
-
-    /// Serves until SIGTERM/SIGINT, then hands every stream over before
-    /// returning, so a rolling update loses no accepted audio.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.http.run_until_stopped().await;
+    /// Hands every stream over before the background tasks (the pool
+    /// heartbeat among them) stop.
+    async fn stop(&self) {
         self.streams.hand_over().await;
-        served
     }
 }
 

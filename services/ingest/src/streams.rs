@@ -9,11 +9,12 @@ use crate::sequence::{Accepted, ChunkSequence, SeqCheck};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::mpsc;
 use vibes_domain::api::PartHealth;
 use vibes_domain::{CreatorId, VibeId};
 use vibes_redis::ownership::LastChunk;
+use vibes_web::Startup;
 
 pub struct LiveStreams {
     streams: Mutex<HashMap<VibeId, LiveStream>>,
@@ -80,14 +81,15 @@ impl LiveStreams {
         settings: Settings,
         registry: RegistryClient,
         ownership: Arc<Ownership>,
+        startup: &mut Startup,
     ) -> Arc<Self> {
         let (ended_by_itself, mut ended) = mpsc::unbounded_channel();
         let pipeline_config = PipelineConfig {
             encoder: settings.encoder.clone(),
             max_queued_chunks: settings.buffer.max_queued_chunks,
-            max_queued: Duration::from_millis(settings.buffer.max_queued_ms),
-            max_added_latency: Duration::from_millis(settings.buffer.max_added_latency_ms),
-            idle_end: Duration::from_secs(settings.stream.idle_end_seconds),
+            max_queued: settings.buffer.max_queued,
+            max_added_latency: settings.buffer.max_added_latency,
+            idle_end: settings.stream.idle_end,
             ended_by_itself,
             ownership: ownership.clone(),
         };
@@ -100,17 +102,21 @@ impl LiveStreams {
             pipeline_config,
         });
         let retiring = Arc::downgrade(&streams);
-        tokio::spawn(async move {
+        startup.spawn("retire_ended_streams", async move {
             while let Some((vibe, reason)) = ended.recv().await {
                 let Some(streams) = retiring.upgrade() else {
                     return;
                 };
                 if let Err(error) = streams.retire(&vibe, reason).await {
+                    let error = vibes_problem::cause_chain(&error);
                     tracing::warn!(vibe_id = %vibe, %error, "could not retire a stream");
                 }
             }
         });
-        tokio::spawn(keep_in_pool(Arc::downgrade(&streams)));
+        startup.spawn(
+            "ingest_pool_heartbeat",
+            keep_in_pool(Arc::downgrade(&streams)),
+        );
         streams
     }
 
@@ -177,12 +183,12 @@ impl LiveStreams {
             // Ended or lost between the start and now: the creator sends again.
             return Err(IngestError::StreamEnding);
         };
-        if !is_new && stream.registered_at.elapsed() >= self.settings.registry.reregister_interval()
-        {
+        if !is_new && stream.registered_at.elapsed() >= self.settings.registry.reregister_interval {
             stream.registered_at = Instant::now();
             let (registry, vibe) = (self.registry.clone(), vibe.clone());
             tokio::spawn(async move {
                 if let Err(error) = registry.register(&vibe, None).await {
+                    let error = vibes_problem::cause_chain(&error);
                     tracing::warn!(vibe_id = %vibe, %error, "re-registering the stream failed");
                 }
             });
@@ -297,6 +303,14 @@ impl LiveStreams {
         self.ownership.health()
     }
 
+    /// How many streams are live here, as a part of readiness that is always up.
+    pub fn count_health(&self) -> PartHealth {
+        PartHealth {
+            status: vibes_domain::api::HealthStatus::Up,
+            detail: Some(format!("{} live", self.count())),
+        }
+    }
+
     fn held_streams(&self) -> Vec<(VibeId, Arc<HeldStream>)> {
         let streams = self.streams.lock().expect("streams lock");
         streams
@@ -307,7 +321,7 @@ impl LiveStreams {
 }
 
 /// Heartbeats this pod into the pool and renews its streams' leases until
-/// the pod leaves (or is dropped).
+/// the pod leaves (or the application stops it).
 async fn keep_in_pool(streams: std::sync::Weak<LiveStreams>) {
     let mut last_renewal = Instant::now();
     loop {

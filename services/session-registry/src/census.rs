@@ -79,7 +79,8 @@ impl StreamCensus {
         Self { store }
     }
 
-    /// Takes and publishes a census every `interval`, forever.
+    /// Takes and publishes a census every `interval` until the application
+    /// stops it.
     pub async fn run(self, interval: Duration) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -1,8 +1,9 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::time::Duration;
+use vibes_config::duration::{require_nonzero, ZeroDuration};
 use vibes_config::secrets::{self, SecretRefused};
-use vibes_config::{ServerSettings, SettingsError};
+use vibes_config::{RedisSettings, ServerSettings};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -22,13 +23,8 @@ pub struct Settings {
 pub struct MetricsSettings {
     #[serde(flatten)]
     pub listen: ServerSettings,
-    pub stream_census_interval_ms: u64,
-}
-
-impl MetricsSettings {
-    pub fn stream_census_interval(&self) -> Duration {
-        Duration::from_millis(self.stream_census_interval_ms.max(1))
-    }
+    #[serde(with = "vibes_config::duration")]
+    pub stream_census_interval: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -39,25 +35,16 @@ pub struct TelemetrySettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct EngineSettings {
     pub api_url: String,
-    pub warden_interval_ms: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct RedisSettings {
-    pub url: String,
-    pub timeout_ms: u64,
-}
-
-impl RedisSettings {
-    pub fn timeout(&self) -> Duration {
-        Duration::from_millis(self.timeout_ms)
-    }
+    /// `0s`: a third of the participants' lease.
+    #[serde(with = "vibes_config::duration")]
+    pub warden_interval: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ParticipantSettings {
     pub max_per_stream: u64,
-    pub lease_seconds: u64,
+    #[serde(with = "vibes_config::duration")]
+    pub lease: Duration,
     /// How long listeners of a stream whose record Redis lost keep playing
     /// before "not live" is believed: a few of ingest's re-registration
     /// intervals (5 s), which bring the record back.
@@ -65,30 +52,41 @@ pub struct ParticipantSettings {
     pub unconfirmed_grace: Duration,
 }
 
-impl ParticipantSettings {
-    pub fn lease(&self) -> Duration {
-        Duration::from_secs(self.lease_seconds)
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 pub struct PlaybackSettings {
     pub public_base_url: String,
     pub token_secret: SecretString,
-    pub token_ttl_seconds: u64,
+    #[serde(with = "vibes_config::duration")]
+    pub token_ttl: Duration,
     pub edge_relay_key: SecretString,
 }
 
-impl PlaybackSettings {
-    pub fn token_ttl(&self) -> Duration {
-        Duration::from_secs(self.token_ttl_seconds)
-    }
+/// Why settings that parsed cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidSettings {
+    #[error(transparent)]
+    Secret(#[from] SecretRefused),
+    #[error(transparent)]
+    Zero(#[from] ZeroDuration),
+    #[error("participants.max_per_stream must be at least 1")]
+    NoSeats,
 }
 
 impl Settings {
-    /// Checks the keys before anything starts: no placeholder, nothing
-    /// guessable. An empty edge relay key is allowed (no edge relays).
-    pub fn validate(&self) -> Result<(), SecretRefused> {
+    /// Checks what the types cannot, before anything starts: the keys (no
+    /// placeholder, nothing guessable; an empty edge relay key is allowed:
+    /// no edge relays), the intervals and the cap.
+    pub fn validate(&self) -> Result<(), InvalidSettings> {
+        let census = self.metrics.stream_census_interval;
+        require_nonzero(&[
+            ("redis.timeout", self.redis.timeout),
+            ("participants.lease", self.participants.lease),
+            ("playback.token_ttl", self.playback.token_ttl),
+            ("metrics.stream_census_interval", census),
+        ])?;
+        if self.participants.max_per_stream == 0 {
+            return Err(InvalidSettings::NoSeats);
+        }
         let playback = &self.playback;
         secrets::require_strong(
             "playback.token_secret",
@@ -105,16 +103,15 @@ impl Settings {
 
     /// How often the FLV warden runs: as configured, or a third of the lease.
     pub fn warden_interval(&self) -> Duration {
-        match self.engine.warden_interval_ms {
-            0 => self.participants.lease() / 3,
-            millis => Duration::from_millis(millis),
+        match self.engine.warden_interval {
+            Duration::ZERO => self.participants.lease / 3,
+            interval => interval,
         }
     }
 }
 
-/// The compiled-in defaults (`config/default.toml`).
-pub const DEFAULTS: &str = include_str!("../config/default.toml");
-
-pub fn load() -> Result<Settings, SettingsError> {
-    vibes_config::load(DEFAULTS)
-}
+vibes_web::service_settings!(
+    Settings,
+    include_str!("../config/default.toml"),
+    metrics = metrics.listen
+);

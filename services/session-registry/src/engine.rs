@@ -32,7 +32,7 @@ pub struct EngineClients {
 }
 
 impl EngineClients {
-    pub fn new(api_url: &str, timeout: Duration) -> Result<Self, Box<dyn std::error::Error>> {
+    pub fn new(api_url: &str, timeout: Duration) -> Result<Self, vibes_web::service::BoxError> {
         let http = reqwest::Client::builder().timeout(timeout).build()?;
         Ok(Self {
             api: SrsClient::with_http_client(api_url, http)?,

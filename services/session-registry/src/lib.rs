@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod playback;
 pub mod players;
+pub mod redis;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -6,24 +6,11 @@
 //! worker's listeners) show the edge's key instead; the edge keeps each of
 //! its listeners' seats itself.
 
-use crate::error::RegistryError;
+use crate::error::{PlayerRefused, RegistryError};
 use crate::playback::Playback;
+use crate::redis::{FlvConnection, SeatRequest};
 use crate::store::SessionStore;
 use vibes_domain::VibeId;
-use vibes_redis::{FlvConnection, SeatRequest};
-use vibes_tokens::PlaybackTokenError;
-
-#[derive(Debug, thiserror::Error)]
-pub enum PlayerRefused {
-    #[error("no playback token in the player's URL")]
-    NoToken,
-    #[error("the player's edge relay key is not the configured one")]
-    RelayKey,
-    #[error(transparent)]
-    Token(#[from] PlaybackTokenError),
-    #[error(transparent)]
-    Seat(#[from] RegistryError),
-}
 
 /// The non-empty value of parameter `name` in a player's query string.
 pub fn query_parameter<'query>(query: &'query str, name: &str) -> Option<&'query str> {

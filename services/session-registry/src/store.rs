@@ -3,13 +3,14 @@
 
 use crate::configuration::{ParticipantSettings, PlaybackSettings};
 use crate::error::RegistryError;
-use std::collections::HashMap;
-use vibes_domain::{ParticipantId, VibeId};
-use vibes_redis::scripts::{self, StreamRecord};
-use vibes_redis::{
-    FlvConnection, JoinOutcome, LeaveOutcome, RedisConnector, SeatRequest, SeatTerms,
-    SessionScripts,
+use crate::redis::scripts::{self, StreamRecord};
+use crate::redis::{
+    FlvConnection, JoinOutcome, LeaveOutcome, SeatRequest, SeatTerms, SessionScripts,
 };
+use std::collections::HashMap;
+use vibes_domain::api::PartHealth;
+use vibes_domain::{ParticipantId, VibeId};
+use vibes_redis::RedisConnector;
 
 pub struct SessionStore {
     redis: RedisConnector,
@@ -31,8 +32,8 @@ impl SessionStore {
         playback: &PlaybackSettings,
     ) -> Self {
         let terms = SeatTerms {
-            lease: participants.lease(),
-            remember_leave: playback.token_ttl(),
+            lease: participants.lease,
+            remember_leave: playback.token_ttl,
             default_cap: participants.max_per_stream,
             unconfirmed_grace: participants.unconfirmed_grace,
         };
@@ -47,8 +48,12 @@ impl SessionStore {
         &self.terms
     }
 
-    pub async fn ping(&self) -> Result<(), RegistryError> {
-        Ok(self.redis.ping().await?)
+    /// Up while Redis answers (part of readiness).
+    pub async fn health(&self) -> PartHealth {
+        match self.redis.ping().await {
+            Ok(()) => PartHealth::up(),
+            Err(error) => PartHealth::down(RegistryError::from(error).to_string()),
+        }
     }
 
     pub async fn register_stream(

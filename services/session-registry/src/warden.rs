@@ -6,12 +6,12 @@
 
 use crate::engine::{EngineClients, FlvPlayer};
 use crate::error::RegistryError;
+use crate::redis::{FlvConnection, SeatRequest};
 use crate::store::SessionStore;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
-use vibes_redis::{FlvConnection, SeatRequest};
 
 /// What one round did, for logs and tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ impl FlvWarden {
         }
     }
 
-    /// Runs a round every `interval`, forever.
+    /// Runs a round every `interval` until the application stops it.
     pub async fn run(mut self, interval: Duration) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

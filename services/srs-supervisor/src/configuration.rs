@@ -1,7 +1,8 @@
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
-use vibes_config::{ServerSettings, SettingsError};
+use vibes_config::duration::{require_nonzero, ZeroDuration};
+use vibes_config::ServerSettings;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -117,6 +118,10 @@ pub enum InvalidSettings {
     HooksUrl(String),
     #[error(transparent)]
     OperatorToken(#[from] vibes_config::secrets::SecretRefused),
+    #[error(transparent)]
+    Zero(#[from] ZeroDuration),
+    #[error("health.restart_backoff must name at least one wait")]
+    NoBackoff,
 }
 
 impl Settings {
@@ -151,6 +156,16 @@ impl Settings {
         if !engine.hooks_url.is_empty() && !engine.hooks_url.starts_with("http://") {
             return Err(InvalidSettings::HooksUrl(engine.hooks_url.clone()));
         }
+        let health = &self.health;
+        require_nonzero(&[
+            ("health.probe_interval", health.probe_interval),
+            ("health.probe_timeout", health.probe_timeout),
+            ("health.startup_timeout", health.startup_timeout),
+            ("health.crash_loop_window", health.crash_loop_window),
+        ])?;
+        if health.restart_backoff.is_empty() {
+            return Err(InvalidSettings::NoBackoff);
+        }
         let operator_token = secrecy::ExposeSecret::expose_secret(&self.operator.token);
         if !operator_token.is_empty() {
             vibes_config::secrets::require_strong(
@@ -184,8 +199,10 @@ pub struct DockerSettings {
     /// Networks a created container joins (space-separated), under `network_alias`.
     pub networks: String,
     pub network_alias: String,
-    /// Seconds the engine gets to stop before Docker kills it on a restart.
-    pub stop_timeout_seconds: u64,
+    /// How long the engine gets to stop before Docker kills it on a
+    /// restart (Docker counts whole seconds).
+    #[serde(with = "vibes_config::duration")]
+    pub stop_timeout: Duration,
 }
 
 impl DockerSettings {
@@ -207,58 +224,43 @@ impl DockerSettings {
 pub struct RegistrySettings {
     /// Base URL of its API (`GET /streams/active`); empty = engine counts only.
     pub url: String,
-    pub timeout_ms: u64,
+    #[serde(with = "vibes_config::duration")]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct HealthSettings {
-    pub probe_interval_ms: u64,
-    pub probe_timeout_ms: u64,
+    #[serde(with = "vibes_config::duration")]
+    pub probe_interval: Duration,
+    #[serde(with = "vibes_config::duration")]
+    pub probe_timeout: Duration,
     pub failures_before_restart: u32,
-    pub startup_timeout_ms: u64,
-    pub restart_backoff_ms: Vec<u64>,
+    #[serde(with = "vibes_config::duration")]
+    pub startup_timeout: Duration,
+    #[serde(with = "vibes_config::duration::list")]
+    pub restart_backoff: Vec<Duration>,
     pub crash_loop_failures: usize,
-    pub crash_loop_window_ms: u64,
+    #[serde(with = "vibes_config::duration")]
+    pub crash_loop_window: Duration,
 }
 
 impl HealthSettings {
-    pub fn probe_interval(&self) -> Duration {
-        Duration::from_millis(self.probe_interval_ms)
-    }
-
-    pub fn probe_timeout(&self) -> Duration {
-        Duration::from_millis(self.probe_timeout_ms)
-    }
-
-    pub fn startup_timeout(&self) -> Duration {
-        Duration::from_millis(self.startup_timeout_ms)
-    }
-
     /// Wait before restart number `attempt` (0-based) in a row, ±20 %
     /// jitter so restarts of many supervisors do not march in step.
-    pub fn restart_backoff(&self, attempt: u32) -> Duration {
-        let steps = &self.restart_backoff_ms;
-        let millis = steps
+    pub fn wait_before_restart(&self, attempt: u32) -> Duration {
+        let steps = &self.restart_backoff;
+        let wait = steps
             .get(attempt as usize)
             .or(steps.last())
             .copied()
-            .unwrap_or(1000);
+            .unwrap_or(Duration::from_secs(1));
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|elapsed| elapsed.subsec_nanos())
             .unwrap_or(0);
         let jitter = 0.8 + f64::from(nanos % 401) / 1000.0;
-        Duration::from_millis(millis).mul_f64(jitter)
-    }
-
-    pub fn crash_loop_window(&self) -> Duration {
-        Duration::from_millis(self.crash_loop_window_ms)
+        wait.mul_f64(jitter)
     }
 }
 
-/// The compiled-in defaults (`config/default.toml`).
-pub const DEFAULTS: &str = include_str!("../config/default.toml");
-
-pub fn load() -> Result<Settings, SettingsError> {
-    vibes_config::load(DEFAULTS)
-}
+vibes_web::service_settings!(Settings, include_str!("../config/default.toml"));

@@ -10,6 +10,7 @@
 
 pub mod configuration;
 pub mod engine;
+pub mod error;
 pub mod listeners;
 pub mod operator;
 pub mod routes;

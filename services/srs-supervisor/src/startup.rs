@@ -1,3 +1,6 @@
+//! The supervisor as a [`Service`]: it starts supervising the engine when
+//! built and stops the engine when the application stops.
+
 use crate::configuration::Settings;
 use crate::engine::srs_api::SrsApi;
 use crate::engine::EngineSupervisor;
@@ -5,69 +8,44 @@ use crate::listeners::LeaseCounts;
 use crate::operator::OperatorKey;
 use crate::routes;
 use actix_web::web;
-use vibes_web::HttpService;
-/// The API and metrics listeners `build_on` serves on.
-pub use vibes_web::Listeners;
+use std::sync::Arc;
+use vibes_domain::api::HealthReport;
+use vibes_web::service::BoxError;
+use vibes_web::{Service, Startup};
 
-pub struct Application {
-    http: HttpService,
-    supervisor: web::Data<EngineSupervisor>,
+/// The running supervisor: `Application::build(settings)`, then `run_until_stopped()`.
+pub type Application = vibes_web::Application<Supervisor>;
+
+pub struct Supervisor {
+    /// The engine's supervisor, for tests that watch or stop the engine.
+    pub engine: Arc<EngineSupervisor>,
 }
 
-impl Application {
-    /// Checks the settings, then listens where they say.
-    pub fn build(settings: Settings) -> Result<Self, Box<dyn std::error::Error>> {
-        settings.validate()?;
-        let listeners = Listeners {
-            api: settings.server.bind()?,
-            metrics: settings.metrics.bind()?,
-        };
-        Self::build_on(listeners, settings)
-    }
-
-    /// Starts supervising the engine and serves the health and status API
-    /// on already bound listeners (port 0 in tests).
-    pub fn build_on(
-        listeners: Listeners,
-        settings: Settings,
-    ) -> Result<Self, Box<dyn std::error::Error>> {
-        settings.validate()?;
-        let engine_api = web::Data::new(SrsApi::new(
+impl Service for Supervisor {
+    type Settings = Settings;
+    async fn build(settings: Settings, startup: &mut Startup) -> Result<Self, BoxError> {
+        startup.share(SrsApi::new(
             &settings.engine,
-            settings.health.probe_timeout(),
+            settings.health.probe_timeout,
         )?);
-        let leases = web::Data::new(LeaseCounts::new(&settings.registry)?);
-        let operator = web::Data::new(OperatorKey::new(&settings.operator));
-        let supervisor = web::Data::new(EngineSupervisor::start(settings)?);
-        let app_supervisor = supervisor.clone();
-        let http = vibes_web::serve("srs-supervisor", listeners, move |config| {
-            config
-                .app_data(app_supervisor.clone())
-                .app_data(engine_api.clone())
-                .app_data(leases.clone())
-                .app_data(operator.clone())
-                .configure(routes::configure);
-        })?;
-        Ok(Self { http, supervisor })
+        startup.share(LeaseCounts::new(&settings.registry)?);
+        startup.share(OperatorKey::new(&settings.operator));
+        let engine = startup.share(EngineSupervisor::start(settings)?);
+        Ok(Self {
+            engine: engine.into_inner(),
+        })
     }
 
-    pub fn port(&self) -> u16 {
-        self.http.port()
+    fn configure(&self, config: &mut web::ServiceConfig) {
+        config.configure(routes::configure);
     }
 
-    /// Where `GET /metrics` is served.
-    pub fn metrics_port(&self) -> u16 {
-        self.http.metrics_port()
+    async fn readiness(&self) -> HealthReport {
+        vibes_web::health::report([("engine", self.engine.status().health())])
     }
 
-    pub fn supervisor(&self) -> web::Data<EngineSupervisor> {
-        self.supervisor.clone()
-    }
-
-    /// Serves until SIGTERM/SIGINT, then stops the engine before returning.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.http.run_until_stopped().await;
-        self.supervisor.stop().await;
-        served
+    /// Stops the engine (child mode: SIGTERM, then SIGKILL after a grace period).
+    async fn stop(&self) {
+        self.engine.stop().await;
     }
 }

@@ -202,9 +202,9 @@ fn docker_settings(socket: &Path, ports: [u16; 3]) -> Settings {
     settings.docker.hls_volume = "vibesflow_srs-hls".to_owned();
     settings.docker.networks = "vibesflow_public vibesflow_internal".to_owned();
     settings.registry.url = String::new();
-    settings.health.probe_interval_ms = 100;
-    settings.health.probe_timeout_ms = 200;
-    settings.health.restart_backoff_ms = vec![50];
+    settings.health.probe_interval = Duration::from_millis(100);
+    settings.health.probe_timeout = Duration::from_millis(200);
+    settings.health.restart_backoff = vec![Duration::from_millis(50)];
     settings
 }
 

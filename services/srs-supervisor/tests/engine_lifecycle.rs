@@ -13,10 +13,10 @@ use vibes_testkit::wait_until;
 async fn a_killed_engine_is_restarted_and_a_stop_ends_it() {
     let work_dir = tempfile::tempdir().unwrap();
     let mut settings = support::settings(&work_dir);
-    settings.health.probe_interval_ms = 200;
+    settings.health.probe_interval = Duration::from_millis(200);
     // Long enough that the test sees the engine down before it is back, even
     // on a busy machine.
-    settings.health.restart_backoff_ms = vec![2000];
+    settings.health.restart_backoff = vec![Duration::from_secs(2)];
     let config_file = work_dir
         .path()
         .join(srs_supervisor::engine::child::CONFIG_FILE);
@@ -102,9 +102,9 @@ async fn an_engine_that_keeps_dying_is_reported_as_a_crash_loop() {
     let mut settings = support::settings(&work_dir);
     // A real program that exits at once, like an engine with a broken config.
     settings.engine.binary = "false".to_owned();
-    settings.health.restart_backoff_ms = vec![20];
+    settings.health.restart_backoff = vec![Duration::from_millis(20)];
     settings.health.crash_loop_failures = 3;
-    let running = support::start(work_dir, settings);
+    let running = support::start(work_dir, settings).await;
     let (address, supervisor) = (running.address.clone(), running.supervisor.clone());
 
     wait_until(Duration::from_secs(10), || supervisor.status().crash_loop).await;

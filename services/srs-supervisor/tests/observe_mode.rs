@@ -42,8 +42,8 @@ async fn readiness_follows_an_engine_the_supervisor_never_restarts() {
     let engine_dir = tempfile::tempdir().unwrap();
     let mut settings = support::settings(&work_dir);
     settings.engine.mode = EngineMode::Observe;
-    settings.health.probe_interval_ms = 100;
-    settings.health.startup_timeout_ms = 1_000;
+    settings.health.probe_interval = Duration::from_millis(100);
+    settings.health.startup_timeout = Duration::from_secs(1);
     let engine = start_engine(engine_dir.path(), &settings);
     let engine_pid = engine.pid();
     let running = support::start_running(work_dir, settings.clone()).await;

@@ -45,6 +45,15 @@ impl ServerSettings {
     }
 }
 
+/// A Redis a service talks to (`[redis]`): its URL (with the service's own
+/// user and password in deployments) and how long a call may take.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisSettings {
+    pub url: String,
+    #[serde(with = "duration")]
+    pub timeout: std::time::Duration,
+}
+
 /// Loads settings from the defaults, the optional file and the process environment.
 pub fn load<T: DeserializeOwned>(defaults_toml: &str) -> Result<T, SettingsError> {
     let extra_file = std::env::var(CONFIG_FILE_ENV).ok();

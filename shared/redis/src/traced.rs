@@ -7,30 +7,29 @@ use std::future::Future;
 use tracing::Instrument;
 
 /// A client span for one Redis call; `vibe_id` and `outcome` are recorded later.
+#[macro_export]
 macro_rules! redis_span {
     ($name:literal) => {
-        tracing::info_span!(
+        $crate::__tracing::info_span!(
             $name,
             otel.kind = "client",
             db.system.name = "redis",
-            vibe_id = tracing::field::Empty,
-            outcome = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-            otel.status_description = tracing::field::Empty,
+            vibe_id = $crate::__tracing::field::Empty,
+            outcome = $crate::__tracing::field::Empty,
+            otel.status_code = $crate::__tracing::field::Empty,
+            otel.status_description = $crate::__tracing::field::Empty,
         )
     };
     ($name:literal, $vibe:expr) => {{
-        let span = $crate::traced::redis_span!($name);
+        let span = $crate::redis_span!($name);
         span.record("vibe_id", $vibe.as_str());
         span
     }};
 }
 
-pub(crate) use redis_span;
-
 /// Runs `call` inside `span` and records how it ended: `describe` names the
 /// outcome of a success; an error sets the span's status to error.
-pub(crate) async fn traced<T>(
+pub async fn traced<T>(
     span: tracing::Span,
     call: impl Future<Output = Result<T, RedisError>>,
     describe: impl FnOnce(&T) -> &'static str,

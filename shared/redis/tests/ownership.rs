@@ -1,11 +1,9 @@
 //! Stream ownership and the ingest pod pool against a real Redis.
 
-mod support;
-
 use std::time::Duration;
-use support::connection;
 use vibes_domain::{ParticipantId, VibeId};
 use vibes_redis::ownership::{Claim, LivePod, OwnershipScripts, PodDirectory, PodInfo};
+use vibes_testkit::redis_server::connection;
 
 const LEASE: Duration = Duration::from_secs(5);
 

@@ -6,6 +6,7 @@ pub mod edge;
 pub mod http;
 pub mod process;
 pub mod redis_server;
+pub mod service;
 pub mod tokens;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -21,6 +21,16 @@ pub fn redis_url() -> String {
         .clone()
 }
 
+/// A connection to this test binary's Redis ([`redis_url`]), for tests of
+/// Redis scripts.
+pub async fn connection() -> vibes_redis::ConnectionManager {
+    vibes_redis::RedisConnector::new(&redis_url(), Duration::from_secs(2))
+        .expect("a valid Redis URL")
+        .connection()
+        .await
+        .expect("Redis is reachable")
+}
+
 /// Starts a private Redis that the caller owns (for tests that stop it).
 pub fn start_redis() -> RedisStart {
     start_redis_on(free_port())

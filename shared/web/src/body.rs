@@ -1,7 +1,8 @@
 //! Request bodies read by hand where the extractor defaults would answer
 //! plain text: size limits, content types and optional JSON.
 
-use actix_web::http::{header, StatusCode};
+use crate::error::RequestError;
+use actix_web::http::header;
 use actix_web::{web, HttpRequest};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -9,40 +10,22 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use vibes_domain::api::LyriaMessage;
-use vibes_domain::audio::{self, PcmError};
-use vibes_problem::Problem;
+use vibes_domain::audio;
 
 pub const PCM_CONTENT_TYPE: &str = "application/octet-stream";
 pub const JSON_CONTENT_TYPE: &str = "application/json";
 
 /// Reads the body, refusing it with 413 as soon as it grows past `limit`.
-pub async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Bytes, Problem> {
+pub async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Bytes, RequestError> {
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|error| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "body_unreadable",
-                "Request body unreadable",
-            )
-            .with_detail(error.to_string())
-        })?;
+        let chunk = chunk.map_err(RequestError::Unreadable)?;
         if body.len() + chunk.len() > limit {
-            return Err(too_large(limit));
+            return Err(RequestError::TooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
-}
-
-fn too_large(limit: usize) -> Problem {
-    Problem::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        "Body too large",
-    )
-    .with_detail(format!("the limit is {limit} bytes"))
-    .with_extension("limit_bytes", limit)
 }
 
 /// The media type of the request without parameters, lower-cased.
@@ -58,22 +41,20 @@ pub fn media_type(request: &HttpRequest) -> Option<String> {
     )
 }
 
-pub fn unsupported_media_type(expected: &str, got: Option<&str>) -> Problem {
-    Problem::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_content_type",
-        "Unsupported content type",
-    )
-    .with_detail(format!(
-        "expected {expected}, got {}",
-        got.unwrap_or("no Content-Type")
-    ))
+pub fn unsupported_media_type(expected: &str, got: Option<&str>) -> RequestError {
+    RequestError::UnsupportedContentType {
+        expected: expected.to_owned(),
+        got: got.map(str::to_owned),
+    }
 }
 
 /// An audio chunk as PCM: raw (`application/octet-stream`, at most 1 MiB) or
 /// a Lyria message (`application/json`, at most 2 MiB, base64 inside). Either
 /// way the audio is whole s16le stereo frames, at most 1 MiB of them.
-pub async fn read_audio(request: &HttpRequest, payload: web::Payload) -> Result<Bytes, Problem> {
+pub async fn read_audio(
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> Result<Bytes, RequestError> {
     let media_type = media_type(request);
     let (limit, is_json) = match media_type.as_deref() {
         Some(PCM_CONTENT_TYPE) => (audio::MAX_RAW_BODY_BYTES, false),
@@ -84,48 +65,32 @@ pub async fn read_audio(request: &HttpRequest, payload: web::Payload) -> Result<
         }
     };
     if declared_length(request).is_some_and(|length| length > limit) {
-        return Err(too_large(limit));
+        return Err(RequestError::TooLarge { limit });
     }
     let body = read_limited(payload, limit).await?;
     let pcm = if is_json { decode_lyria(&body)? } else { body };
-    audio::validate_pcm_len(pcm.len()).map_err(pcm_problem)?;
+    audio::validate_pcm_len(pcm.len())?;
     let encoding = if is_json { "lyria" } else { "raw" };
     crate::metrics::record_chunk(request, encoding, pcm.len());
     Ok(pcm)
 }
 
 /// The PCM inside a Lyria message: every chunk's base64 payload, in order.
-fn decode_lyria(body: &[u8]) -> Result<Bytes, Problem> {
-    let message: LyriaMessage = serde_json::from_slice(body).map_err(|error| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            "Malformed JSON body",
-        )
-        .with_detail(error.to_string())
-    })?;
+fn decode_lyria(body: &[u8]) -> Result<Bytes, RequestError> {
+    let message: LyriaMessage = serde_json::from_slice(body)
+        .map_err(|error| RequestError::InvalidJson(error.to_string()))?;
     let chunks = message.chunks();
     if chunks.is_empty() {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "no_audio",
-            "No audio in the message",
-        )
-        .with_detail("expected serverContent.audioChunks[].data or data (base64 PCM)"));
+        return Err(RequestError::NoAudio);
     }
     let mut pcm = BytesMut::new();
     for (index, (data, mime_type)) in chunks.into_iter().enumerate() {
         if let Some(mime_type) = mime_type {
             check_mime_type(mime_type)?;
         }
-        let decoded = STANDARD.decode(data).map_err(|error| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_base64",
-                "Audio is not valid base64",
-            )
-            .with_detail(format!("audio chunk {index}: {error}"))
-        })?;
+        let decoded = STANDARD
+            .decode(data)
+            .map_err(|error| RequestError::InvalidBase64 { index, error })?;
         pcm.extend_from_slice(&decoded);
     }
     Ok(pcm.freeze())
@@ -133,7 +98,7 @@ fn decode_lyria(body: &[u8]) -> Result<Bytes, Problem> {
 
 /// Lyria labels its PCM `audio/l16` (or `audio/pcm`) with optional `rate`
 /// and `channels` parameters; anything else is not the format we encode.
-fn check_mime_type(mime_type: &str) -> Result<(), Problem> {
+fn check_mime_type(mime_type: &str) -> Result<(), RequestError> {
     let lowered = mime_type.to_ascii_lowercase();
     let mut parts = lowered.split(';').map(str::trim);
     let essence = parts.next().unwrap_or_default();
@@ -145,14 +110,9 @@ fn check_mime_type(mime_type: &str) -> Result<(), Problem> {
     if matches!(essence, "audio/l16" | "audio/pcm") && parts.all(parameter_ok) {
         return Ok(());
     }
-    Err(Problem::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_audio_format",
-        "Unsupported audio format",
-    )
-    .with_detail(format!(
-        "{mime_type}: expected 16-bit PCM, 48000 Hz, 2 channels"
-    )))
+    Err(RequestError::UnsupportedAudioFormat {
+        mime_type: mime_type.to_owned(),
+    })
 }
 
 fn declared_length(request: &HttpRequest) -> Option<usize> {
@@ -165,20 +125,11 @@ fn declared_length(request: &HttpRequest) -> Option<usize> {
         .ok()
 }
 
-fn pcm_problem(error: PcmError) -> Problem {
-    let (code, title) = match error {
-        PcmError::Empty => ("empty_body", "Empty audio chunk"),
-        PcmError::PartialFrame(_) => ("partial_frame", "Audio is not whole PCM frames"),
-        PcmError::TooLarge(_) => return too_large(audio::MAX_RAW_BODY_BYTES),
-    };
-    Problem::new(StatusCode::BAD_REQUEST, code, title).with_detail(error.to_string())
-}
-
 /// A JSON body that may be absent: no body (or `Content-Length: 0`) is `T::default()`.
 pub async fn read_optional_json<T>(
     request: &HttpRequest,
     payload: web::Payload,
-) -> Result<T, Problem>
+) -> Result<T, RequestError>
 where
     T: DeserializeOwned + Default,
 {
@@ -193,12 +144,5 @@ where
             media_type.as_deref(),
         ));
     }
-    serde_json::from_slice(&body).map_err(|error| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            "Malformed JSON body",
-        )
-        .with_detail(error.to_string())
-    })
+    serde_json::from_slice(&body).map_err(|error| RequestError::InvalidJson(error.to_string()))
 }

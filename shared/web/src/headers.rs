@@ -1,6 +1,5 @@
-use actix_web::http::StatusCode;
+use crate::error::RequestError;
 use actix_web::HttpRequest;
-use vibes_problem::Problem;
 
 /// Internal: the authenticated creator of a stream, set by the gateway for ingest.
 pub const CREATOR_HEADER: &str = "x-vibes-creator";
@@ -10,19 +9,12 @@ pub const CHUNK_SEQ_HEADER: &str = "x-chunk-seq";
 
 /// The request's `X-Chunk-Seq`, if any; anything but one unsigned 64-bit
 /// number is refused with 400 `invalid_chunk_seq`.
-pub fn chunk_seq(request: &HttpRequest) -> Result<Option<u64>, Problem> {
+pub fn chunk_seq(request: &HttpRequest) -> Result<Option<u64>, RequestError> {
     let mut values = request.headers().get_all(CHUNK_SEQ_HEADER);
     let Some(value) = values.next() else {
         return Ok(None);
     };
-    let invalid = || {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_chunk_seq",
-            "Invalid X-Chunk-Seq",
-        )
-        .with_detail("X-Chunk-Seq must be one unsigned 64-bit integer")
-    };
+    let invalid = || RequestError::InvalidChunkSeq;
     if values.next().is_some() {
         return Err(invalid());
     }
@@ -37,13 +29,14 @@ pub fn chunk_seq(request: &HttpRequest) -> Result<Option<u64>, Problem> {
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+    use vibes_problem::{Code, ToProblem};
 
-    fn parse(values: &[&str]) -> Result<Option<u64>, String> {
+    fn parse(values: &[&str]) -> Result<Option<u64>, Code> {
         let mut request = TestRequest::default();
         for value in values {
             request = request.append_header((CHUNK_SEQ_HEADER, *value));
         }
-        chunk_seq(&request.to_http_request()).map_err(|problem| problem.code)
+        chunk_seq(&request.to_http_request()).map_err(|error| error.code())
     }
 
     #[test]
@@ -64,11 +57,7 @@ mod tests {
             &["18446744073709551616"],
             &["1", "2"],
         ] {
-            assert_eq!(
-                parse(values),
-                Err("invalid_chunk_seq".to_owned()),
-                "{values:?}"
-            );
+            assert_eq!(parse(values), Err(Code::InvalidChunkSeq), "{values:?}");
         }
     }
 }

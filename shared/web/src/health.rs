@@ -10,6 +10,16 @@ pub async fn live() -> HttpResponse {
     })
 }
 
+/// A report of named parts: up when every part is.
+pub fn report<'name>(parts: impl IntoIterator<Item = (&'name str, PartHealth)>) -> HealthReport {
+    HealthReport::from_parts(
+        parts
+            .into_iter()
+            .map(|(name, part)| (name.to_owned(), part))
+            .collect(),
+    )
+}
+
 /// Readiness and aggregate health: 200 when every part is up, 503 otherwise,
 /// with the per-part detail in the body either way.
 pub fn report_response(report: &HealthReport) -> HttpResponse {

@@ -1,12 +1,16 @@
 //! The HTTP layer every service shares, so each service only adds its routes.
 
 pub mod body;
+pub mod error;
 pub mod headers;
 pub mod health;
 pub mod metrics;
+pub mod service;
 pub mod tracing_span;
 pub mod vibe_path;
 
+pub use error::RequestError;
+pub use service::{Application, Service, ServiceSettings, Startup};
 pub use vibe_path::VibePath;
 
 use actix_web::dev::Server;
@@ -98,11 +102,11 @@ where
             }))
             .wrap(TracingLogger::<TracedRootSpan>::new())
             .app_data(metrics::ServiceName(service_name))
-            .app_data(vibes_problem::json_config(MAX_JSON_BODY_BYTES))
-            .app_data(vibes_problem::path_config())
+            .app_data(error::json_config(MAX_JSON_BODY_BYTES))
+            .app_data(error::path_config())
             .route("/health/live", web::get().to(health::live))
             .configure(routes.clone())
-            .default_service(web::to(vibes_problem::not_found))
+            .default_service(web::to(error::not_found))
     })
     .listen(listeners.api)?
     .shutdown_timeout(10)
@@ -111,7 +115,7 @@ where
     let metrics = HttpServer::new(|| {
         App::new()
             .route("/metrics", web::get().to(metrics::scrape))
-            .default_service(web::to(vibes_problem::not_found))
+            .default_service(web::to(error::not_found))
     })
     .workers(1)
     .disable_signals()

@@ -5,7 +5,11 @@
 //! The services run in-process, each on its own port-0 listeners (API and
 //! metrics); everything else is a real child process.
 
-use gateway::startup::Listeners;
+use gateway::startup::Gateway;
+use hls_packager::startup::Packager;
+use ingest::startup::Ingest;
+use session_registry::startup::Registry;
+use srs_supervisor::startup::Supervisor;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -13,7 +17,9 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use vibes_testkit::chirp::chirp_pcm;
 use vibes_testkit::edge::{Edge, EdgeUpstreams, Processes, Reply};
+use vibes_testkit::service::spawn_on;
 use vibes_testkit::tokens::creator_bearer;
+use vibes_web::Listeners;
 
 /// The registry's playback token key in the test stack, so tests can forge
 /// (for instance already expired) tokens. Made with `openssl rand -base64 48`:
@@ -78,7 +84,7 @@ impl Stack {
 
         let (registry_listeners, registry_port) = loopback_listeners();
         let (gateway_listeners, gateway_port) = loopback_listeners();
-        let engine = Engine::start(runtime_dir.path(), registry_port);
+        let engine = Engine::start(runtime_dir.path(), registry_port).await;
 
         let edge = Edge::start_with_env(
             &runtime_dir.path().join("edge"),
@@ -88,7 +94,7 @@ impl Stack {
 
         let mut registry_settings = registry_settings(&edge, &engine);
         customize_registry(&mut registry_settings);
-        start_registry(registry_listeners, registry_settings);
+        start_registry(registry_listeners, registry_settings).await;
         let (ingest_pool, ingest_streams) = start_ingest(registry_port, &engine).await;
         start_gateway(
             gateway_listeners,
@@ -96,7 +102,8 @@ impl Stack {
             &ingest_pool,
             &engine,
             &edge,
-        );
+        )
+        .await;
 
         Self {
             edge,
@@ -224,7 +231,7 @@ struct Engine {
 impl Engine {
     /// Starts the supervisor, which starts SRS with its hooks pointed at the
     /// registry on `registry_port`.
-    fn start(runtime_dir: &Path, registry_port: u16) -> Self {
+    async fn start(runtime_dir: &Path, registry_port: u16) -> Self {
         let (supervisor_listeners, supervisor_port) = loopback_listeners();
         let mut supervisor_settings = srs_supervisor::configuration::load().expect("settings");
         let engine = &mut supervisor_settings.engine;
@@ -236,14 +243,9 @@ impl Engine {
             (engine.rtmp_port, engine.http_port, engine.api_port);
         supervisor_settings.registry.url = format!("http://127.0.0.1:{registry_port}");
         supervisor_settings.operator.token = OPERATOR_TOKEN.to_owned().into();
-        let supervisor = srs_supervisor::startup::Application::build_on(
-            supervisor_listeners,
-            supervisor_settings,
-        )
-        .expect("supervisor");
-        let handle = supervisor.supervisor().into_inner();
-        tokio::spawn(supervisor.run_until_stopped());
-        let (packager_port, packager_metrics) = start_packager(http_port);
+        let supervisor = spawn_on::<Supervisor>(supervisor_listeners, supervisor_settings).await;
+        let handle = supervisor.service.engine.clone();
+        let (packager_port, packager_metrics) = start_packager(http_port).await;
         Self {
             supervisor: handle,
             supervisor_port,
@@ -270,16 +272,13 @@ impl Engine {
 
 /// The hls-packager (LL-HLS), reading SRS's HTTP-FLV on `engine_http_port`
 /// as the edge's relay does; its API port and its `/metrics` address.
-fn start_packager(engine_http_port: u16) -> (u16, String) {
+async fn start_packager(engine_http_port: u16) -> (u16, String) {
     let (listeners, port) = loopback_listeners();
     let mut settings = hls_packager::configuration::load().expect("settings");
     settings.engine.flv_base_url = format!("http://127.0.0.1:{engine_http_port}");
     settings.engine.relay_key = vibes_testkit::edge::EDGE_RELAY_KEY.to_owned().into();
-    let packager =
-        hls_packager::startup::Application::build_on(listeners, settings).expect("hls-packager");
-    let metrics = format!("http://127.0.0.1:{}", packager.metrics_port());
-    tokio::spawn(packager.run_until_stopped());
-    (port, metrics)
+    let packager = spawn_on::<Packager>(listeners, settings).await;
+    (port, packager.metrics_address)
 }
 
 /// The registry's test settings: the test Redis, playback URLs under
@@ -294,10 +293,8 @@ fn registry_settings(edge: &Edge, engine: &Engine) -> session_registry::configur
     settings
 }
 
-fn start_registry(listeners: Listeners, settings: session_registry::configuration::Settings) {
-    let registry =
-        session_registry::startup::Application::build_on(listeners, settings).expect("registry");
-    tokio::spawn(registry.run_until_stopped());
+async fn start_registry(listeners: Listeners, settings: session_registry::configuration::Settings) {
+    spawn_on::<Registry>(listeners, settings).await;
 }
 
 /// One ingest pod in a pool of its own; returns the pool and its streams.
@@ -313,17 +310,13 @@ async fn start_ingest(
     settings.ownership.redis_url = vibes_testkit::redis_server::redis_url();
     settings.ownership.pool = pool.clone();
     let (listeners, _) = loopback_listeners();
-    let ingest = ingest::startup::Application::build_on(listeners, settings)
-        .await
-        .expect("ingest");
-    let streams = ingest.streams().into_inner();
-    tokio::spawn(ingest.run_until_stopped());
-    (pool, streams)
+    let ingest = spawn_on::<Ingest>(listeners, settings).await;
+    (pool, ingest.service.streams.clone())
 }
 
 /// A gateway behind `edge`, asking the registry on `registry_port` and
 /// sending audio to the pods of `ingest_pool`.
-fn start_gateway(
+async fn start_gateway(
     listeners: Listeners,
     registry_port: u16,
     ingest_pool: &str,
@@ -340,8 +333,7 @@ fn start_gateway(
     // The edge's own web pages call the API from this origin, and browsers
     // send `Origin` even on same-origin POSTs: the gateway must list it.
     settings.cors.allowed_origins = edge.url("");
-    let gateway = gateway::startup::Application::build_on(listeners, settings).expect("gateway");
-    tokio::spawn(gateway.run_until_stopped());
+    spawn_on::<Gateway>(listeners, settings).await;
 }
 
 /// Several edges in front of one Redis, one ingest pod and one engine, each
@@ -374,7 +366,7 @@ impl Cluster {
         let registries: Vec<(Listeners, u16)> = (0..size).map(|_| loopback_listeners()).collect();
         let gateways: Vec<(Listeners, u16)> = (0..size).map(|_| loopback_listeners()).collect();
         let registry_port = |index: usize| registries[index % size].1;
-        let engine = Engine::start(runtime_dir.path(), registry_port(0));
+        let engine = Engine::start(runtime_dir.path(), registry_port(0)).await;
         let edges: Vec<Edge> = (0..size)
             .map(|index| {
                 Edge::start_as(
@@ -392,12 +384,12 @@ impl Cluster {
         for (index, (listeners, _)) in registries.into_iter().enumerate() {
             let mut settings = registry_settings(&edges[index], &engine);
             customize_registry(&mut settings);
-            start_registry(listeners, settings);
+            start_registry(listeners, settings).await;
         }
         let (ingest_pool, _) = start_ingest(registry_ports[0], &engine).await;
         for (index, (listeners, _)) in gateways.into_iter().enumerate() {
             let registry = registry_ports[index];
-            start_gateway(listeners, registry, &ingest_pool, &engine, &edges[index]);
+            start_gateway(listeners, registry, &ingest_pool, &engine, &edges[index]).await;
         }
         Self {
             edges: edges.into_iter().map(Some).collect(),

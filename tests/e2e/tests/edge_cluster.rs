@@ -300,7 +300,7 @@ async fn wait_for(cluster: &Cluster, limit: Duration, what: &str, condition: imp
 async fn a_cluster_of_edges_keeps_the_cap_when_one_edge_stops() {
     let mut cluster = Cluster::start(EDGES, WORKERS, |registry| {
         registry.participants.max_per_stream = CAP as u64;
-        registry.participants.lease_seconds = LEASE_SECONDS;
+        registry.participants.lease = Duration::from_secs(LEASE_SECONDS);
     })
     .await;
     cluster.wait_until_healthy(Duration::from_secs(30));

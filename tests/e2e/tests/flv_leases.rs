@@ -107,9 +107,9 @@ fn size(path: &Path) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flv_listeners_keep_their_seats_while_connected_and_lose_the_connection_with_the_seat() {
     let stack = Stack::start_with(|registry| {
-        registry.participants.lease_seconds = LEASE_SECONDS;
+        registry.participants.lease = Duration::from_secs(LEASE_SECONDS);
         registry.participants.max_per_stream = CAP;
-        registry.engine.warden_interval_ms = 300;
+        registry.engine.warden_interval = Duration::from_millis(300);
     })
     .await;
     stack.wait_until_healthy(Duration::from_secs(30));

@@ -2,11 +2,12 @@
 //! streams over them, consistently), until that replica is lost: then
 //! another takes the stream over at the next playlist reload.
 
-use hls_packager::startup::Application;
+use hls_packager::startup::Packager;
 use std::time::{Duration, Instant};
 use vibes_domain::VibeId;
 use vibes_e2e::{playlist_with, Stack};
 use vibes_testkit::edge::Reply;
+use vibes_testkit::service::spawn_on;
 use vibes_web::Listeners;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,20 +23,18 @@ async fn each_stream_has_one_packager_replica_and_a_lost_replica_costs_a_reload(
     let packager_addr = addresses.join(" ");
     let stack = Stack::start_with_edge(|_| {}, &[("HLS_PACKAGER_ADDR", &packager_addr)]).await;
     stack.wait_until_healthy(Duration::from_secs(30));
-    let replicas: Vec<Application> = replicas
-        .into_iter()
-        .map(|listeners| {
-            let mut settings = hls_packager::configuration::load().unwrap();
-            settings.engine.flv_base_url = format!("http://127.0.0.1:{}", stack.engine_http_port);
-            settings.engine.relay_key = vibes_testkit::edge::EDGE_RELAY_KEY.to_owned().into();
-            Application::build_on(listeners, settings).unwrap()
-        })
-        .collect();
-    let streams: Vec<_> = replicas.iter().map(Application::streams).collect();
-    let stops: Vec<_> = replicas.iter().map(Application::stop_handle).collect();
-    for replica in replicas {
-        tokio::spawn(replica.run_until_stopped());
+    let mut started = Vec::new();
+    for listeners in replicas {
+        let mut settings = hls_packager::configuration::load().unwrap();
+        settings.engine.flv_base_url = format!("http://127.0.0.1:{}", stack.engine_http_port);
+        settings.engine.relay_key = vibes_testkit::edge::EDGE_RELAY_KEY.to_owned().into();
+        started.push(spawn_on::<Packager>(listeners, settings).await);
     }
+    let streams: Vec<_> = started
+        .iter()
+        .map(|replica| replica.service.streams.clone())
+        .collect();
+    let stops: Vec<_> = started.iter().map(|replica| replica.stop.clone()).collect();
 
     let edge = &stack.edge;
     let suffix = std::process::id();

@@ -2,7 +2,7 @@
 enabled user has a password from the secrets, every Redis URL a service gets
 carries its own user and that user's password, and each service user may run
 exactly the commands, on exactly the keys, that the service's code sends
-(derived from shared/redis and the service's sources); compose and k8s define
+(derived from shared/redis, the service's own src/redis and its sources); compose and k8s define
 the same users."""
 
 from __future__ import annotations
@@ -175,10 +175,12 @@ class RedisAcl(Checker):
             references[name] = refs[0]
         return references
 
-    def redis_needs_from_code(self):
-        """What each service's code sends to Redis: service -> (commands, {key pattern: 'R'|'RW'})."""
-        src = self.root / "shared/redis/src"
-        keys_text = (src / "keys.rs").read_text()
+    def parse_redis_code(self, src):
+        """The Redis code under `src` (keys.rs, scripts/*.lua and the other
+        *.rs files): key patterns, each script's commands, the items (type or
+        None, fn name) -> (body, file), their fields and the types declared."""
+        keys_file = src / "keys.rs"
+        keys_text = keys_file.read_text() if keys_file.exists() else ""
         key_patterns = {}
         for name, literal in re.findall(r'pub const (\w+): &str = "([^"]*)";', keys_text):
             key_patterns[name] = literal
@@ -199,6 +201,7 @@ class RedisAcl(Checker):
         for path in sorted(src.glob("*.rs")):
             if path.name == "keys.rs":
                 continue
+            where = str(path.relative_to(self.root))
             raw = path.read_text()
             code = strip_literals(raw)
             types.update(re.findall(r"(?m)^pub struct (\w+)", code))
@@ -227,22 +230,30 @@ class RedisAcl(Checker):
                         fn_end = block_end(body, fn.end() - 1)
                         items[(type_name, fn.group(1))] = (
                             raw[match.start() + fn.start() : match.start() + fn_end],
-                            path.name,
+                            where,
                         )
                     pos = end
                 else:
                     brace = code.find("{", match.end())
                     end = block_end(code, brace)
-                    items[(None, match.group(3))] = (raw[match.start() : end], path.name)
+                    items[(None, match.group(3))] = (raw[match.start() : end], where)
                     pos = end
+        return key_patterns, lua_commands, items, fields, types
 
-        def direct(item):
-            body, _ = items[item]
+    def redis_needs_from_code(self):
+        """What each service's code sends to Redis: service -> (commands, {key pattern: 'R'|'RW'}).
+        Its Redis code is shared/redis's and its own `src/redis/` (the keys and
+        scripts only it uses), laid out alike."""
+        shared = self.parse_redis_code(self.root / "shared/redis/src")
+
+        def direct(code, item):
+            key_patterns, lua_commands, items, fields, _ = code
+            body, where = items[item]
             type_name = item[0]
             commands, keys_used, scripted, calls = set(), set(), False, set()
             commands |= {c.lower() for c in re.findall(r'cmd\("([A-Za-z]+)"\)', body)}
             if re.search(r"\bcmd\((?!\")", body):
-                self.problems.append(f"shared/redis {item[1]}: redis::cmd with a non-literal command")
+                self.problems.append(f"{where}: redis::cmd with a non-literal command")
             if "pipe()" in body:
                 if ".atomic()" in body:
                     commands |= {"multi", "exec"}
@@ -251,7 +262,7 @@ class RedisAcl(Checker):
                         commands.add(PIPE_ALIASES.get(method, method))
             for key in re.findall(r"keys::(\w+)", body):
                 if key not in key_patterns:
-                    self.problems.append(f"shared/redis {item[1]}: keys::{key} is not in keys.rs")
+                    self.problems.append(f"{where}: keys::{key} is not in keys.rs")
                 else:
                     keys_used.add(key_patterns[key])
             for field in re.findall(r"\bself\s*\.\s*(\w+)", body):
@@ -260,7 +271,7 @@ class RedisAcl(Checker):
                     scripted = True
                     commands |= lua_commands.get(kind_value[1], set()) | SCRIPT_CALL
                     if kind_value[1] not in lua_commands:
-                        self.problems.append(f"shared/redis {type_name}: {kind_value[1]} not found")
+                        self.problems.append(f"{where} {type_name}: {kind_value[1]} not found")
                 elif kind_value and kind_value[0] == "key":
                     keys_used.add(key_patterns[kind_value[1]])
                 elif (type_name, field) in items:
@@ -269,19 +280,19 @@ class RedisAcl(Checker):
                 if (None, fn) in items and (None, fn) != item:
                     calls.add((None, fn))
             if "Script::new" in body and not any(v[0] == "lua" for v in fields.get(type_name, {}).values()):
-                self.problems.append(f"shared/redis {item[1]}: a Script this check cannot attribute")
+                self.problems.append(f"{where}: a Script this check cannot attribute")
             mode_ = "RW" if scripted or (commands - READ_ONLY_COMMANDS - SCRIPT_CALL) else "R"
             return commands, dict.fromkeys(keys_used, mode_), calls
 
-        def closure(item, seen=None):
+        def closure(code, item, seen=None):
             seen = seen if seen is not None else set()
             if item in seen:
                 return set(), {}
             seen.add(item)
-            commands, keys_, calls = direct(item)
+            commands, keys_, calls = direct(code, item)
             keys_ = dict(keys_)
             for call in calls:
-                more_commands, more_keys = closure(call, seen)
+                more_commands, more_keys = closure(code, call, seen)
                 commands |= more_commands
                 for k, m in more_keys.items():
                     keys_[k] = "RW" if "RW" in (m, keys_.get(k)) else m
@@ -289,11 +300,19 @@ class RedisAcl(Checker):
 
         needs = {}
         for service in sorted(self.services):
-            text = "\n".join(p.read_text() for p in sorted((self.root / "services" / service / "src").rglob("*.rs")))
+            service_src = self.root / "services" / service / "src"
+            own_src = service_src / "redis"
+            paths = sorted(service_src.rglob("*.rs"))
+            text = "\n".join(p.read_text() for p in paths)
             if "vibes_redis" not in text:
                 continue
+            code = shared
+            if own_src.is_dir():
+                own = self.parse_redis_code(own_src)
+                code = tuple({**a, **b} if isinstance(a, dict) else a | b for a, b in zip(shared, own, strict=True))
+            key_patterns, _, items, _, types = code
             used_types = {t for t in types if re.search(rf"\b{t}\b", text)}
-            imports = " ".join(re.findall(r"use vibes_redis::[^;]*;", text, re.S))
+            imports = " ".join(re.findall(r"use (?:vibes_redis|crate::redis)::[^;]*;", text, re.S))
             commands, keys_ = set(CONNECTION_SETUP), {}
             for type_name, fn in items:
                 if type_name is None:
@@ -303,13 +322,14 @@ class RedisAcl(Checker):
                 else:
                     used = type_name in used_types and re.search(rf"\.\s*{fn}\s*(?:::<[^>]*>)?\(", text)
                 if used and fn not in ("default", "new"):
-                    more_commands, more_keys = closure((type_name, fn))
+                    more_commands, more_keys = closure(code, (type_name, fn))
                     commands |= more_commands
                     for k, m in more_keys.items():
                         keys_[k] = "RW" if "RW" in (m, keys_.get(k)) else m
-            # Keys the service names itself (keys::x) and hands to a call above,
-            # e.g. a rate-limit key to its script: read and written.
-            for key in re.findall(r"\bkeys::(\w+)", text):
+            # Keys the service names itself (keys::x) outside its Redis code and
+            # hands to a call above, e.g. a rate-limit key to its script: read and written.
+            outside = "\n".join(p.read_text() for p in paths if own_src not in p.parents)
+            for key in re.findall(r"\bkeys::(\w+)", outside):
                 if key in key_patterns:
                     keys_[key_patterns[key]] = "RW"
                 else:

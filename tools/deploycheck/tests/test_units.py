@@ -60,11 +60,14 @@ def test_engine_write_dirs_follow_srs_conf(tree):
 
 
 def test_redis_needs_follow_the_code(tree):
-    """Every user a service; the registry runs scripts on the leases; the
-    gateway only reads stream owners."""
+    """Every user a service; the registry runs its own scripts (its src/redis)
+    on the leases; the gateway only reads stream owners (shared/redis) and runs
+    its own rate-limit script."""
     needs = redis_acl.RedisAcl(tree.deploy()).redis_needs_from_code()
     assert set(needs) == {"session-registry", "gateway", "ingest"}
     commands, keys = needs["session-registry"]
     assert {"evalsha", "script|load", "client|setinfo"} <= commands
     assert keys["vibes:{*}:leases"] == "RW"
     assert needs["gateway"][1]["vibes:{*}:owner"] == "R"
+    assert needs["gateway"][1]["vibes:rl:*:*"] == "RW"
+    assert "evalsha" in needs["gateway"][0]

@@ -10,12 +10,13 @@ use crate::args::Arguments;
 use crate::percentiles::Percentiles;
 use serde::Serialize;
 use serde_json::json;
+use session_registry::redis::{JoinOutcome, SeatRequest, SeatTerms, SessionScripts};
 use std::error::Error;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use vibes_domain::{ParticipantId, VibeId};
-use vibes_redis::{JoinOutcome, RedisConnector, SeatRequest, SeatTerms, SessionScripts};
+use vibes_redis::RedisConnector;
 
 #[derive(Debug, Serialize)]
 struct Phase {
@@ -256,7 +257,7 @@ async fn raw_phase(
         outcomes.push(task.await.expect("script task"));
     }
     let elapsed = started.elapsed();
-    vibes_redis::scripts::end_stream(&mut setup, &vibe, terms.remember_leave).await?;
+    session_registry::redis::scripts::end_stream(&mut setup, &vibe, terms.remember_leave).await?;
     Ok(phase(outcomes, elapsed, |outcome| match outcome {
         Some(JoinOutcome::Admitted { .. }) => Outcome::Admitted,
         Some(JoinOutcome::Full { .. }) => Outcome::Full,

@@ -1,14 +1,7 @@
 use crate::ingest_router::IngestRouter;
-use crate::startup::Upstreams;
+use crate::upstream::Upstreams;
 use actix_web::{web, HttpResponse};
-use std::collections::BTreeMap;
 use vibes_domain::api::{HealthReport, PartHealth};
-
-/// The gateway itself needs nothing but its own process to forward requests.
-pub async fn ready() -> HttpResponse {
-    let parts = BTreeMap::from([("gateway".to_owned(), PartHealth::up())]);
-    vibes_web::health::report_response(&HealthReport::from_parts(parts))
-}
 
 /// `GET /health`: every part of the stack, asked at once.
 #[utoipa::path(
@@ -29,11 +22,10 @@ pub async fn aggregate(
         ingest.readiness(),
         upstreams.supervisor.readiness(),
     );
-    let parts = BTreeMap::from([
-        ("gateway".to_owned(), PartHealth::up()),
-        ("session_registry".to_owned(), registry),
-        ("ingest".to_owned(), ingest),
-        ("media_engine".to_owned(), engine),
-    ]);
-    vibes_web::health::report_response(&HealthReport::from_parts(parts))
+    vibes_web::health::report_response(&vibes_web::health::report([
+        ("gateway", PartHealth::up()),
+        ("session_registry", registry),
+        ("ingest", ingest),
+        ("media_engine", engine),
+    ]))
 }

@@ -1,4 +1,5 @@
 pub mod health;
+pub mod openapi;
 pub mod participants;
 pub mod streams;
 
@@ -7,7 +8,6 @@ use actix_web::web;
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/health", web::get().to(health::aggregate))
-        .route("/health/ready", web::get().to(health::ready))
         .route("/stream/{vibe_id}/audio", web::post().to(streams::audio))
         .route("/stream/{vibe_id}", web::delete().to(streams::end))
         .route("/stream/{vibe_id}/join", web::post().to(participants::join))
@@ -16,8 +16,5 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::post().to(participants::leave),
         )
         .route("/streams/active", web::get().to(streams::active))
-        .route(
-            crate::openapi::OPENAPI_PATH,
-            web::get().to(crate::openapi::serve),
-        );
+        .route(openapi::OPENAPI_PATH, web::get().to(openapi::serve));
 }

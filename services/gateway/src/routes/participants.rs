@@ -3,16 +3,33 @@
 //! (only where allowed) bring their own id or get one.
 
 use crate::auth::Authenticator;
-use crate::rate_limit::{with_quota, RateLimiter, RequestClass};
-use crate::startup::Upstreams;
-use crate::upstream::Body;
-use actix_web::http::{Method, StatusCode};
+use crate::error::GatewayError;
+use crate::rate_limit::{RateLimiter, RequestClass};
+use crate::upstream::{Body, Upstreams};
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use vibes_domain::api::{JoinRequest, JoinResponse, LeaveRequest, LeaveResponse};
 use vibes_domain::{ParticipantId, VibeId};
-use vibes_problem::Problem;
 use vibes_web::body::JSON_CONTENT_TYPE;
 use vibes_web::VibePath;
+
+vibes_problem::problem_responses!(
+    /// What a join may be refused with, here or by the registry.
+    JoinProblems: [
+        InvalidVibeId, InvalidJson, BodyUnreadable, TokenMissing, TokenInvalid, TokenExpired,
+        WrongRole, WrongParticipant, StreamNotLive, StreamFull, BodyTooLarge,
+        UnsupportedContentType, RateLimited, RegistryUnavailable, UpstreamBroken,
+    ]
+);
+
+vibes_problem::problem_responses!(
+    /// What a leave may be refused with, here or by the registry.
+    LeaveProblems: [
+        InvalidVibeId, InvalidJson, BodyUnreadable, TokenMissing, TokenInvalid, TokenExpired,
+        WrongRole, WrongParticipant, BodyTooLarge, UnsupportedContentType, RateLimited,
+        RegistryUnavailable, UpstreamBroken,
+    ]
+);
 
 #[utoipa::path(
     post,
@@ -22,13 +39,7 @@ use vibes_web::VibePath;
     request_body(content = Option<JoinRequest>, description = "Optional: `participant_id`, which must be the token's `sub`"),
     responses(
         (status = 200, description = "A seat, with playback URLs carrying this participant's token", body = JoinResponse),
-        (status = 400, description = "Bad id or JSON", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "Token missing, invalid or expired", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 403, description = "The body names someone else", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 404, description = "The stream is not live", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 409, description = "The stream is full", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 503, description = "Registry or Redis unavailable", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        JoinProblems,
     ),
     security(("bearer" = [])),
 )]
@@ -40,19 +51,16 @@ pub async fn join(
     auth: web::Data<Authenticator>,
     limiter: web::Data<RateLimiter>,
     upstreams: web::Data<Upstreams>,
-) -> Result<HttpResponse, actix_web::Error> {
+) -> Result<HttpResponse, GatewayError> {
     let participant = participant(&request, payload, &auth).await?;
     let caller = participant.as_ref().map(ParticipantId::as_str);
-    let quota = limiter
+    limiter
         .admit(RequestClass::Membership, &request, caller)
         .await?;
     let body = JoinRequest {
         participant_id: participant,
     };
-    Ok(with_quota(
-        forward(&vibe, "join", body, &upstreams).await?,
-        quota,
-    ))
+    forward(&vibe, "join", body, &upstreams).await
 }
 
 #[utoipa::path(
@@ -63,11 +71,7 @@ pub async fn join(
     request_body(content = Option<LeaveRequest>, description = "Optional: `participant_id`, which must be the token's `sub`"),
     responses(
         (status = 200, description = "The seat is free (leaving twice is harmless)", body = LeaveResponse),
-        (status = 400, description = "Bad id or JSON", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "Token missing, invalid or expired", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 403, description = "The body names someone else", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 503, description = "Registry unavailable", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        LeaveProblems,
     ),
     security(("bearer" = [])),
 )]
@@ -79,14 +83,11 @@ pub async fn leave(
     auth: web::Data<Authenticator>,
     limiter: web::Data<RateLimiter>,
     upstreams: web::Data<Upstreams>,
-) -> Result<HttpResponse, actix_web::Error> {
+) -> Result<HttpResponse, GatewayError> {
     let participant = participant(&request, payload, &auth)
         .await?
-        .ok_or_else(|| {
-            Problem::new(StatusCode::BAD_REQUEST, "invalid_json", "Who is leaving?")
-                .with_detail("without a participant token the body must name participant_id")
-        })?;
-    let quota = limiter
+        .ok_or(GatewayError::NoParticipant)?;
+    limiter
         .admit(
             RequestClass::Membership,
             &request,
@@ -96,10 +97,7 @@ pub async fn leave(
     let body = JoinRequest {
         participant_id: Some(participant),
     };
-    Ok(with_quota(
-        forward(&vibe, "leave", body, &upstreams).await?,
-        quota,
-    ))
+    forward(&vibe, "leave", body, &upstreams).await
 }
 
 /// The caller's participant id: the token's, checked against the body's.
@@ -107,16 +105,13 @@ async fn participant(
     request: &HttpRequest,
     payload: web::Payload,
     auth: &Authenticator,
-) -> Result<Option<ParticipantId>, Problem> {
+) -> Result<Option<ParticipantId>, GatewayError> {
     let from_token = auth.participant(request)?;
     let body: JoinRequest = vibes_web::body::read_optional_json(request, payload).await?;
     match (from_token, body.participant_id) {
-        (Some(token), Some(named)) if token != named => Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "wrong_participant",
-            "Not your participant id",
-        )
-        .with_detail(format!("the token is for {token}, the body names {named}"))),
+        (Some(token), Some(named)) if token != named => {
+            Err(GatewayError::WrongParticipant { token, named })
+        }
         (Some(token), _) => Ok(Some(token)),
         (None, named) => Ok(named),
     }
@@ -127,16 +122,17 @@ async fn forward(
     action: &str,
     body: JoinRequest,
     upstreams: &Upstreams,
-) -> Result<HttpResponse, actix_web::Error> {
-    let bytes = serde_json::to_vec(&body).map_err(actix_web::error::ErrorInternalServerError)?;
+) -> Result<HttpResponse, GatewayError> {
+    // A struct of ids and options always serializes.
+    let bytes = serde_json::to_vec(&body).expect("a JoinRequest serializes");
     let body = Body {
         content_type: Some(JSON_CONTENT_TYPE.to_owned()),
         bytes: bytes.into(),
         headers: Vec::new(),
     };
     let path = format!("/stream/{}/{action}", vibe.0);
-    Ok(upstreams
+    upstreams
         .registry
         .forward(Method::POST, &path, Some(body))
-        .await)
+        .await
 }

@@ -1,8 +1,8 @@
 use crate::auth::Authenticator;
+use crate::error::GatewayError;
 use crate::ingest_router::IngestRouter;
-use crate::rate_limit::{with_quota, RateLimiter, RequestClass};
-use crate::startup::Upstreams;
-use crate::upstream::Body;
+use crate::rate_limit::{RateLimiter, RequestClass};
+use crate::upstream::{Body, Upstreams};
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use vibes_domain::api::{ActiveStreams, AudioAccepted, LyriaMessage, StreamEnded};
@@ -10,6 +10,31 @@ use vibes_domain::VibeId;
 use vibes_web::body::PCM_CONTENT_TYPE;
 use vibes_web::headers::{CHUNK_SEQ_HEADER, CREATOR_HEADER};
 use vibes_web::VibePath;
+
+vibes_problem::problem_responses!(
+    /// What a chunk may be refused with, here or by the stream's ingest pod.
+    AudioProblems: [
+        InvalidVibeId, InvalidChunkSeq, EmptyBody, PartialFrame, InvalidJson, InvalidBase64,
+        NoAudio, BodyUnreadable, TokenMissing, TokenInvalid, TokenExpired, WrongRole, WrongVibe,
+        StaleChunkSeq, StreamEnding, BodyTooLarge, UnsupportedContentType,
+        UnsupportedAudioFormat, RateLimited, BufferFull, RegistryUnavailable, IngestUnavailable,
+        IngestPoolUnavailable, OwnershipUnavailable, UpstreamBroken,
+    ]
+);
+
+vibes_problem::problem_responses!(
+    /// What ending a stream may be refused with, here or by its ingest pod.
+    EndProblems: [
+        InvalidVibeId, TokenMissing, TokenInvalid, TokenExpired, WrongRole, WrongVibe,
+        RateLimited, RegistryUnavailable, IngestUnavailable, IngestPoolUnavailable,
+        OwnershipUnavailable, UpstreamBroken,
+    ]
+);
+
+vibes_problem::problem_responses!(
+    /// What the listing may be refused with.
+    ActiveProblems: [RateLimited, RegistryUnavailable, UpstreamBroken]
+);
 
 /// Checked here (creator token, rate, id, content type, whole frames, size,
 /// chunk number) so bad chunks never cost an ingest pod anything; a Lyria JSON
@@ -29,14 +54,7 @@ use vibes_web::VibePath;
     responses(
         (status = 202, description = "Queued for the encoder", body = AudioAccepted),
         (status = 200, description = "A retry of the last accepted chunk: its first answer, `duplicate: true`", body = AudioAccepted),
-        (status = 400, description = "Bad id, chunk number, PCM or JSON", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "Token missing, invalid or expired", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 403, description = "Not this stream's creator", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 409, description = "Chunk number older than the last one, or the stream is ending", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 413, description = "Body over the limit", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 415, description = "Unsupported content type", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited or the stream's buffer is full (Retry-After)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 503, description = "No ingest pod or Redis available (Retry-After)", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        AudioProblems,
     ),
     security(("bearer" = [])),
 )]
@@ -48,10 +66,10 @@ pub async fn audio(
     auth: web::Data<Authenticator>,
     limiter: web::Data<RateLimiter>,
     ingest: web::Data<IngestRouter>,
-) -> Result<HttpResponse, actix_web::Error> {
+) -> Result<HttpResponse, GatewayError> {
     let creator = auth.creator(&request, &vibe.0)?;
     tracing::Span::current().record("creator", creator.as_str());
-    let quota = limiter
+    limiter
         .admit(RequestClass::Audio, &request, Some(creator.as_str()))
         .await?;
     let seq = vibes_web::headers::chunk_seq(&request)?;
@@ -69,10 +87,9 @@ pub async fn audio(
         headers,
     };
     let path = format!("/stream/{}/audio", vibe.0);
-    let response = ingest
+    ingest
         .forward(&vibe.0, Method::POST, &path, Some(body))
-        .await;
-    Ok(with_quota(response, quota))
+        .await
 }
 
 #[utoipa::path(
@@ -82,11 +99,7 @@ pub async fn audio(
     params(("vibe_id" = VibeId, Path, description = "The stream: `[A-Za-z0-9_-]{1,64}`")),
     responses(
         (status = 200, description = "Queued audio was played out and the stream ended", body = StreamEnded),
-        (status = 400, description = "Bad id", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 401, description = "Token missing, invalid or expired", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 403, description = "Not this stream's creator", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 503, description = "No ingest pod available", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        EndProblems,
     ),
     security(("bearer" = [])),
 )]
@@ -97,14 +110,13 @@ pub async fn end(
     auth: web::Data<Authenticator>,
     limiter: web::Data<RateLimiter>,
     ingest: web::Data<IngestRouter>,
-) -> Result<HttpResponse, actix_web::Error> {
+) -> Result<HttpResponse, GatewayError> {
     let creator = auth.creator(&request, &vibe.0)?;
-    let quota = limiter
+    limiter
         .admit(RequestClass::Audio, &request, Some(creator.as_str()))
         .await?;
     let path = format!("/stream/{}", vibe.0);
-    let response = ingest.forward(&vibe.0, Method::DELETE, &path, None).await;
-    Ok(with_quota(response, quota))
+    ingest.forward(&vibe.0, Method::DELETE, &path, None).await
 }
 
 #[utoipa::path(
@@ -113,19 +125,17 @@ pub async fn end(
     tag = "listener",
     responses(
         (status = 200, description = "Live streams (playback URLs without tokens: playing needs a join)", body = ActiveStreams),
-        (status = 429, description = "Rate limited", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
-        (status = 503, description = "Registry unavailable", body = crate::openapi::ProblemDocument, content_type = "application/problem+json"),
+        ActiveProblems,
     ),
 )]
 pub async fn active(
     request: HttpRequest,
     limiter: web::Data<RateLimiter>,
     upstreams: web::Data<Upstreams>,
-) -> Result<HttpResponse, actix_web::Error> {
-    let quota = limiter.admit(RequestClass::Reads, &request, None).await?;
-    let response = upstreams
+) -> Result<HttpResponse, GatewayError> {
+    limiter.admit(RequestClass::Reads, &request, None).await?;
+    upstreams
         .registry
         .forward(Method::GET, "/streams/active", None)
-        .await;
-    Ok(with_quota(response, quota))
+        .await
 }

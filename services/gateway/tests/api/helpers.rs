@@ -1,13 +1,10 @@
 use gateway::configuration::{self, Settings};
-use gateway::startup::Application;
+use gateway::startup::Gateway;
+use vibes_testkit::service::{spawn, Spawned};
 use vibes_testkit::tokens::{creator_bearer, AUTH_SECRET};
-use vibes_web::Listeners;
 
-pub struct TestGateway {
-    pub address: String,
-    /// Where the gateway's `/metrics` is (its own listener).
-    pub metrics_address: String,
-}
+/// The gateway on port 0: its `address`, its `metrics_address`.
+pub type TestGateway = Spawned<Gateway>;
 
 /// A client that speaks as the creator of stream `v1`.
 pub fn creator_of_v1() -> reqwest::Client {
@@ -46,15 +43,7 @@ pub fn test_settings() -> Settings {
 }
 
 pub async fn spawn_gateway_with(customize: impl FnOnce(&mut Settings)) -> TestGateway {
-    vibes_testkit::init_test_logging();
     let mut settings = test_settings();
     customize(&mut settings);
-    let application = Application::build_on(Listeners::loopback().unwrap(), settings).unwrap();
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let metrics_address = format!("http://127.0.0.1:{}", application.metrics_port());
-    tokio::spawn(application.run_until_stopped());
-    TestGateway {
-        address,
-        metrics_address,
-    }
+    spawn::<Gateway>(settings).await
 }

@@ -1,6 +1,12 @@
-mod alone;
+mod active;
+mod audio;
 mod auth;
 mod client_address;
+mod cors;
+mod end;
+mod health;
 mod helpers;
+mod join;
 mod metrics;
+mod openapi;
 mod settings;

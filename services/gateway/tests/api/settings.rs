@@ -2,19 +2,15 @@
 //! keys, and proxies that are not CIDRs. Each refusal names the setting.
 
 use crate::helpers::test_settings;
-use gateway::startup::Application;
+use gateway::startup::Gateway;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use vibes_testkit::tokens::AUTH_SECRET;
-use vibes_web::Listeners;
 
-fn build_error(customize: impl FnOnce(&mut gateway::configuration::Settings)) -> String {
+async fn build_error(customize: impl FnOnce(&mut gateway::configuration::Settings)) -> String {
     let mut settings = test_settings();
     customize(&mut settings);
-    match Application::build_on(Listeners::loopback().unwrap(), settings) {
-        Ok(_) => panic!("the gateway started"),
-        Err(error) => error.to_string(),
-    }
+    vibes_testkit::service::build_error::<Gateway>(settings).await
 }
 
 #[tokio::test]
@@ -23,11 +19,11 @@ async fn the_build_fails_naming_a_placeholder_or_weak_key() {
         .find(|value| value.starts_with("change-me-to-another"))
         .unwrap();
     assert_eq!(
-        build_error(|settings| settings.auth.secret = placeholder.to_owned().into()),
+        build_error(|settings| settings.auth.secret = placeholder.to_owned().into()).await,
         "auth.secret is a placeholder from compose/.env.example; \
          generate one with `openssl rand -base64 48`"
     );
-    let error = build_error(|settings| settings.auth.secret = "changeme".to_owned().into());
+    let error = build_error(|settings| settings.auth.secret = "changeme".to_owned().into()).await;
     assert!(
         error.starts_with("auth.secret looks like a placeholder"),
         "{error}"
@@ -35,14 +31,16 @@ async fn the_build_fails_naming_a_placeholder_or_weak_key() {
     let error = build_error(|settings| {
         settings.auth.previous_kid = "k0".to_owned();
         settings.auth.previous_secret = "0123456789abcdef0123456789abcdef0123".to_owned().into();
-    });
+    })
+    .await;
     assert!(
         error.starts_with("auth.previous_secret is too easy to guess"),
         "{error}"
     );
     let error = build_error(|settings| {
         settings.auth.previous_secret = AUTH_SECRET.to_owned().into();
-    });
+    })
+    .await;
     assert!(error.contains("auth.previous_kid is empty"), "{error}");
 }
 

@@ -217,7 +217,9 @@ mod tests {
     use super::*;
 
     fn code(query: &str) -> String {
-        vibes_problem::Problem::from(&Directives::parse(query).unwrap_err()).code
+        vibes_problem::ToProblem::code(&Directives::parse(query).unwrap_err())
+            .as_str()
+            .to_owned()
     }
 
     #[test]

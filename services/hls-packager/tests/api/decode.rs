@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 async fn init_with_parts_and_init_with_segments_decode_as_aac_lc_48_khz_stereo() {
     let engine = start_engine().await;
     let _publisher = engine.publish("decode", 60);
-    let packager = spawn_packager(settings(&engine));
+    let packager = spawn_packager(settings(&engine)).await;
     let playlist = Playlist::parse(&packager.playlist_with("decode", 3).await);
     let folder = tempfile::tempdir().unwrap();
 

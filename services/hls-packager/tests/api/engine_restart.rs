@@ -11,7 +11,7 @@ use vibes_testkit::wait_until;
 async fn after_an_engine_restart_the_playlist_goes_on_after_a_discontinuity() {
     let engine = start_engine().await;
     let publisher = engine.publish("restart", 60);
-    let packager = spawn_packager(settings(&engine));
+    let packager = spawn_packager(settings(&engine)).await;
     let before = Playlist::parse(&packager.playlist_with("restart", 2).await);
     assert_eq!(before.discontinuity_sequence, 0);
     assert!(before.segments.iter().all(|segment| !segment.discontinuity));

@@ -2,16 +2,16 @@
 //! ports) with ffmpeg publishing AAC into it the way ingest does.
 
 use hls_packager::configuration::{self, Settings};
-use hls_packager::startup::Application;
 use hls_packager::streams::Streams;
 use reqwest::StatusCode;
 use srs_supervisor::engine::{EngineState, EngineSupervisor};
+use srs_supervisor::startup::Supervisor;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use vibes_testkit::process::TestProcess;
-use vibes_web::Listeners;
+use vibes_testkit::service::spawn;
 
 pub struct Engine {
     pub supervisor: Arc<EngineSupervisor>,
@@ -32,11 +32,7 @@ pub async fn start_engine() -> Engine {
     [engine.rtmp_port, engine.http_port, engine.api_port] = vibes_testkit::free_ports();
     let (rtmp_port, http_port) = (engine.rtmp_port, engine.http_port);
     settings.registry.url = String::new();
-    let application =
-        srs_supervisor::startup::Application::build_on(Listeners::loopback().unwrap(), settings)
-            .unwrap();
-    let supervisor = application.supervisor().into_inner();
-    tokio::spawn(application.run_until_stopped());
+    let supervisor = spawn::<Supervisor>(settings).await.service.engine.clone();
     let deadline = Instant::now() + Duration::from_secs(20);
     while supervisor.status().state != EngineState::Running {
         if Instant::now() > deadline {
@@ -94,16 +90,14 @@ pub fn settings(engine: &Engine) -> Settings {
     settings
 }
 
-pub fn spawn_packager(settings: Settings) -> Packager {
-    let application = Application::build_on(Listeners::loopback().unwrap(), settings).unwrap();
-    let packager = Packager {
-        address: format!("http://127.0.0.1:{}", application.port()),
-        metrics_address: format!("http://127.0.0.1:{}", application.metrics_port()),
-        streams: application.streams(),
+pub async fn spawn_packager(settings: Settings) -> Packager {
+    let packager = spawn::<hls_packager::startup::Packager>(settings).await;
+    Packager {
+        address: packager.address,
+        metrics_address: packager.metrics_address,
+        streams: packager.service.streams.clone(),
         http: reqwest::Client::new(),
-    };
-    tokio::spawn(application.run_until_stopped());
-    packager
+    }
 }
 
 pub struct Reply {

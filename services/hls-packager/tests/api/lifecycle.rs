@@ -12,7 +12,7 @@ async fn packaging_starts_on_the_first_request_and_stops_when_nobody_asks() {
     let _publisher = engine.publish("lazy", 60);
     let mut settings = settings(&engine);
     settings.streams.idle_stop = Duration::from_secs(2);
-    let packager = spawn_packager(settings);
+    let packager = spawn_packager(settings).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
         packager.streams.count(),
@@ -45,7 +45,7 @@ async fn the_playlist_ends_with_the_stream_and_then_the_stream_is_let_go() {
     settings.streams.reconnect_for = Duration::from_secs(1);
     settings.engine.silence_timeout = Duration::from_secs(1);
     settings.streams.ended_retention = Duration::from_secs(3);
-    let packager = spawn_packager(settings);
+    let packager = spawn_packager(settings).await;
     let live = Playlist::parse(&packager.playlist_with("ending", 2).await);
     assert!(!live.ended);
     drop(publisher);
@@ -79,7 +79,7 @@ async fn a_stream_nobody_publishes_is_starting_then_not_live() {
     settings.streams.first_segment_wait = Duration::from_millis(500);
     settings.streams.reconnect_for = Duration::from_secs(1);
     settings.engine.silence_timeout = Duration::from_secs(1);
-    let packager = spawn_packager(settings);
+    let packager = spawn_packager(settings).await;
     let starting = packager.get("nobody", "index.ll.m3u8").await;
     assert_eq!(starting.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(starting.problem_code(), "stream_starting");
@@ -102,7 +102,7 @@ async fn a_stream_nobody_publishes_is_starting_then_not_live() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_follows_the_engine_and_metrics_stay_on_their_own_port() {
     let engine = start_engine().await;
-    let packager = spawn_packager(settings(&engine));
+    let packager = spawn_packager(settings(&engine)).await;
     let ready = reqwest::get(format!("{}/health/ready", packager.address))
         .await
         .unwrap();

@@ -19,7 +19,7 @@ fn msn_in(uri: &str) -> u64 {
 async fn parts_fit_the_target_the_hint_names_the_next_part_and_a_blocked_reload_returns_with_it() {
     let engine = start_engine().await;
     let _publisher = engine.publish("rules", 60);
-    let packager = spawn_packager(settings(&engine));
+    let packager = spawn_packager(settings(&engine)).await;
     let first = Playlist::parse(&packager.playlist_with("rules", 2).await);
 
     let part_target = first.part_target.expect("PART-INF");
@@ -100,7 +100,7 @@ async fn parts_fit_the_target_the_hint_names_the_next_part_and_a_blocked_reload_
 async fn a_reload_for_a_part_that_never_comes_gives_up_with_503_and_bad_directives_get_400() {
     let engine = start_engine().await;
     let publisher = engine.publish("never", 60);
-    let packager = spawn_packager(settings(&engine));
+    let packager = spawn_packager(settings(&engine)).await;
     let playlist = Playlist::parse(&packager.playlist_with("never", 1).await);
 
     for (query, code) in [

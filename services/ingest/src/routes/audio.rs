@@ -1,3 +1,4 @@
+use crate::error::IngestError;
 use crate::streams::LiveStreams;
 use actix_web::{web, HttpRequest, HttpResponse};
 use vibes_domain::api::{AudioAccepted, StreamEnded};
@@ -13,7 +14,7 @@ pub async fn accept(
     request: HttpRequest,
     payload: web::Payload,
     streams: web::Data<LiveStreams>,
-) -> Result<HttpResponse, actix_web::Error> {
+) -> Result<HttpResponse, IngestError> {
     let seq = vibes_web::headers::chunk_seq(&request)?;
     let creator = creator(&request);
     let pcm = vibes_web::body::read_audio(&request, payload).await?;
@@ -48,7 +49,7 @@ fn creator(request: &HttpRequest) -> Option<CreatorId> {
 pub async fn end(
     vibe: VibePath,
     streams: web::Data<LiveStreams>,
-) -> Result<HttpResponse, actix_web::Error> {
+) -> Result<HttpResponse, IngestError> {
     let was_live = streams.end(&vibe.0).await?;
     Ok(HttpResponse::Ok().json(StreamEnded {
         vibe_id: vibe.0,

@@ -1,11 +1,9 @@
 mod audio;
-pub mod health;
 
 use actix_web::web;
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config
-        .route("/health/ready", web::get().to(health::ready))
         .route("/stream/{vibe_id}/audio", web::post().to(audio::accept))
         .route("/stream/{vibe_id}", web::delete().to(audio::end));
 }

@@ -102,7 +102,8 @@ async fn a_stalled_encoder_fills_the_buffer_and_the_creator_gets_429() {
 
 #[tokio::test]
 async fn a_creator_may_queue_only_so_much_audio_ahead() {
-    let app = spawn_app_with(|settings| settings.buffer.max_queued_ms = 1500).await;
+    let app =
+        spawn_app_with(|settings| settings.buffer.max_queued = Duration::from_millis(1500)).await;
     let vibe = unique_vibe();
     app.post_audio(vibe.as_str(), PCM, sine_pcm(1.0)).await;
     let pipeline = app.streams.get(&vibe).expect("stream started");
@@ -121,7 +122,8 @@ async fn a_creator_may_queue_only_so_much_audio_ahead() {
 
 #[tokio::test]
 async fn audio_that_waited_beyond_the_latency_cap_is_dropped_and_counted() {
-    let app = spawn_app_with(|settings| settings.buffer.max_added_latency_ms = 1000).await;
+    let app =
+        spawn_app_with(|settings| settings.buffer.max_added_latency = Duration::from_secs(1)).await;
     let vibe = unique_vibe();
     app.post_audio(vibe.as_str(), PCM, sine_pcm(0.1)).await;
     let pipeline = app.streams.get(&vibe).expect("stream started");
@@ -220,7 +222,8 @@ async fn without_the_registry_no_audio_is_accepted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_the_registry_lost_is_registered_again_by_its_next_chunk() {
-    let app = spawn_app_with(|settings| settings.registry.reregister_interval_ms = 0).await;
+    let app =
+        spawn_app_with(|settings| settings.registry.reregister_interval = Duration::ZERO).await;
     let vibe = unique_vibe();
     app.post_audio(vibe.as_str(), PCM, sine_pcm(0.2)).await;
     assert!(app.registry_lists(vibe.as_str()).await);
@@ -323,7 +326,7 @@ async fn late_chunks_leave_silence_so_the_stream_keeps_wall_clock_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_without_audio_for_the_idle_time_ends_by_itself() {
-    let app = spawn_app_with(|settings| settings.stream.idle_end_seconds = 1).await;
+    let app = spawn_app_with(|settings| settings.stream.idle_end = Duration::from_secs(1)).await;
     let vibe = unique_vibe();
     app.post_audio(vibe.as_str(), PCM, sine_pcm(0.2)).await;
     assert!(app.registry_lists(vibe.as_str()).await);
@@ -427,7 +430,7 @@ async fn metrics_count_accepted_chunks_and_active_streams() {
 async fn without_redis_no_stream_is_claimed_and_readiness_says_why() {
     let app = spawn_app_with(|settings| {
         settings.ownership.redis_url = "redis://127.0.0.1:9/".to_owned();
-        settings.ownership.redis_timeout_ms = 200;
+        settings.ownership.redis_timeout = Duration::from_millis(200);
     })
     .await;
     let vibe = unique_vibe();

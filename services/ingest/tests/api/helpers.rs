@@ -1,11 +1,12 @@
 use ingest::configuration::{self, Settings};
-use ingest::startup::Application;
+use ingest::startup::Ingest;
 use ingest::streams::LiveStreams;
 use reqwest::Response;
+use session_registry::startup::Registry;
 use std::sync::Arc;
 use tempfile::TempDir;
 use vibes_domain::{ParticipantId, VibeId};
-use vibes_web::Listeners;
+use vibes_testkit::service::spawn;
 
 pub struct TestApp {
     pub address: String,
@@ -21,8 +22,7 @@ pub struct TestApp {
 /// Ingest with a real registry (on the test Redis) and real ffmpeg. Instead of
 /// RTMP, encoders write FLV files: the same muxer, without needing an engine.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
-    vibes_testkit::init_test_logging();
-    let registry_url = spawn_registry();
+    let registry_url = spawn_registry().await;
     let output_dir = tempfile::tempdir().unwrap();
     let mut settings = configuration::load().expect("settings");
     settings.instance_id = "ingest-test".to_owned();
@@ -31,18 +31,12 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     settings.ownership.redis_url = vibes_testkit::redis_server::redis_url();
     settings.ownership.pool = format!("ingest-tests-{}", ParticipantId::generate());
     customize(&mut settings);
-    let application = Application::build_on(Listeners::loopback().unwrap(), settings)
-        .await
-        .expect("ingest builds");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let metrics_address = format!("http://127.0.0.1:{}", application.metrics_port());
-    let streams = application.streams().into_inner();
-    tokio::spawn(application.run_until_stopped());
+    let ingest = spawn::<Ingest>(settings).await;
     TestApp {
-        address,
-        metrics_address,
+        address: ingest.address,
+        metrics_address: ingest.metrics_address,
         http: reqwest::Client::new(),
-        streams,
+        streams: ingest.service.streams.clone(),
         output_dir,
         registry_url,
     }
@@ -52,18 +46,13 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-fn spawn_registry() -> String {
+async fn spawn_registry() -> String {
     let mut settings = session_registry::configuration::load().expect("registry settings");
     settings.redis.url = vibes_testkit::redis_server::redis_url();
     settings.playback.token_secret = vibes_testkit::tokens::PLAYBACK_TOKEN_SECRET
         .to_owned()
         .into();
-    let registry =
-        session_registry::startup::Application::build_on(Listeners::loopback().unwrap(), settings)
-            .expect("registry");
-    let url = format!("http://127.0.0.1:{}", registry.port());
-    tokio::spawn(registry.run_until_stopped());
-    url
+    spawn::<Registry>(settings).await.address
 }
 
 pub fn unique_vibe() -> VibeId {

@@ -1,3 +1,4 @@
 mod audio;
 mod helpers;
 mod lyria;
+mod settings;

@@ -5,14 +5,13 @@
 //! an unpublish does not end it, because an encoder restart unpublishes for a
 //! moment: the owning ingest pod ends streams.
 
+use crate::error::{PlayerRefused, RegistryError};
 use crate::playback::Playback;
 use crate::players::{player_started, player_stopped};
 use crate::store::SessionStore;
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse, ResponseError};
+use actix_web::{web, HttpResponse};
 use srs_client::{SrsCallbackEvent, SrsCallbackReq};
 use vibes_domain::VibeId;
-use vibes_problem::Problem;
 
 /// SRS allows the client only on HTTP 200 with this body.
 const SRS_ALLOW: &str = "0";
@@ -21,50 +20,30 @@ pub async fn srs(
     request: web::Json<SrsCallbackReq>,
     store: web::Data<SessionStore>,
     playback: web::Data<Playback>,
-) -> HttpResponse {
+) -> Result<HttpResponse, RegistryError> {
     let request = request.into_inner();
     let stream = request.stream.as_deref().unwrap_or_default();
-    let Ok(vibe) = VibeId::parse(stream) else {
-        return refuse_srs(&format!("invalid stream name {stream:?}"));
-    };
+    let vibe =
+        VibeId::parse(stream).map_err(|_| PlayerRefused::InvalidStream(stream.to_owned()))?;
     match request.action {
         SrsCallbackEvent::OnPlay => {
             let query = request.param.as_deref().unwrap_or_default();
-            match player_started(&store, &playback, &vibe, &request.client_id, query).await {
-                Ok(_) => HttpResponse::Ok().body(SRS_ALLOW),
-                Err(refusal) => refuse_srs(&refusal.to_string()),
-            }
+            player_started(&store, &playback, &vibe, &request.client_id, query).await?;
         }
         SrsCallbackEvent::OnStop => {
             if let Err(error) = player_stopped(&store, &vibe, &request.client_id).await {
                 tracing::warn!(%error, "could not record a stopped player");
             }
-            HttpResponse::Ok().body(SRS_ALLOW)
         }
-        SrsCallbackEvent::OnPublish => match stream_published(&store, &vibe).await {
-            Ok(()) => HttpResponse::Ok().body(SRS_ALLOW),
-            Err(error) => error.error_response(),
-        },
-        _ => HttpResponse::Ok().body(SRS_ALLOW),
+        SrsCallbackEvent::OnPublish => stream_published(&store, &vibe).await?,
+        _ => {}
     }
+    Ok(HttpResponse::Ok().body(SRS_ALLOW))
 }
 
 /// The engine has a publisher for `vibe`: the stream is live.
-async fn stream_published(
-    store: &SessionStore,
-    vibe: &VibeId,
-) -> Result<(), crate::error::RegistryError> {
+async fn stream_published(store: &SessionStore, vibe: &VibeId) -> Result<(), RegistryError> {
     store.register_stream(vibe, "", None).await?;
     tracing::info!(vibe_id = %vibe, "engine reports the stream published");
     Ok(())
-}
-
-fn refuse_srs(reason: &str) -> HttpResponse {
-    Problem::new(
-        StatusCode::FORBIDDEN,
-        "playback_forbidden",
-        "Playback not allowed",
-    )
-    .with_detail(reason)
-    .error_response()
 }

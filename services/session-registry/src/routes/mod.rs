@@ -1,5 +1,4 @@
 mod engine_hooks;
-mod health;
 mod participants;
 mod playback_auth;
 mod playback_seats;
@@ -9,7 +8,6 @@ use actix_web::web;
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config
-        .route("/health/ready", web::get().to(health::ready))
         .route("/stream/{vibe_id}/join", web::post().to(participants::join))
         .route(
             "/stream/{vibe_id}/leave",

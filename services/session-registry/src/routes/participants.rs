@@ -1,10 +1,10 @@
 use crate::error::RegistryError;
 use crate::playback::Playback;
+use crate::redis::SeatRequest;
 use crate::store::SessionStore;
 use actix_web::{web, HttpRequest, HttpResponse};
 use vibes_domain::api::{JoinRequest, JoinResponse, LeaveRequest, LeaveResponse};
 use vibes_domain::ParticipantId;
-use vibes_redis::SeatRequest;
 use vibes_web::VibePath;
 
 #[tracing::instrument(name = "join", skip_all, fields(vibe_id = %vibe.0, participant_id))]

@@ -2,11 +2,9 @@
 
 use crate::error::RegistryError;
 use crate::playback::Playback;
+use crate::redis::SeatRequest;
 use crate::store::SessionStore;
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use vibes_problem::Problem;
-use vibes_redis::SeatRequest;
+use actix_web::{web, HttpRequest, HttpResponse};
 
 /// The playback token the edge parsed from the media URL.
 pub const TOKEN_HEADER: &str = "x-playback-token";
@@ -25,7 +23,7 @@ pub async fn authorize(
     request: HttpRequest,
     playback: web::Data<Playback>,
     store: web::Data<SessionStore>,
-) -> HttpResponse {
+) -> Result<HttpResponse, RegistryError> {
     let header = |name| {
         request
             .headers()
@@ -33,19 +31,7 @@ pub async fn authorize(
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default()
     };
-    let (vibe, participant) = match playback.authorize(header(TOKEN_HEADER), header(STREAM_HEADER))
-    {
-        Ok(granted) => granted,
-        Err(error) => {
-            return Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "playback_token_invalid",
-                "Playback token refused",
-            )
-            .with_detail(error.to_string())
-            .error_response()
-        }
-    };
+    let (vibe, participant) = playback.authorize(header(TOKEN_HEADER), header(STREAM_HEADER))?;
     let span = tracing::Span::current();
     span.record("vibe_id", vibe.as_str());
     span.record(
@@ -53,13 +39,12 @@ pub async fn authorize(
         vibes_telemetry::participant_field(participant.as_str()),
     );
     match store.seat(&vibe, &participant, SeatRequest::Renew).await {
-        Ok(_) => HttpResponse::NoContent().finish(),
+        Ok(_) => {}
         Err(error @ RegistryError::Redis(_)) => {
+            let error = vibes_problem::cause_chain(&error);
             tracing::warn!(%error, "playing on a genuine token without its seat");
-            HttpResponse::NoContent().finish()
         }
-        Err(error) => Problem::from(&error)
-            .with_status(StatusCode::FORBIDDEN)
-            .error_response(),
+        Err(refusal) => return Err(refusal.for_media()),
     }
+    Ok(HttpResponse::NoContent().finish())
 }

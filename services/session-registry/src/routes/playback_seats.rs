@@ -12,13 +12,12 @@
 //! stream ended or full). An empty body means everyone stays.
 
 use super::playback_auth::STREAM_HEADER;
+use crate::error::RegistryError;
 use crate::playback::Playback;
 use crate::store::SessionStore;
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, HttpRequest, HttpResponse};
 use std::collections::HashMap;
 use vibes_domain::{ParticipantId, VibeId};
-use vibes_problem::Problem;
 
 /// More than a stream's default cap (1000): one call may carry every
 /// listener of a worker. The edge sends at most 500 per call.
@@ -30,24 +29,26 @@ pub async fn renew(
     body: web::Bytes,
     playback: web::Data<Playback>,
     store: web::Data<SessionStore>,
-) -> HttpResponse {
+) -> Result<HttpResponse, RegistryError> {
     let stream = request
         .headers()
         .get(STREAM_HEADER)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
     let Ok(vibe) = VibeId::parse(stream) else {
-        return bad_request("the X-Playback-Stream header names no valid stream");
+        return Err(bad_request(
+            "the X-Playback-Stream header names no valid stream",
+        ));
     };
     let Ok(body) = std::str::from_utf8(&body) else {
-        return bad_request("the body is not text");
+        return Err(bad_request("the body is not text"));
     };
     let tokens: Vec<&str> = body.lines().filter(|line| !line.is_empty()).collect();
     if tokens.len() > MAX_TOKENS_PER_CALL {
-        return bad_request(&format!(
+        return Err(bad_request(&format!(
             "{} tokens in one call; at most {MAX_TOKENS_PER_CALL}",
             tokens.len()
-        ));
+        )));
     }
     let span = tracing::Span::current();
     span.record("vibe_id", vibe.as_str());
@@ -71,7 +72,7 @@ pub async fn renew(
     {
         Ok(seated) => participants.iter().zip(seated).collect(),
         // The edge keeps its listeners while the registry cannot answer.
-        Err(error) => return error.error_response(),
+        Err(error) => return Err(error),
     };
     let cut: String = tokens
         .iter()
@@ -83,17 +84,11 @@ pub async fn renew(
         })
         .map(|(token, _)| format!("{token}\n"))
         .collect();
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
-        .body(cut)
+        .body(cut))
 }
 
-fn bad_request(detail: &str) -> HttpResponse {
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_seat_check",
-        "Invalid seat check",
-    )
-    .with_detail(detail)
-    .error_response()
+fn bad_request(detail: &str) -> RegistryError {
+    RegistryError::InvalidSeatCheck(detail.to_owned())
 }

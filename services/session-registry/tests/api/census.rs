@@ -6,7 +6,10 @@ use vibes_testkit::wait_until_async;
 
 #[tokio::test]
 async fn participants_per_stream_are_counted_into_size_classes_without_stream_ids() {
-    let app = spawn_app_with(|settings| settings.metrics.stream_census_interval_ms = 100).await;
+    let app = spawn_app_with(|settings| {
+        settings.metrics.stream_census_interval = Duration::from_millis(100)
+    })
+    .await;
     let vibe = unique_vibe();
     app.register(&vibe).await;
     let capped = app

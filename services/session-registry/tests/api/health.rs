@@ -156,3 +156,25 @@ async fn metrics_count_seats_and_requests() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_redis_outage_is_told_by_its_code_and_its_cause_stays_in_the_log() {
+    let stopped = vibes_testkit::redis_server::start_redis();
+    let (url, port) = (stopped.url.clone(), stopped.port);
+    drop(stopped.process);
+    let app = spawn_app_with(|settings| settings.redis.url = url).await;
+
+    let join = app.join(&unique_vibe(), None).await;
+    let problem = expect_problem(
+        join,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "registry_unavailable",
+    )
+    .await;
+    assert!(problem.get("detail").is_none(), "{problem}");
+    let text = problem.to_string();
+    assert!(
+        !text.contains(&port.to_string()) && !text.to_lowercase().contains("refused"),
+        "{text}"
+    );
+}

@@ -1,10 +1,9 @@
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use session_registry::configuration::{self, Settings};
-use session_registry::startup::Application;
+use session_registry::startup::Registry;
 use vibes_domain::ParticipantId;
 pub use vibes_testkit::http::expect_problem;
-use vibes_web::Listeners;
 
 pub struct TestApp {
     pub address: String,
@@ -22,20 +21,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
-    vibes_testkit::init_test_logging();
     let mut settings = configuration::load().expect("settings");
     settings.redis.url = vibes_testkit::redis_server::redis_url();
     settings.playback.public_base_url = PUBLIC_BASE_URL.to_owned();
     settings.playback.token_secret = TOKEN_SECRET.to_owned().into();
     customize(&mut settings);
-    let listeners = Listeners::loopback().unwrap();
-    let application = Application::build_on(listeners, settings).expect("registry builds");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let metrics_address = format!("http://127.0.0.1:{}", application.metrics_port());
-    tokio::spawn(application.run_until_stopped());
+    let registry = vibes_testkit::service::spawn::<Registry>(settings).await;
     TestApp {
-        address,
-        metrics_address,
+        address: registry.address,
+        metrics_address: registry.metrics_address,
         http: reqwest::Client::new(),
     }
 }

@@ -91,7 +91,7 @@ async fn after_leave_or_end_the_token_is_403() {
 async fn a_token_recreates_a_lost_seat_only_while_there_is_room() {
     let app = spawn_app_with(|settings| {
         settings.participants.max_per_stream = 1;
-        settings.participants.lease_seconds = 1;
+        settings.participants.lease = Duration::from_secs(1);
     })
     .await;
     let vibe = unique_vibe();
@@ -114,7 +114,7 @@ async fn a_token_recreates_a_lost_seat_only_while_there_is_room() {
 
 #[tokio::test]
 async fn media_requests_renew_the_lease_and_silence_lets_it_expire() {
-    let app = spawn_app_with(|settings| settings.participants.lease_seconds = 2).await;
+    let app = spawn_app_with(|settings| settings.participants.lease = Duration::from_secs(2)).await;
     let vibe = unique_vibe();
     app.register(&vibe).await;
     let renewing = app.join_for_playback(&vibe, "renewing").await;
@@ -195,9 +195,9 @@ async fn after_redis_lost_the_stream_its_listeners_play_on_until_the_grace_ends(
     let mut redis = client.get_multiplexed_async_connection().await.unwrap();
     let vibe_id = VibeId::parse(&vibe).unwrap();
     let _: () = redis::pipe()
-        .del(vibes_redis::keys::stream_record(&vibe_id))
-        .del(vibes_redis::keys::participant_leases(&vibe_id))
-        .srem(vibes_redis::keys::LIVE_STREAMS, &vibe)
+        .del(session_registry::redis::keys::stream_record(&vibe_id))
+        .del(session_registry::redis::keys::participant_leases(&vibe_id))
+        .srem(session_registry::redis::keys::LIVE_STREAMS, &vibe)
         .query_async(&mut redis)
         .await
         .unwrap();

@@ -28,7 +28,7 @@ async fn cut(response: reqwest::Response) -> Vec<String> {
 
 #[tokio::test]
 async fn one_call_renews_every_seated_listener_and_names_exactly_the_ones_to_cut() {
-    let app = spawn_app_with(|settings| settings.participants.lease_seconds = 2).await;
+    let app = spawn_app_with(|settings| settings.participants.lease = Duration::from_secs(2)).await;
     let vibe = unique_vibe();
     app.register(&vibe).await;
     let other = unique_vibe();
@@ -86,7 +86,7 @@ async fn a_full_or_ended_stream_cuts_the_listeners_without_a_seat() {
     let app = spawn_app_with(|settings| {
         settings.participants.max_per_stream = 1;
         // Room for a loaded machine between the batch and the count below.
-        settings.participants.lease_seconds = 3;
+        settings.participants.lease = Duration::from_secs(3);
     })
     .await;
     let vibe = unique_vibe();
@@ -108,7 +108,7 @@ async fn a_full_or_ended_stream_cuts_the_listeners_without_a_seat() {
 
 #[tokio::test]
 async fn a_malformed_seat_check_is_a_problem_and_renews_nothing() {
-    let app = spawn_app_with(|settings| settings.participants.lease_seconds = 1).await;
+    let app = spawn_app_with(|settings| settings.participants.lease = Duration::from_secs(1)).await;
     let vibe = unique_vibe();
     app.register(&vibe).await;
     let token = token_of(&app.join_for_playback(&vibe, "listener").await);

@@ -74,7 +74,7 @@ pub(crate) async fn supervise(mut context: Context) {
 
 pub fn client(settings: &Settings) -> DockerApi {
     // A restart waits for the engine to stop (up to the stop timeout) before it answers.
-    let timeout = Duration::from_secs(settings.docker.stop_timeout_seconds + 30);
+    let timeout = settings.docker.stop_timeout + Duration::from_secs(30);
     DockerApi::new(
         settings.docker.socket.clone(),
         &settings.docker.api_version,
@@ -130,7 +130,7 @@ pub async fn ensure_running(
         }
         Some(container) if restart_running => {
             docker
-                .restart(&container.id, settings.docker.stop_timeout_seconds)
+                .restart(&container.id, settings.docker.stop_timeout)
                 .await?;
             tracing::info!(container = %name, "engine container restarted");
             Ok(container.id)
@@ -166,7 +166,7 @@ pub fn container_spec(settings: &Settings) -> Value {
         "Cmd": docker.command_words(),
         "Labels": { MANAGED_BY_LABEL: "srs-supervisor" },
         "ExposedPorts": exposed,
-        "StopTimeout": docker.stop_timeout_seconds,
+        "StopTimeout": docker.stop_timeout.as_secs(),
         "User": SRS_USER,
         "HostConfig": {
             "Binds": binds,

@@ -148,9 +148,10 @@ impl DockerApi {
     }
 
     /// `POST /containers/{id}/restart?t=…`: SIGTERM, `t` seconds, then SIGKILL, then start.
-    pub async fn restart(&self, id: &str, stop_timeout_seconds: u64) -> Result<(), DockerError> {
+    pub async fn restart(&self, id: &str, stop_timeout: Duration) -> Result<(), DockerError> {
         let path = self.versioned(&format!(
-            "/containers/{id}/restart?t={stop_timeout_seconds}"
+            "/containers/{id}/restart?t={}",
+            stop_timeout.as_secs()
         ));
         self.expect(Method::POST, &path, None, &[204]).await?;
         Ok(())

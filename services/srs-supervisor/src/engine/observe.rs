@@ -24,7 +24,7 @@ pub(crate) async fn supervise(mut context: Context) {
                     status.state = EngineState::Down;
                     status.last_failure = Some(reason);
                 });
-                let pause = context.settings.health.probe_interval();
+                let pause = context.settings.health.probe_interval;
                 if context.sleep_unless_stopped(pause).await {
                     context.stopped(&mut restarts);
                     return;

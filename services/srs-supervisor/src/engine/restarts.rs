@@ -41,7 +41,7 @@ impl Restarts {
         if was_running {
             self.failures_in_a_row = 0;
         }
-        let backoff = self.health.restart_backoff(self.failures_in_a_row);
+        let backoff = self.health.wait_before_restart(self.failures_in_a_row);
         self.failures_in_a_row += 1;
         let crash_loop = self.note_failure();
         metrics::counter!("vibes_engine_restarts_total").increment(1);
@@ -103,7 +103,7 @@ impl Restarts {
     /// True when the crash-loop window now holds enough failures.
     fn note_failure(&mut self) -> bool {
         let now = Instant::now();
-        let window = self.health.crash_loop_window();
+        let window = self.health.crash_loop_window;
         self.recent_failures.push_back(now);
         while self
             .recent_failures

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineApiError {
-    #[error("the engine API did not answer: {0}")]
+    #[error("the engine API did not answer")]
     Unreachable(#[from] reqwest::Error),
     #[error("the engine API refused: {0}")]
     Refused(String),

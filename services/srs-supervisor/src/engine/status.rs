@@ -1,5 +1,6 @@
 use crate::configuration::EngineMode;
 use serde::Serialize;
+use vibes_domain::api::PartHealth;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,6 +31,20 @@ pub struct EngineStatus {
 }
 
 impl EngineStatus {
+    /// Up while the engine runs and answers its probes (readiness).
+    pub fn health(&self) -> PartHealth {
+        let reason = self.last_failure.as_deref().unwrap_or_default();
+        if self.crash_loop {
+            PartHealth::down(format!("engine in a crash loop; last failure: {reason}"))
+        } else if self.state == EngineState::Running {
+            PartHealth::up()
+        } else {
+            PartHealth::down(
+                format!("engine is {:?}; last failure: {reason}", self.state).to_lowercase(),
+            )
+        }
+    }
+
     pub fn new(mode: EngineMode) -> Self {
         Self {
             mode: mode.name(),

@@ -104,7 +104,7 @@ impl Context {
     {
         tokio::pin!(exited);
         let health = self.settings.health.clone();
-        let deadline = Instant::now() + health.startup_timeout();
+        let deadline = Instant::now() + health.startup_timeout;
         loop {
             if *self.stop_requested.borrow() {
                 return Outcome::StopRequested;
@@ -114,14 +114,14 @@ impl Context {
                     return Outcome::Failed(format!("engine exited during start: {status}"));
                 }
                 _ = self.stop_requested.changed() => return Outcome::StopRequested,
-                answer = probe(&self.settings.engine, health.probe_timeout()) => answer,
+                answer = probe(&self.settings.engine, health.probe_timeout) => answer,
             };
             match answer {
                 Ok(()) => break,
                 Err(reason) if Instant::now() >= deadline => {
                     return Outcome::Failed(format!(
                         "not answering after {:?}: {reason}",
-                        health.startup_timeout()
+                        health.startup_timeout
                     ))
                 }
                 Err(_) => tokio::time::sleep(STARTUP_POLL).await,
@@ -135,13 +135,13 @@ impl Context {
         );
 
         let mut failed_probes = 0;
-        let mut interval = tokio::time::interval(health.probe_interval());
+        let mut interval = tokio::time::interval(health.probe_interval);
         loop {
             tokio::select! {
                 status = &mut exited => return Outcome::Failed(format!("engine exited: {status}")),
                 _ = self.stop_requested.changed() => return Outcome::StopRequested,
                 _ = interval.tick() => {
-                    match probe(&self.settings.engine, health.probe_timeout()).await {
+                    match probe(&self.settings.engine, health.probe_timeout).await {
                         Ok(()) => failed_probes = 0,
                         Err(reason) => {
                             failed_probes += 1;

@@ -3,13 +3,10 @@
 //! listener counts from the registry's leases, which SRS cannot know.
 
 use crate::engine::srs_api::{EngineApiError, SrsApi};
-use crate::listeners::LeaseCounts;
+use crate::listeners::{count_listeners, LeaseCounts};
 use crate::operator::{public_view, OperatorKey};
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
-use std::collections::HashMap;
-use vibes_problem::Problem;
 
 /// An answer as `request` may see it: whole for operators, else
 /// [`public_view`].
@@ -31,8 +28,8 @@ pub async fn versions(
     request: HttpRequest,
     srs: web::Data<SrsApi>,
     operator: web::Data<OperatorKey>,
-) -> Result<HttpResponse, Problem> {
-    let answer = srs.get("versions").await.map_err(engine_problem)?;
+) -> Result<HttpResponse, EngineApiError> {
+    let answer = srs.get("versions").await?;
     Ok(HttpResponse::Ok().json(for_caller(&request, &operator, "versions", answer)))
 }
 
@@ -43,8 +40,8 @@ pub async fn summaries(
     request: HttpRequest,
     srs: web::Data<SrsApi>,
     operator: web::Data<OperatorKey>,
-) -> Result<HttpResponse, Problem> {
-    let mut answer = srs.get("summaries").await.map_err(engine_problem)?;
+) -> Result<HttpResponse, EngineApiError> {
+    let mut answer = srs.get("summaries").await?;
     if let Some(process) = answer["data"]["self"].as_object_mut() {
         process.remove("argv");
         process.remove("cwd");
@@ -54,8 +51,8 @@ pub async fn summaries(
 
 /// `GET /api/v1/clients`: every publisher and player SRS has now (internal:
 /// it carries listener addresses).
-pub async fn clients(srs: web::Data<SrsApi>) -> Result<HttpResponse, Problem> {
-    let answer = srs.list("clients").await.map_err(engine_problem)?;
+pub async fn clients(srs: web::Data<SrsApi>) -> Result<HttpResponse, EngineApiError> {
+    let answer = srs.list("clients").await?;
     Ok(HttpResponse::Ok().json(answer))
 }
 
@@ -70,9 +67,9 @@ pub async fn streams(
     srs: web::Data<SrsApi>,
     leases: web::Data<LeaseCounts>,
     operator: web::Data<OperatorKey>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, EngineApiError> {
     let (body, leased) = tokio::join!(srs.list("streams"), leases.per_stream());
-    let mut body = body.map_err(engine_problem)?;
+    let mut body = body?;
     count_listeners(&mut body, leased.as_ref());
     // The publisher's RTMP address is internal; the edge serves this answer.
     // Blank, not removed: SRS's clients expect the field.
@@ -82,81 +79,4 @@ pub async fn streams(
         }
     }
     Ok(HttpResponse::Ok().json(for_caller(&request, &operator, "streams", body)))
-}
-
-/// Where a listener count comes from.
-const FROM_LEASES: &str = "registry_leases";
-const FROM_ENGINE: &str = "engine";
-
-fn count_listeners(body: &mut Value, leased: Option<&HashMap<String, u64>>) {
-    body["listeners_source"] = json!(if leased.is_some() {
-        FROM_LEASES
-    } else {
-        FROM_ENGINE
-    });
-    let Some(streams) = body["streams"].as_array_mut() else {
-        return;
-    };
-    for stream in streams {
-        let publishers = u64::from(stream["publish"]["active"].as_bool().unwrap_or(false));
-        let engine_players = stream["clients"]
-            .as_u64()
-            .unwrap_or(0)
-            .saturating_sub(publishers);
-        let name = stream["name"].as_str().unwrap_or_default();
-        let (count, source) = match leased.and_then(|leased| leased.get(name)) {
-            Some(&holding_a_lease) => (holding_a_lease, FROM_LEASES),
-            None => (engine_players, FROM_ENGINE),
-        };
-        stream["clients"] = json!(count + publishers);
-        stream["listeners"] = json!({
-            "count": count,
-            "source": source,
-            "engine_players": engine_players,
-        });
-    }
-}
-
-/// The cause stays in the log; the public detail names no internal address.
-fn engine_problem(error: EngineApiError) -> Problem {
-    tracing::warn!(%error, "SRS's API did not answer");
-    Problem::new(
-        StatusCode::BAD_GATEWAY,
-        "engine_api_unavailable",
-        "Engine API unavailable",
-    )
-    .with_detail("the media engine's API did not answer")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn leases_replace_the_engines_player_count_where_the_registry_knows_the_stream() {
-        let mut body = json!({
-            "code": 0,
-            "streams": [
-                { "name": "known", "clients": 3, "publish": { "active": true } },
-                { "name": "unknown", "clients": 2, "publish": { "active": false } },
-            ],
-        });
-        let leased = HashMap::from([("known".to_owned(), 40)]);
-        count_listeners(&mut body, Some(&leased));
-        assert_eq!(body["listeners_source"], FROM_LEASES);
-        let known = &body["streams"][0];
-        assert_eq!(known["clients"], 41);
-        assert_eq!(
-            known["listeners"],
-            json!({ "count": 40, "source": FROM_LEASES, "engine_players": 2 })
-        );
-        let unknown = &body["streams"][1];
-        assert_eq!(unknown["clients"], 2);
-        assert_eq!(unknown["listeners"]["source"], FROM_ENGINE);
-
-        let mut body = json!({ "streams": [{ "name": "known", "clients": 1, "publish": { "active": true } }] });
-        count_listeners(&mut body, None);
-        assert_eq!(body["listeners_source"], FROM_ENGINE);
-        assert_eq!(body["streams"][0]["listeners"]["count"], 0);
-    }
 }

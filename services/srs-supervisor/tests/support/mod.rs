@@ -1,18 +1,17 @@
 //! Starting the supervisor for tests: the real local engine on free ports.
 
-use actix_web::web;
 use srs_supervisor::configuration::{self, Settings};
 use srs_supervisor::engine::{EngineState, EngineSupervisor};
-use srs_supervisor::startup::Application;
+use srs_supervisor::startup::Supervisor;
+use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
-use vibes_web::Listeners;
 
 pub struct Running {
     pub address: String,
     /// Where the supervisor's `/metrics` is (its own listener).
     pub metrics_address: String,
-    pub supervisor: web::Data<EngineSupervisor>,
+    pub supervisor: Arc<EngineSupervisor>,
     pub rtmp_port: u16,
     _work_dir: TempDir,
 }
@@ -39,7 +38,7 @@ pub fn settings(work_dir: &TempDir) -> Settings {
 
 /// Starts the supervisor and waits until the engine runs.
 pub async fn start_running(work_dir: TempDir, settings: Settings) -> Running {
-    let running = start(work_dir, settings);
+    let running = start(work_dir, settings).await;
     let supervisor = running.supervisor.clone();
     vibes_testkit::wait_until(Duration::from_secs(20), || {
         supervisor.status().state == EngineState::Running
@@ -49,17 +48,13 @@ pub async fn start_running(work_dir: TempDir, settings: Settings) -> Running {
 }
 
 /// Starts the supervisor (which starts the engine) on a port-0 listener.
-pub fn start(work_dir: TempDir, settings: Settings) -> Running {
+pub async fn start(work_dir: TempDir, settings: Settings) -> Running {
     let rtmp_port = settings.engine.rtmp_port;
-    let application = Application::build_on(Listeners::loopback().unwrap(), settings).unwrap();
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let metrics_address = format!("http://127.0.0.1:{}", application.metrics_port());
-    let supervisor = application.supervisor();
-    tokio::spawn(application.run_until_stopped());
+    let spawned = vibes_testkit::service::spawn::<Supervisor>(settings).await;
     Running {
-        address,
-        metrics_address,
-        supervisor,
+        address: spawned.address,
+        metrics_address: spawned.metrics_address,
+        supervisor: spawned.service.engine.clone(),
         rtmp_port,
         _work_dir: work_dir,
     }

@@ -1,13 +1,12 @@
 //! Each Lua script against a real Redis.
 
-mod support;
-
 use redis::aio::ConnectionManager;
+use session_registry::redis::keys;
+use session_registry::redis::scripts::{end_stream, live_streams, StreamRecord};
+use session_registry::redis::{JoinOutcome, SeatRequest, SeatTerms, SessionScripts};
 use std::time::Duration;
-use support::connection;
 use vibes_domain::{ParticipantId, VibeId};
-use vibes_redis::scripts::{end_stream, live_streams, StreamRecord};
-use vibes_redis::{JoinOutcome, SeatRequest, SeatTerms, SessionScripts};
+use vibes_testkit::redis_server::connection;
 
 /// A registered stream under a fresh id, with its scripts and connection.
 async fn live_stream() -> (ConnectionManager, SessionScripts, VibeId) {
@@ -329,9 +328,9 @@ async fn register_keeps_the_first_start_and_end_removes_everything() {
         .iter()
         .all(|r| r.vibe_id != vibe));
     let leftovers: u64 = redis::cmd("EXISTS")
-        .arg(vibes_redis::keys::stream_record(&vibe))
-        .arg(vibes_redis::keys::participant_leases(&vibe))
-        .arg(vibes_redis::keys::departed_participants(&vibe))
+        .arg(keys::stream_record(&vibe))
+        .arg(keys::participant_leases(&vibe))
+        .arg(keys::departed_participants(&vibe))
         .query_async(&mut redis)
         .await
         .unwrap();
@@ -349,8 +348,10 @@ fn find(records: &[StreamRecord], vibe: &VibeId) -> StreamRecord {
 #[tokio::test]
 async fn flv_connections_of_listeners_and_relays_are_recorded_forgotten_and_cleared_with_the_stream(
 ) {
-    use vibes_redis::scripts::{flv_connections, forget_flv_connection, record_flv_connection};
-    use vibes_redis::FlvConnection;
+    use session_registry::redis::scripts::{
+        flv_connections, forget_flv_connection, record_flv_connection,
+    };
+    use session_registry::redis::FlvConnection;
     let (mut redis, _scripts, vibe) = live_stream().await;
     for (client, player) in [
         ("c1", FlvConnection::Listener(participant("p1"))),
@@ -373,41 +374,6 @@ async fn flv_connections_of_listeners_and_relays_are_recorded_forgotten_and_clea
         .await
         .unwrap();
     assert!(flv_connections(&mut redis, &vibe).await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn the_rate_limit_allows_the_burst_then_spaces_requests_by_the_rate() {
-    let mut redis = connection().await;
-    let limit = vibes_redis::scripts::RateLimitScript::default();
-    let key = format!("vibes:rl:test:{}", ParticipantId::generate());
-    for expected_remaining in (0..3).rev() {
-        let decision = limit.check(&mut redis, &key, 10.0, 3).await.unwrap();
-        assert!(decision.allowed);
-        assert_eq!(decision.remaining, expected_remaining);
-    }
-    let refused = limit.check(&mut redis, &key, 10.0, 3).await.unwrap();
-    assert!(!refused.allowed);
-    assert!(
-        refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_millis(100)
-    );
-    tokio::time::sleep(refused.retry_after + Duration::from_millis(5)).await;
-    assert!(
-        limit
-            .check(&mut redis, &key, 10.0, 3)
-            .await
-            .unwrap()
-            .allowed,
-        "one more after the interval"
-    );
-    let other = format!("{key}-other");
-    assert!(
-        limit
-            .check(&mut redis, &other, 10.0, 3)
-            .await
-            .unwrap()
-            .allowed,
-        "clients are independent"
-    );
 }
 
 #[tokio::test]
@@ -451,7 +417,7 @@ async fn each_call_is_a_client_span_with_its_stream_and_outcome_and_errors_mark_
     // A stream record of the wrong type makes the script fail in Redis.
     let broken = unique_vibe();
     redis::cmd("SET")
-        .arg(vibes_redis::keys::stream_record(&broken))
+        .arg(keys::stream_record(&broken))
         .arg("not a hash")
         .query_async::<()>(&mut redis)
         .await
@@ -495,9 +461,9 @@ async fn a_stream_whose_record_redis_lost_stays_unconfirmed_for_the_grace_and_an
 
     // What an empty restart leaves of this stream: nothing.
     let _: () = redis::pipe()
-        .del(vibes_redis::keys::stream_record(&vibe))
-        .del(vibes_redis::keys::participant_leases(&vibe))
-        .srem(vibes_redis::keys::LIVE_STREAMS, vibe.as_str())
+        .del(keys::stream_record(&vibe))
+        .del(keys::participant_leases(&vibe))
+        .srem(keys::LIVE_STREAMS, vibe.as_str())
         .query_async(&mut redis)
         .await
         .unwrap();
@@ -528,7 +494,7 @@ async fn a_stream_whose_record_redis_lost_stays_unconfirmed_for_the_grace_and_an
         .unwrap();
     assert_eq!(renew(vibe.clone()).await, admitted(1, 5));
     let missed: bool = redis::cmd("EXISTS")
-        .arg(vibes_redis::keys::stream_missing_since(&vibe))
+        .arg(keys::stream_missing_since(&vibe))
         .query_async(&mut redis)
         .await
         .unwrap();

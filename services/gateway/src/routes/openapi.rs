@@ -1,29 +1,19 @@
 //! The OpenAPI 3.1 document of the public API, built from the handlers'
-//! `#[utoipa::path]` annotations and the API types themselves, served at
-//! `GET /stream-api/openapi.json`.
+//! `#[utoipa::path]` annotations, the API types themselves and the error
+//! catalogue (each operation's problem responses), served at
+//! `GET /stream-api/openapi.json` and checked in as `docs/openapi.json`.
 
-use crate::routes::{health, participants, streams};
+use super::{health, participants, streams};
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
+use vibes_problem::openapi::ProblemSchema;
 
 pub const OPENAPI_PATH: &str = "/stream-api/openapi.json";
 
-/// An `application/problem+json` error (RFC 9457). Errors may carry more
-/// members named in the README (e.g. `participant_count` on `stream_full`).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ProblemDocument {
-    /// `urn:vibes:problem:<code>`.
-    #[schema(rename = "type")]
-    problem_type: String,
-    title: String,
-    status: u16,
-    detail: Option<String>,
-    /// Stable: clients switch on it.
-    code: String,
-}
+/// Where the document is checked in, from the repository root.
+pub const CHECKED_IN: &str = "docs/openapi.json";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,7 +29,7 @@ pub struct ProblemDocument {
         participants::leave,
         health::aggregate,
     ),
-    modifiers(&BearerTokens),
+    modifiers(&BearerTokens, &ProblemSchema),
 )]
 struct PublicApi;
 
@@ -61,9 +51,11 @@ impl Modify for BearerTokens {
 pub fn document() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
     DOCUMENT.get_or_init(|| {
-        PublicApi::openapi()
+        let mut document = PublicApi::openapi()
             .to_pretty_json()
-            .expect("the OpenAPI document serializes")
+            .expect("the OpenAPI document serializes");
+        document.push('\n');
+        document
     })
 }
 
