@@ -13,6 +13,7 @@ pub struct Settings {
     pub participants: ParticipantSettings,
     pub playback: PlaybackSettings,
     pub engine: EngineSettings,
+    pub streams: StreamSettings,
     pub metrics: MetricsSettings,
     pub telemetry: TelemetrySettings,
 }
@@ -30,6 +31,15 @@ pub struct MetricsSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct TelemetrySettings {
     pub participant_ids: vibes_telemetry::ParticipantIds,
+}
+
+/// When a stream nobody carries any more is ended (the reaper).
+#[derive(Debug, Clone, Deserialize)]
+pub struct StreamSettings {
+    #[serde(with = "vibes_config::duration")]
+    pub stale_after: Duration,
+    #[serde(with = "vibes_config::duration")]
+    pub reap_interval: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -83,6 +93,8 @@ impl Settings {
             ("participants.lease", self.participants.lease),
             ("playback.token_ttl", self.playback.token_ttl),
             ("metrics.stream_census_interval", census),
+            ("streams.stale_after", self.streams.stale_after),
+            ("streams.reap_interval", self.streams.reap_interval),
         ])?;
         if self.participants.max_per_stream == 0 {
             return Err(InvalidSettings::NoSeats);

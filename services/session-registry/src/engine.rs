@@ -2,6 +2,7 @@
 //! disconnecting a player whose seat is gone.
 
 use srs_client::{SrsClient, SrsClientError};
+use std::collections::HashSet;
 use std::time::Duration;
 
 /// SRS's client type for HTTP-FLV players.
@@ -48,6 +49,17 @@ impl EngineClients {
                 stream_name: stream_name(&client.url, &client.name).to_owned(),
                 client_id: client.id,
             })
+            .collect())
+    }
+
+    /// The streams someone publishes into the engine right now (ingest's
+    /// encoder, or any other publisher the publish hook let in).
+    pub async fn published_streams(&self) -> Result<HashSet<String>, SrsClientError> {
+        let clients = self.api.get_client_page_list(0, CLIENT_PAGE).await?;
+        Ok(clients
+            .into_iter()
+            .filter(|client| client.publish)
+            .map(|client| stream_name(&client.url, &client.name).to_owned())
             .collect())
     }
 

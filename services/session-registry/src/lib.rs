@@ -5,8 +5,8 @@
 //! answers SRS's HTTP hooks and ties each FLV player to its participant
 //! (`players`), and runs two background tasks: the `warden` (renews
 //! connected players' leases and disconnects those whose seat is gone,
-//! through SRS's API, `engine`) and the `census` (the participants-per-stream
-//! gauges).
+//! through SRS's API, `engine`), the `census` (the participants-per-stream
+//! gauges) and the `reaper` (ends streams whose ingest or publisher is gone).
 //!
 //! Routes, ports and settings: `services/session-registry/README.md`.
 
@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod playback;
 pub mod players;
+pub mod reaper;
 pub mod redis;
 pub mod routes;
 pub mod startup;

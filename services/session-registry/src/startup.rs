@@ -1,10 +1,12 @@
 //! The registry as a [`Service`]: the session store, the playback URLs and
-//! tokens, and two background tasks, the FLV warden and the stream census.
+//! tokens, and three background tasks: the FLV warden, the stream census
+//! and the stream reaper.
 
 use crate::census::StreamCensus;
 use crate::configuration::Settings;
 use crate::engine::EngineClients;
 use crate::playback::Playback;
+use crate::reaper::StreamReaper;
 use crate::routes;
 use crate::store::SessionStore;
 use crate::warden::FlvWarden;
@@ -36,6 +38,8 @@ impl Service for Registry {
         let census = StreamCensus::new(store.clone());
         let census_interval = settings.metrics.stream_census_interval;
         startup.spawn("stream_census", census.run(census_interval));
+        let reaper = StreamReaper::new(store.clone(), engine.clone(), settings.streams.stale_after);
+        startup.spawn("stream_reaper", reaper.run(settings.streams.reap_interval));
         startup.share(engine);
         let tokens = PlaybackTokens::new(
             settings.playback.token_secret.clone(),

@@ -203,9 +203,14 @@ impl SessionStore {
     }
 
     pub async fn live_vibe_ids(&self) -> Result<Vec<VibeId>, RegistryError> {
-        let mut connection = self.redis.connection().await?;
-        let records = scripts::live_streams(&mut connection).await?;
+        let records = self.live_records().await?;
         Ok(records.into_iter().map(|record| record.vibe_id).collect())
+    }
+
+    /// Live streams' records, without counting their participants.
+    pub async fn live_records(&self) -> Result<Vec<StreamRecord>, RegistryError> {
+        let mut connection = self.redis.connection().await?;
+        Ok(scripts::live_streams(&mut connection).await?)
     }
 
     /// Live streams with their participant counts at read time.

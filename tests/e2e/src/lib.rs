@@ -290,6 +290,11 @@ fn registry_settings(edge: &Edge, engine: &Engine) -> session_registry::configur
     settings.playback.token_secret = PLAYBACK_TOKEN_SECRET.to_owned().into();
     settings.playback.edge_relay_key = vibes_testkit::edge::EDGE_RELAY_KEY.to_owned().into();
     settings.engine.api_url = format!("http://127.0.0.1:{}", engine.api_port);
+    // Tests share one Redis but each stack has its own engine, and a reaper
+    // sees only its own engine's publishers: it would end the streams other
+    // stacks published straight into their engines. Only the reaper's own
+    // test (stale_streams) shortens this.
+    settings.streams.stale_after = Duration::from_secs(3600);
     settings
 }
 

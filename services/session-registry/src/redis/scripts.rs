@@ -78,6 +78,9 @@ pub struct StreamRecord {
     pub creator: Option<String>,
     pub owner: String,
     pub started_at_ms: u64,
+    /// The last registration (ingest renews every few seconds while audio
+    /// flows; the engine's publish hook registers once).
+    pub renewed_at_ms: u64,
     pub max_participants: Option<u64>,
 }
 
@@ -367,10 +370,12 @@ async fn read_live_streams<C: ConnectionLike>(
         if fields.get("state").map(String::as_str) != Some("live") {
             continue;
         }
+        let started_at_ms = parse_field(&fields, "started_at_ms").unwrap_or(0);
         records.push(StreamRecord {
             creator: fields.get("creator").cloned(),
             owner: fields.get("owner").cloned().unwrap_or_default(),
-            started_at_ms: parse_field(&fields, "started_at_ms").unwrap_or(0),
+            started_at_ms,
+            renewed_at_ms: parse_field(&fields, "renewed_at_ms").unwrap_or(started_at_ms),
             max_participants: parse_field(&fields, "max_participants"),
             vibe_id,
         });

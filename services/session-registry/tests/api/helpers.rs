@@ -25,6 +25,9 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     settings.redis.url = vibes_testkit::redis_server::redis_url();
     settings.playback.public_base_url = PUBLIC_BASE_URL.to_owned();
     settings.playback.token_secret = TOKEN_SECRET.to_owned().into();
+    // No engine runs here; should one answer on the default port (a local
+    // stack), its reaper must not end these tests' streams.
+    settings.streams.stale_after = std::time::Duration::from_secs(3600);
     customize(&mut settings);
     let registry = vibes_testkit::service::spawn::<Registry>(settings).await;
     TestApp {
