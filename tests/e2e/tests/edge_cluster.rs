@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{sleep, timeout, Instant};
 use vibes_e2e::Cluster;
+use vibes_flv::{AacPacket, FlvReader};
 use vibes_testkit::audio::sine_pcm;
 use vibes_testkit::http::sample;
 use vibes_testkit::tokens::{creator_bearer, participant_bearer};
@@ -56,45 +57,15 @@ fn client(address_index: usize, certificates: &[&std::path::Path]) -> reqwest::C
     builder.build().expect("a client")
 }
 
-/// Counts AAC frames (audio tags that are not the sequence header) in an
-/// HTTP-FLV body as its bytes arrive.
-#[derive(Default)]
-struct FlvAudio {
-    pending: Vec<u8>,
-    past_header: bool,
-    frames: u64,
-}
-
-impl FlvAudio {
-    const HEADER: usize = 13;
-    const TAG_HEADER: usize = 11;
-    const TRAILER: usize = 4;
-
-    fn push(&mut self, bytes: &[u8]) {
-        self.pending.extend_from_slice(bytes);
-        if !self.past_header {
-            if self.pending.len() < Self::HEADER {
-                return;
-            }
-            assert_eq!(&self.pending[..3], b"FLV", "an FLV body");
-            self.pending.drain(..Self::HEADER);
-            self.past_header = true;
-        }
-        while self.pending.len() >= Self::TAG_HEADER {
-            let size = usize::from(self.pending[1]) << 16
-                | usize::from(self.pending[2]) << 8
-                | usize::from(self.pending[3]);
-            let whole = Self::TAG_HEADER + size + Self::TRAILER;
-            if self.pending.len() < whole {
-                return;
-            }
-            // Audio tag; its second data byte is the AAC packet type (1: raw).
-            if self.pending[0] & 0x1f == 8 && size >= 2 && self.pending[12] == 1 {
-                self.frames += 1;
-            }
-            self.pending.drain(..whole);
-        }
+/// AAC frames (audio tags that are not the sequence header) in `bytes`,
+/// more of an HTTP-FLV body read by `reader`.
+fn aac_frames(reader: &mut FlvReader, bytes: &[u8]) -> u64 {
+    reader.push(bytes);
+    let mut frames = 0;
+    while let Some(tag) = reader.next_tag().expect("an FLV body") {
+        frames += u64::from(matches!(tag.aac(), Some(AacPacket::Frame(_))));
     }
+    frames
 }
 
 /// Answers that background tasks did not expect, for the test to assert on.
@@ -171,14 +142,13 @@ async fn listen(
                 continue;
             }
         };
-        let mut flv = FlvAudio::default();
+        let mut reader = FlvReader::default();
         let mut played = false;
         // A response that stops delivering is over, as for a player.
         while let Ok(Ok(Some(bytes))) = timeout(Duration::from_secs(3), response.chunk()).await {
-            let before = flv.frames;
-            flv.push(&bytes);
-            seat.frames[edge].fetch_add(flv.frames - before, Ordering::SeqCst);
-            if !played && flv.frames > 0 {
+            let frames = aac_frames(&mut reader, &bytes);
+            seat.frames[edge].fetch_add(frames, Ordering::SeqCst);
+            if !played && frames > 0 {
                 played = true;
                 seat.playing_on.store(edge, Ordering::SeqCst);
                 audience.started();
