@@ -9,6 +9,14 @@ use actix_web::web;
 use vibes_tokens::JwtKeys;
 use vibes_web::HttpService;
 /// The API and metrics listeners `build_on` serves on.
+
+/// How long an idle keep-alive connection to an upstream is kept: below the
+/// 5 s after which the services (actix-web) close idle connections, so a
+/// request never goes out on a connection the upstream is closing at that
+/// moment (a join or a chunk then failed as `503 registry_unavailable`,
+/// seen in tests/e2e/tests/edge_cluster.rs). The edge's FLV relay keeps 4 s
+/// for the same reason.
+const UPSTREAM_IDLE: std::time::Duration = std::time::Duration::from_secs(4);
 pub use vibes_web::Listeners;
 
 /// The internal services the gateway talks to.
@@ -42,7 +50,7 @@ impl Application {
         let http = reqwest::Client::builder()
             .connect_timeout(urls.connect_timeout())
             .timeout(urls.request_timeout())
-            .pool_idle_timeout(std::time::Duration::from_secs(60))
+            .pool_idle_timeout(UPSTREAM_IDLE)
             .build()?;
         let pool_redis = vibes_redis::RedisConnector::new(
             &settings.redis.url,
@@ -51,7 +59,7 @@ impl Application {
         let ingest_http = reqwest::Client::builder()
             .connect_timeout(urls.connect_timeout())
             .timeout(urls.ingest_timeout())
-            .pool_idle_timeout(std::time::Duration::from_secs(60))
+            .pool_idle_timeout(UPSTREAM_IDLE)
             .build()?;
         let ingest = web::Data::new(IngestRouter::new(
             pool_redis,
