@@ -11,7 +11,6 @@ use crate::routes;
 use crate::upstream::{ReadinessProbe, Upstream, Upstreams};
 use actix_web::middleware::from_fn;
 use actix_web::web;
-use std::time::Duration;
 use vibes_domain::api::{HealthReport, PartHealth};
 use vibes_tokens::JwtKeys;
 use vibes_web::service::BoxError;
@@ -19,9 +18,6 @@ use vibes_web::{Service, Startup};
 
 /// The running gateway: `Application::build(settings)`, then `run_until_stopped()`.
 pub type Application = vibes_web::Application<Gateway>;
-
-/// Idle keep-alive connections to a backend are closed after this long.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct Gateway {
     cors: CorsSettings,
@@ -36,12 +32,12 @@ impl Service for Gateway {
         let http = reqwest::Client::builder()
             .connect_timeout(urls.connect_timeout)
             .timeout(urls.request_timeout)
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_idle_timeout(vibes_web::CLIENT_IDLE_TIMEOUT)
             .build()?;
         let ingest_http = reqwest::Client::builder()
             .connect_timeout(urls.connect_timeout)
             .timeout(urls.ingest_timeout)
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_idle_timeout(vibes_web::CLIENT_IDLE_TIMEOUT)
             .build()?;
         let pool_redis =
             vibes_redis::RedisConnector::new(&settings.redis.url, settings.redis.timeout)?;

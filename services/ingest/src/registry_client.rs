@@ -18,6 +18,7 @@ impl RegistryClient {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
+            .pool_idle_timeout(vibes_web::CLIENT_IDLE_TIMEOUT)
             .build()?;
         Ok(Self {
             http,

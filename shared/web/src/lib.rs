@@ -17,11 +17,24 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
+use std::time::Duration;
 use tracing_actix_web::TracingLogger;
 use tracing_span::TracedRootSpan;
 
 /// Largest JSON body any service accepts.
 pub const MAX_JSON_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// How long a service keeps an idle keep-alive connection (actix-web's
+/// default, stated here because clients must stay under it).
+pub const SERVER_KEEP_ALIVE: Duration = Duration::from_secs(5);
+
+/// How long a client of the services (the gateway, ingest; the edge's
+/// upstreams say 4 s too) keeps an idle pooled connection: under
+/// [`SERVER_KEEP_ALIVE`], so that no request goes out on a connection the
+/// service is closing at that moment. Neither reqwest nor nginx retries a
+/// POST sent on such a connection: the caller got a 503 (joins refused in
+/// tests/e2e/tests/edge_cluster.rs).
+pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// The two sockets a service serves on: its API, and its Prometheus
 /// `/metrics` alone, so that monitoring can be let in to metrics without
@@ -108,6 +121,7 @@ where
             .configure(routes.clone())
             .default_service(web::to(error::not_found))
     })
+    .keep_alive(SERVER_KEEP_ALIVE)
     .listen(listeners.api)?
     .shutdown_timeout(10)
     .run();

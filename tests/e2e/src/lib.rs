@@ -351,6 +351,7 @@ pub struct Cluster {
     /// `None` once stopped.
     pub edges: Vec<Option<Edge>>,
     pub supervisor: Arc<srs_supervisor::engine::EngineSupervisor>,
+    pub ingest_streams: Arc<ingest::streams::LiveStreams>,
     /// Each registry's own port, in the edges' order.
     pub registry_urls: Vec<String>,
     /// SRS's own HTTP API (internal: clients, kicks).
@@ -391,7 +392,7 @@ impl Cluster {
             customize_registry(&mut settings);
             start_registry(listeners, settings).await;
         }
-        let (ingest_pool, _) = start_ingest(registry_ports[0], &engine).await;
+        let (ingest_pool, ingest_streams) = start_ingest(registry_ports[0], &engine).await;
         for (index, (listeners, _)) in gateways.into_iter().enumerate() {
             let registry = registry_ports[index];
             start_gateway(listeners, registry, &ingest_pool, &engine, &edges[index]).await;
@@ -399,6 +400,7 @@ impl Cluster {
         Self {
             edges: edges.into_iter().map(Some).collect(),
             supervisor: engine.supervisor.clone(),
+            ingest_streams,
             registry_urls,
             engine_api_url: format!("http://127.0.0.1:{}", engine.api_port),
             runtime_dir,

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{sleep, timeout, Instant};
 use vibes_e2e::Cluster;
+use vibes_flv::{AacPacket, FlvReader};
 use vibes_testkit::audio::sine_pcm;
 use vibes_testkit::http::sample;
 use vibes_testkit::tokens::{creator_bearer, participant_bearer};
@@ -35,6 +36,9 @@ const STOPPED: usize = 0;
 const STAYING: usize = 1;
 /// No edge.
 const NOWHERE: usize = usize::MAX;
+/// A response silent this long is given up (a player would stall): long
+/// enough that a busy machine does not move listeners before the stop.
+const STALL: Duration = Duration::from_secs(10);
 
 /// A client of the edges from a loopback address of its own (127.0.1.n): the
 /// edge and the gateway limit requests per client address, as they would
@@ -56,45 +60,15 @@ fn client(address_index: usize, certificates: &[&std::path::Path]) -> reqwest::C
     builder.build().expect("a client")
 }
 
-/// Counts AAC frames (audio tags that are not the sequence header) in an
-/// HTTP-FLV body as its bytes arrive.
-#[derive(Default)]
-struct FlvAudio {
-    pending: Vec<u8>,
-    past_header: bool,
-    frames: u64,
-}
-
-impl FlvAudio {
-    const HEADER: usize = 13;
-    const TAG_HEADER: usize = 11;
-    const TRAILER: usize = 4;
-
-    fn push(&mut self, bytes: &[u8]) {
-        self.pending.extend_from_slice(bytes);
-        if !self.past_header {
-            if self.pending.len() < Self::HEADER {
-                return;
-            }
-            assert_eq!(&self.pending[..3], b"FLV", "an FLV body");
-            self.pending.drain(..Self::HEADER);
-            self.past_header = true;
-        }
-        while self.pending.len() >= Self::TAG_HEADER {
-            let size = usize::from(self.pending[1]) << 16
-                | usize::from(self.pending[2]) << 8
-                | usize::from(self.pending[3]);
-            let whole = Self::TAG_HEADER + size + Self::TRAILER;
-            if self.pending.len() < whole {
-                return;
-            }
-            // Audio tag; its second data byte is the AAC packet type (1: raw).
-            if self.pending[0] & 0x1f == 8 && size >= 2 && self.pending[12] == 1 {
-                self.frames += 1;
-            }
-            self.pending.drain(..whole);
-        }
+/// AAC frames (audio tags that are not the sequence header) in `bytes`,
+/// more of an HTTP-FLV body read by `reader`.
+fn aac_frames(reader: &mut FlvReader, bytes: &[u8]) -> u64 {
+    reader.push(bytes);
+    let mut frames = 0;
+    while let Some(tag) = reader.next_tag().expect("an FLV body") {
+        frames += u64::from(matches!(tag.aac(), Some(AacPacket::Frame(_))));
     }
+    frames
 }
 
 /// Answers that background tasks did not expect, for the test to assert on.
@@ -171,14 +145,13 @@ async fn listen(
                 continue;
             }
         };
-        let mut flv = FlvAudio::default();
+        let mut reader = FlvReader::default();
         let mut played = false;
         // A response that stops delivering is over, as for a player.
-        while let Ok(Ok(Some(bytes))) = timeout(Duration::from_secs(3), response.chunk()).await {
-            let before = flv.frames;
-            flv.push(&bytes);
-            seat.frames[edge].fetch_add(flv.frames - before, Ordering::SeqCst);
-            if !played && flv.frames > 0 {
+        while let Ok(Ok(Some(bytes))) = timeout(STALL, response.chunk()).await {
+            let frames = aac_frames(&mut reader, &bytes);
+            seat.frames[edge].fetch_add(frames, Ordering::SeqCst);
+            if !played && frames > 0 {
                 played = true;
                 seat.playing_on.store(edge, Ordering::SeqCst);
                 audience.started();
@@ -218,8 +191,10 @@ async fn join(
 
 /// The stream's participant count as `registry_url` (a registry's own port)
 /// lists it; None if it does not answer or list the stream.
-async fn listed_count(registry_url: &str, vibe: &str) -> Option<usize> {
-    let answer = reqwest::get(format!("{registry_url}/streams/active"))
+async fn listed_count(http: &reqwest::Client, registry_url: &str, vibe: &str) -> Option<usize> {
+    let answer = http
+        .get(format!("{registry_url}/streams/active"))
+        .send()
         .await
         .ok()?;
     let active: Value = answer.json().await.ok()?;
@@ -230,70 +205,121 @@ async fn listed_count(registry_url: &str, vibe: &str) -> Option<usize> {
 
 /// Every registry lists `expected` participants of `vibe`.
 async fn assert_every_registry_counts(cluster: &Cluster, vibe: &str, expected: usize) {
+    let http = reqwest::Client::new();
     for registry in &cluster.registry_urls {
-        let counted = listed_count(registry, vibe).await;
+        let counted = listed_count(&http, registry, vibe).await;
         assert_eq!(counted, Some(expected), "counted by {registry}");
     }
 }
 
-/// The edge's `vibes_edge_flv_listeners` (0 once the edge is gone).
-async fn edge_listeners(metrics_address: &str) -> usize {
-    let text = async {
-        reqwest::get(format!("{metrics_address}/metrics"))
-            .await?
-            .text()
-            .await
-    };
-    text.await.map_or(0, |text| {
-        sample(&text, "vibes_edge_flv_listeners", &[]) as usize
-    })
-}
-
-/// The most listeners the edges and the registries counted at one moment,
-/// sampled until the task is aborted.
+/// The edges' `vibes_edge_flv_listeners` and the registries' counts, read
+/// over and over while the test runs: the latest of each, and the most
+/// counted at one moment.
 #[derive(Default)]
-struct Peaks {
-    edges: AtomicUsize,
-    registries: AtomicUsize,
+struct Counts {
+    on_edge: [AtomicUsize; EDGES],
+    most_on_edges: AtomicUsize,
+    most_in_registries: AtomicUsize,
 }
 
-async fn sample_counts(
+impl Counts {
+    fn on_edge(&self, edge: usize) -> usize {
+        self.on_edge[edge].load(Ordering::SeqCst)
+    }
+}
+
+/// Reads `counts` until the task is aborted (a gone edge counts 0).
+async fn keep_counting(
     metrics: Vec<String>,
     registries: Vec<String>,
     vibe: String,
-    peaks: Arc<Peaks>,
+    counts: Arc<Counts>,
 ) {
+    let http = reqwest::Client::new();
     loop {
         // Listeners move from lower-numbered edges to higher ones: reading
         // the higher ones first never counts a moving listener twice.
         let mut on_edges = 0;
-        for address in metrics.iter().rev() {
-            on_edges += edge_listeners(address).await;
+        for (edge, address) in metrics.iter().enumerate().rev() {
+            let text = async {
+                http.get(format!("{address}/metrics"))
+                    .send()
+                    .await?
+                    .text()
+                    .await
+            };
+            let listeners = text.await.map_or(0, |text| {
+                sample(&text, "vibes_edge_flv_listeners", &[]) as usize
+            });
+            counts.on_edge[edge].store(listeners, Ordering::SeqCst);
+            on_edges += listeners;
         }
-        peaks.edges.fetch_max(on_edges, Ordering::SeqCst);
+        counts.most_on_edges.fetch_max(on_edges, Ordering::SeqCst);
         for registry in &registries {
-            let counted = listed_count(registry, &vibe).await.unwrap_or(0);
-            peaks.registries.fetch_max(counted, Ordering::SeqCst);
+            let counted = listed_count(&http, registry, &vibe).await.unwrap_or(0);
+            counts
+                .most_in_registries
+                .fetch_max(counted, Ordering::SeqCst);
         }
         sleep(Duration::from_millis(50)).await;
     }
 }
 
-/// Polls `condition` every 100 ms until it holds; panics with `what`, the
-/// logs and SRS's view of its streams after `limit`.
-async fn wait_for(cluster: &Cluster, limit: Duration, what: &str, condition: impl Fn() -> bool) {
+/// Polls `condition` every 100 ms until it holds; panics with `what` and
+/// [`diagnosis`] after `limit`.
+async fn wait_for(
+    cluster: &Cluster,
+    vibe: &str,
+    limit: Duration,
+    what: &str,
+    condition: impl Fn() -> bool,
+) {
     let deadline = Instant::now() + limit;
     while !condition() {
         if Instant::now() >= deadline {
-            let streams = cluster.engine_api("streams/").await;
             panic!(
-                "{what}: not within {limit:?}\n{}\n--- SRS's streams\n{streams:#}\n--- srs-supervisor: {:?}",
-                cluster.logs_tail(20),
-                cluster.supervisor.status()
+                "{what}: not within {limit:?}\n{}",
+                diagnosis(cluster, vibe).await
             );
         }
         sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// What a failing test prints: the logs, SRS's clients and streams, the
+/// supervisor's status, and ingest's pipeline of `vibe` with its encoder.
+async fn diagnosis(cluster: &Cluster, vibe: &str) -> String {
+    let clients = cluster.engine_api("clients/?count=100").await;
+    let streams = cluster.engine_api("streams/").await;
+    let pipeline = cluster.ingest_streams.get(&vibe.parse().unwrap());
+    let encoder = pipeline
+        .as_ref()
+        .and_then(|pipeline| pipeline.encoder_pid());
+    let encoder_state = encoder.map(|pid| {
+        let read = |file: &str| std::fs::read_to_string(format!("/proc/{pid}/{file}"));
+        (
+            read("stat").unwrap_or_default(),
+            read("wchan").unwrap_or_default(),
+        )
+    });
+    // SRS listens with SO_REUSEPORT: another SRS on one of its ports (from
+    // a test running beside this one) would silently take half its clients.
+    let listening = std::process::Command::new("ss").args(["-Hltnp"]).output();
+    let srs_sockets: Vec<String> = listening
+        .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.contains("\"srs\""))
+        .map(str::to_owned)
+        .collect();
+    format!(
+        "--- listening srs sockets\n{}\n{}\n--- SRS's clients\n{clients:#}\n--- SRS's streams\n{streams:#}\n\
+         --- srs-supervisor: {:?}\n--- ingest: {:?}, encoder {encoder:?}: {encoder_state:?}",
+        srs_sockets.join("\n"),
+        cluster.logs_tail(20),
+        cluster.supervisor.status(),
+        pipeline.as_ref().map(|pipeline| pipeline.stats()),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,7 +440,10 @@ async fn a_cluster_of_edges_keeps_the_cap_when_one_edge_stops() {
                 assert_eq!(answer["code"], "stream_full", "{answer}");
                 waiting.push(index);
             }
-            other => panic!("join of listener-{index}: {other} {answer}"),
+            other => panic!(
+                "join of listener-{index}: {other} {answer}\n{}",
+                diagnosis(&cluster, &vibe).await
+            ),
         }
     }
     assert_eq!(seats.len(), CAP, "exactly the cap joined");
@@ -429,22 +458,29 @@ async fn a_cluster_of_edges_keeps_the_cap_when_one_edge_stops() {
     );
 
     let audience = Arc::new(Audience::default());
-    let peaks = Arc::new(Peaks::default());
-    let sampler = tokio::spawn(sample_counts(
+    let counts = Arc::new(Counts::default());
+    let counting = tokio::spawn(keep_counting(
         metrics.clone(),
         cluster.registry_urls.clone(),
         vibe.clone(),
-        peaks.clone(),
+        counts.clone(),
     ));
+    // Listeners arrive one every 100 ms, as an audience does.
     let mut players: Vec<tokio::task::JoinHandle<()>> = seats
         .iter()
-        .map(|(index, seat)| {
-            tokio::spawn(listen(
+        .enumerate()
+        .map(|(order, (index, seat))| {
+            let arrives = Duration::from_millis(100 * order as u64);
+            let playing = listen(
                 clients[*index].clone(),
                 edge_urls.clone(),
                 seat.clone(),
                 audience.clone(),
-            ))
+            );
+            tokio::spawn(async move {
+                sleep(arrives).await;
+                playing.await
+            })
         })
         .collect();
 
@@ -452,6 +488,7 @@ async fn a_cluster_of_edges_keeps_the_cap_when_one_edge_stops() {
     // registries and both edges count them.
     wait_for(
         &cluster,
+        &vibe,
         Duration::from_secs(20),
         "every seated listener hears the stream",
         || {
@@ -469,24 +506,22 @@ async fn a_cluster_of_edges_keeps_the_cap_when_one_edge_stops() {
         );
     }
     assert_every_registry_counts(&cluster, &vibe, CAP).await;
-    for (edge, address) in metrics.iter().enumerate() {
-        let joined_here = seats.iter().filter(|(_, seat)| seat.home == edge).count();
-        let text = reqwest::get(format!("{address}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert_eq!(
-            sample(&text, "vibes_edge_flv_listeners", &[]) as usize,
-            joined_here,
-            "edge {edge}: {text}"
-        );
+    let joined_on = |edge: usize| seats.iter().filter(|(_, seat)| seat.home == edge).count();
+    wait_for(
+        &cluster,
+        &vibe,
+        Duration::from_secs(10),
+        "each edge counts the listeners who joined on it",
+        || (0..EDGES).all(|edge| counts.on_edge(edge) == joined_on(edge)),
+    )
+    .await;
+    for address in &metrics {
         // One engine connection per stream and worker, however many listen.
-        let relays = sample(&text, "vibes_edge_flv_relays", &[]);
+        let text = reqwest::get(format!("{address}/metrics")).await.unwrap();
+        let relays = sample(&text.text().await.unwrap(), "vibes_edge_flv_relays", &[]);
         assert!(
             (1.0..=f64::from(WORKERS)).contains(&relays),
-            "edge {edge}: {relays} relays"
+            "{address}: {relays} relays"
         );
     }
 
@@ -532,6 +567,7 @@ async fn a_cluster_of_edges_keeps_the_cap_when_one_edge_stops() {
         seats.iter().filter(|(_, seat)| seat.returns).collect();
     wait_for(
         &cluster,
+        &vibe,
         Duration::from_secs(20),
         "the stopped edge's listeners play through the other",
         || {
@@ -547,6 +583,7 @@ async fn a_cluster_of_edges_keeps_the_cap_when_one_edge_stops() {
     let lease_and_slack = Duration::from_secs(LEASE_SECONDS + 2);
     wait_for(
         &cluster,
+        &vibe,
         (stopped_at + lease_and_slack).saturating_duration_since(Instant::now()),
         "the seats of the listeners who did not come back go to waiting listeners",
         || waiters_seated.load(Ordering::SeqCst) == NOT_RETURNING,
@@ -555,6 +592,7 @@ async fn a_cluster_of_edges_keeps_the_cap_when_one_edge_stops() {
     let freed_after = stopped_at.elapsed();
     wait_for(
         &cluster,
+        &vibe,
         Duration::from_secs(10),
         "the new listeners hear the stream",
         || audience.now.load(Ordering::SeqCst) == CAP,
@@ -568,15 +606,29 @@ async fn a_cluster_of_edges_keeps_the_cap_when_one_edge_stops() {
         "freed after {freed_after:?}"
     );
     assert_every_registry_counts(&cluster, &vibe, CAP).await;
-    assert_eq!(edge_listeners(&metrics[STAYING]).await, CAP);
-    // No moved listener lost its seat to a waiter: all still play.
-    for (index, seat) in &returning {
-        assert_eq!(
-            seat.playing_on.load(Ordering::SeqCst),
-            STAYING,
-            "listener-{index}"
-        );
-    }
+    wait_for(
+        &cluster,
+        &vibe,
+        Duration::from_secs(10),
+        "the remaining edge counts every listener",
+        || counts.on_edge(STAYING) == CAP,
+    )
+    .await;
+    // No moved listener lost its seat to a waiter: all still play (one
+    // whose response a busy machine broke off plays again at once; one
+    // without a seat would be refused from then on).
+    wait_for(
+        &cluster,
+        &vibe,
+        Duration::from_secs(10),
+        "every listener who came back still plays",
+        || {
+            returning
+                .iter()
+                .all(|(_, seat)| seat.playing_on.load(Ordering::SeqCst) == STAYING)
+        },
+    )
+    .await;
     for (index, seat) in seats.iter().filter(|(_, seat)| !seat.returns) {
         assert_eq!(
             seat.frames[STAYING].load(Ordering::SeqCst),
@@ -585,7 +637,7 @@ async fn a_cluster_of_edges_keeps_the_cap_when_one_edge_stops() {
         );
     }
 
-    sampler.abort();
+    counting.abort();
     creator.abort();
     players.extend(waiters);
     for player in players {
@@ -595,6 +647,6 @@ async fn a_cluster_of_edges_keeps_the_cap_when_one_edge_stops() {
     // Never more than the cap played, as the clients, the edges and the
     // registries saw it, and the samples did see a full house.
     assert_eq!(audience.most.load(Ordering::SeqCst), CAP);
-    assert_eq!(peaks.edges.load(Ordering::SeqCst), CAP);
-    assert_eq!(peaks.registries.load(Ordering::SeqCst), CAP);
+    assert_eq!(counts.most_on_edges.load(Ordering::SeqCst), CAP);
+    assert_eq!(counts.most_in_registries.load(Ordering::SeqCst), CAP);
 }
