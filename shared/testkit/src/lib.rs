@@ -93,13 +93,19 @@ pub fn init_test_logging() {
     });
 }
 
+const SRS_PIN: &str = include_str!("../../../scripts/srs-pin");
+
+fn pinned(name: &str) -> &'static str {
+    SRS_PIN
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("scripts/srs-pin names {name}"))
+        .trim()
+}
+
 /// The SRS version every test runs: `SRS_VERSION` in `scripts/srs-pin`.
 pub fn srs_version() -> &'static str {
-    const PIN: &str = include_str!("../../../scripts/srs-pin");
-    PIN.lines()
-        .find_map(|line| line.strip_prefix("SRS_VERSION="))
-        .expect("scripts/srs-pin names SRS_VERSION")
-        .trim()
+    pinned("SRS_VERSION")
 }
 
 /// The SRS binary: `VIBES_TEST_ENGINE_BINARY`, else where
@@ -114,7 +120,8 @@ pub fn engine_binary() -> String {
             std::env::var("HOME").unwrap_or_default()
         )
     });
-    let built = format!("{cache}/{}/srs", srs_version());
+    // Built with scripts/srs-patches applied, under SRS_BUILD.
+    let built = format!("{cache}/{}/srs", pinned("SRS_BUILD"));
     if std::path::Path::new(&built).exists() {
         built
     } else {

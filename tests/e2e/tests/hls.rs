@@ -1,9 +1,12 @@
 //! HLS through the edge with SRS: ffprobe plays the URL a join
-//! hands out (AAC-LC 48 kHz stereo), segments need the playback token, the
+//! hands out (AAC-LC 48 kHz stereo), also when an FLV player asked the
+//! engine for the stream before it was published; segments need the playback token, the
 //! stats API counts the HLS viewer from the registry's leases (the engine
 //! cannot see it), what players see when the creator ends the stream, and the
 //! engine's real HLS latency from POST to a playable segment, measured.
 
+use std::io::Write;
+use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use vibes_e2e::{feed_chirp as feed, Stack};
@@ -18,13 +21,15 @@ fn segments(playlist: &Reply) -> Vec<String> {
         .collect()
 }
 
-/// Polls the playlist through the edge until it lists a segment.
-fn first_listed_segment(edge: &Edge, playlist_path: &str, limit: Duration) -> String {
+/// Polls the playlist through the edge until it lists a segment; returns the
+/// newest, which stays a whole window (the oldest may be deleted by the time
+/// it is asked for).
+fn newest_listed_segment(edge: &Edge, playlist_path: &str, limit: Duration) -> String {
     let deadline = Instant::now() + limit;
     loop {
         let playlist = edge.get(playlist_path);
         if playlist.status == 200 {
-            if let Some(segment) = segments(&playlist).first() {
+            if let Some(segment) = segments(&playlist).last() {
                 return segment.clone();
             }
         }
@@ -35,6 +40,44 @@ fn first_listed_segment(edge: &Edge, playlist_path: &str, limit: Duration) -> St
             playlist.body
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An FLV player (the edge's relay, by its key) that asks the engine for
+/// `vibe` before anything publishes it, as the relay and the packager do
+/// while ingest (re)starts its encoder; returned once the engine holds it.
+/// SRS 6.0.157 names the stream's source after such a player's request, with
+/// `.flv`, and writes its HLS where no playlist URL leads
+/// (`scripts/srs-patches/0001-*`).
+async fn ask_the_engine_before_it_is_published(stack: &Stack, vibe: &str) -> TcpStream {
+    let registered = reqwest::Client::new()
+        .put(format!("{}/internal/streams/{vibe}", stack.registry_url))
+        .json(&serde_json::json!({ "owner": "ingest-e2e", "creator": null }))
+        .send()
+        .await
+        .unwrap();
+    assert!(registered.status().is_success());
+    let mut player = TcpStream::connect(("127.0.0.1", stack.engine_http_port)).unwrap();
+    write!(
+        player,
+        "GET /live/{vibe}.flv?relay={} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
+        vibes_testkit::edge::EDGE_RELAY_KEY
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let clients = stack.engine_api("clients/?count=1000").await;
+        let waiting = clients["clients"].as_array().unwrap().iter().any(|client| {
+            client["type"] == "flv-play" && client["url"].as_str() == Some(&format!("/live/{vibe}"))
+        });
+        if waiting {
+            return player;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the engine never held the early player: {clients}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -52,10 +95,12 @@ async fn hls_plays_through_the_edge_and_its_viewer_is_counted_from_leases() {
     stack.wait_until_healthy(Duration::from_secs(30));
     let edge = &stack.edge;
     let vibe = format!("hls-{}", std::process::id());
+    let early_player = ask_the_engine_before_it_is_published(&stack, &vibe).await;
     let feeder = feed(edge, &vibe, 14, Duration::from_secs(2));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let playlist_path = stack.join_for_playback(&vibe, "hls-viewer", "hls");
-    first_listed_segment(edge, &playlist_path, Duration::from_secs(20));
+    newest_listed_segment(edge, &playlist_path, Duration::from_secs(20));
+    drop(early_player);
     let hls_url = edge.url(&playlist_path);
 
     // ffprobe plays the playlist URL from the join, through the edge, and
@@ -64,7 +109,7 @@ async fn hls_plays_through_the_edge_and_its_viewer_is_counted_from_leases() {
 
     // A segment without a token, or with another stream's token, is refused.
     // SRS keeps a 6 s window of 1 s segments: take one listed now.
-    let segment = first_listed_segment(edge, &playlist_path, Duration::from_secs(5));
+    let segment = newest_listed_segment(edge, &playlist_path, Duration::from_secs(5));
     let (directory, _) = playlist_path.rsplit_once('/').unwrap();
     let token = directory.split('/').nth(2).unwrap();
     assert_eq!(edge.get(&format!("{directory}/{segment}")).status, 200);

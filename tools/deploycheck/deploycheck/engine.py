@@ -2,7 +2,7 @@
 
 image:  every SRS image named in compose (images, srs-supervisor's
         VIBES_DOCKER__IMAGE), in each rendered overlay and in srs-supervisor's
-        default docker.image has the tag v<SRS_VERSION> of scripts/srs-pin,
+        default docker.image has the tag v<SRS_IMAGE_VERSION> of scripts/srs-pin,
         the version scripts/install-srs builds for the tests and CI. Compose's
         srs service and each overlay's srs Deployment must name an SRS image
         (ossrs/srs, or a mirror's .../srs), so renaming it cannot skip the check.

@@ -198,7 +198,7 @@ def run_checks(selected: list[Check], out=sys.stdout) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploycheck", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=pathlib.Path, default=pathlib.Path.cwd(), help="the repository")
-    parser.add_argument("--srs-version", required=True, help="SRS_VERSION of scripts/srs-pin")
+    parser.add_argument("--srs-version", required=True, help="SRS_IMAGE_VERSION of scripts/srs-pin")
     parser.add_argument("only", nargs="*", help="check ids to run (default: all; --list shows them)")
     parser.add_argument("--list", action="store_true", help="list the check ids and names")
     args = parser.parse_args(argv)

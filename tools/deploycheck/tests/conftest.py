@@ -17,7 +17,8 @@ from deploycheck.deployment import Deployment
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 OVERLAYS = ("dev", "prod")
-SRS_VERSION = re.search(r"(?m)^SRS_VERSION=(\S+)$", (REPO / "scripts/srs-pin").read_text()).group(1)
+# The images' version (the local build's may differ by a backported fix).
+SRS_VERSION = re.search(r"(?m)^SRS_IMAGE_VERSION=(\S+)$", (REPO / "scripts/srs-pin").read_text()).group(1)
 
 
 class Tree:

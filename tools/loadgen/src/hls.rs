@@ -338,7 +338,8 @@ struct Report {
     direct: PathReport,
     browser: BrowserReport,
     /// The hls-packager's LL-HLS through the edge, as a low-latency player reads it.
-    ll_hls: Option<LowLatencyReport>,
+    /// One row per LL-HLS listener of the stream.
+    ll_hls: Vec<LowLatencyReport>,
     /// Edge p50 ÷ direct p50.
     p50_ratio: Option<f64>,
     /// Browser p50 − edge p50: what the player's buffer adds to a playable segment.
@@ -368,6 +369,9 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     let certificate = arguments.text("ca-cert")?.to_owned();
     let engine_hls = arguments.url("engine-hls-url")?;
     let seconds = arguments.number("seconds", 40)?;
+    // Several LL-HLS listeners, each with a seat of its own, so the edge's
+    // sharing of one packager request among them is in the numbers.
+    let ll_hls_listeners = arguments.number("ll-hls-listeners", 8)?.max(1);
     let chunk = click::slice_aligned(Duration::from_millis(arguments.number("chunk-ms", 2000)?));
     let out = arguments.out_dir()?;
     let minter = Minter::from_env()?;
@@ -427,10 +431,17 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         let readings = readers.each_ref().map(|reader| reader.reading.clone());
         let (stop, stop_rx) = watch::channel(stop_at_the_latest);
         let reading_runs = readers.map(|reader| tokio::spawn(reader.read(stop_rx.clone())));
-        let low_latency =
-            LowLatencyReader::new(edge.clone(), Url::parse(&playback.ll_hls)?, &track);
-        let low_latency_reading = low_latency.reading.clone();
-        let low_latency_run = tokio::spawn(low_latency.read(stop_rx.clone()));
+        let mut low_latency_readings = Vec::new();
+        let mut low_latency_runs = Vec::new();
+        for listener in 0..ll_hls_listeners {
+            let participant = format!("bench-ll-hls-listener-{listener}");
+            let playback = edge::join(&edge, &edge_url, &vibe, &participant, &minter)
+                .await
+                .map_err(|error| error as Box<dyn Error>)?;
+            let reader = LowLatencyReader::new(edge.clone(), Url::parse(&playback.ll_hls)?, &track);
+            low_latency_readings.push(reader.reading.clone());
+            low_latency_runs.push(tokio::spawn(reader.read(stop_rx.clone())));
+        }
         // The browser joins as a listener of its own, once the playlist is
         // full; the track starts once it plays, so it hears every click (the
         // readers poll already).
@@ -474,7 +485,9 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         for run in reading_runs {
             run.await?;
         }
-        low_latency_run.await?;
+        for run in low_latency_runs {
+            run.await?;
+        }
         let hearing = match ear {
             Ok(ear) => {
                 let sent = hand_overs.sent() as usize;
@@ -487,12 +500,12 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
             Err(why) => Err(why),
         };
         progress.abort();
-        Ok::<_, Box<dyn Error>>((readings, low_latency_reading, hearing, refused))
+        Ok::<_, Box<dyn Error>>((readings, low_latency_readings, hearing, refused))
     }
     .await;
     posting_run.abort();
     creator.end().await;
-    let ([edge_reading, direct_reading], low_latency_reading, hearing, refused) = outcome?;
+    let ([edge_reading, direct_reading], low_latency_readings, hearing, refused) = outcome?;
     if refused > 0 {
         eprintln!("hls: {refused} chunks were not accepted");
     }
@@ -507,11 +520,22 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         &direct_reading.lock().expect("reading"),
         &hand_overs,
     );
-    let ll_hls = Some(LowLatencyReport::of(
-        format!("POST via edge → … → {engine} → hls-packager → edge (TLS) LL-HLS"),
-        &low_latency_reading.lock().expect("reading"),
-        &hand_overs,
-    ));
+    let listeners = low_latency_readings.len();
+    let ll_hls: Vec<LowLatencyReport> = low_latency_readings
+        .iter()
+        .enumerate()
+        .map(|(index, reading)| {
+            LowLatencyReport::of(
+                format!(
+                    "POST via edge → … → {engine} → hls-packager → edge (TLS) LL-HLS, \
+                     listener {} of {listeners}",
+                    index + 1
+                ),
+                &reading.lock().expect("reading"),
+                &hand_overs,
+            )
+        })
+        .collect();
     let browser_path = format!(
         "POST via edge → … → {engine} → edge (TLS) HLS → listen page, hls.js in headless Chromium"
     );
@@ -750,34 +774,39 @@ fn markdown(report: &Report) -> String {
         chunk = report.chunk_ms,
         poll = report.poll_ms,
         goal = report.goal_ms as f64 / 1000.0,
-        ll_section = low_latency_section(report.ll_hls.as_ref()),
+        ll_section = low_latency_section(&report.ll_hls),
     )
 }
 
-/// The "LL-HLS via edge" row and how it was measured.
-fn low_latency_section(report: Option<&LowLatencyReport>) -> String {
-    let Some(report) = report else {
+/// The "LL-HLS via edge" rows (one per listener) and how they were measured.
+fn low_latency_section(reports: &[LowLatencyReport]) -> String {
+    let Some(report) = reports.first() else {
         return String::new();
     };
+    let rows: String = reports.iter().map(LowLatencyReport::row).collect();
+    let sum = |count: fn(&LowLatencyReport) -> u64| reports.iter().map(count).sum::<u64>();
     let seconds =
         |value: Option<f64>| value.map_or("–".to_owned(), |value| format!("{value:.3}"));
     format!(
         "LL-HLS via edge (goals: p50 ≤ 2.0 s, p99 ≤ 3.0 s, no part missed): the same stream from the \
          hls-packager, read as a low-latency player reads it: the playlist once, then from PART-HOLD-BACK \
          ({} s; PART-TARGET {} s) behind the live edge a blocking reload (`_HLS_msn`/`_HLS_part`) for \
-         each next part and the parts it lists, each decoded. *Heard* = when a player whose playhead \
+         each next part and the parts it lists, each decoded. {} listeners, each with a seat of its \
+         own, read at once: they ask the edge for the same parts at the same moments, as a stream's \
+         audience does. *Heard* = when a player whose playhead \
          starts with the first part and runs in real time plays the click (waiting for a late part is a \
          stall) − the click's hand-over; *playable* = its part downloaded − hand-over.\n\n\
          | path | clicks sent | heard | mismatched | heard p50 s | p95 s | p99 s | max s | playable p50 s | \
          parts fetched / missed / failed | stalls / ms |\n\
          |---|---|---|---|---|---|---|---|---|---|---|\n{}\n\
-         {} blocking reloads ({} failed), {} AAC decode errors.\n\n",
+         All listeners: {} blocking reloads ({} failed), {} AAC decode errors.\n\n",
         seconds(report.counts.part_hold_back_s),
         seconds(report.counts.part_target_s),
-        report.row(),
-        report.counts.reloads,
-        report.counts.reloads_failed,
-        report.counts.decode_errors,
+        reports.len(),
+        rows,
+        sum(|report| report.counts.reloads),
+        sum(|report| report.counts.reloads_failed),
+        sum(|report| report.counts.decode_errors),
     )
 }
 
