@@ -17,6 +17,7 @@
 -- $flv_merge_ms.
 
 local semaphore = require "ngx.semaphore"
+local http_client = require "vibes.http_client"
 local metrics = require "vibes.edge_metrics"
 
 local M = {}
@@ -44,8 +45,13 @@ local LISTENER_WAKE_S = 1
 -- and idle keepalive connections to the registry, closed before actix-web's
 -- own 5 s keep-alive would close them under a request.
 local SEAT_BATCH_TOKENS = 500
-local REGISTRY_IDLE_MS = 4000
-local REGISTRY_POOL_SIZE = 16
+local TO_REGISTRY = {
+  connect_ms = 2000,
+  send_ms = 2000,
+  read_ms = 2000,
+  idle_ms = 4000,
+  pool_size = 16,
+}
 -- A listener's tag and write counts reach the shared metrics every this many
 -- writes (and when it ends): two shared-dict increments per write were ~2 %
 -- of the edge's CPU.
@@ -191,50 +197,6 @@ local function play_from_engine(vibe, relay, engine_addr, relay_key)
   return why
 end
 
--- Reads the registry's answer (status line already read) and keeps the
--- connection for the next call unless the registry closes it; returns the
--- body of a 200, or nil and why.
-local function registry_answer(sock, status_line)
-  local status = tonumber(status_line:match("^HTTP/%d%.%d (%d%d%d)") or "")
-  local length, keep = 0, status_line:match("^HTTP/1%.1") ~= nil
-  while true do
-    local line, err = sock:receive("*l")
-    if not line then
-      sock:close()
-      return nil, err
-    end
-    if line == "" then
-      break
-    end
-    local name, value = line:match("^([^:]+):%s*(.-)%s*$")
-    name = name and name:lower()
-    if name == "content-length" then
-      length = tonumber(value) or 0
-    elseif name == "connection" and value:lower() == "close" then
-      keep = false
-    elseif name == "transfer-encoding" then
-      sock:close()
-      return nil, "a chunked answer"
-    end
-  end
-  local body, err = "", nil
-  if length > 0 then
-    body, err = sock:receive(length)
-  end
-  if body and keep then
-    sock:setkeepalive(REGISTRY_IDLE_MS, REGISTRY_POOL_SIZE)
-  else
-    sock:close()
-  end
-  if not body then
-    return nil, err
-  end
-  if status ~= ngx.HTTP_OK then
-    return nil, "the registry answered " .. tostring(status)
-  end
-  return body
-end
-
 -- POST /internal/playback-seats over a keepalive connection: renews the
 -- seats of `tokens` (newline-separated) on `vibe` and returns the registry's
 -- list of tokens to cut, or nil and why.
@@ -244,27 +206,14 @@ local function renew_seats(registry_addr, vibe, tokens)
     "X-Playback-Stream: ", vibe, "\r\nContent-Type: text/plain\r\n",
     "Content-Length: ", #tokens, "\r\n\r\n", tokens,
   }
-  -- A pooled connection may have been closed by the registry meanwhile:
-  -- then once more on a new one.
-  for _ = 1, 2 do
-    local sock, err = connect(registry_addr, 2000)
-    if not sock then
-      return nil, err
-    end
-    local reused = sock:getreusedtimes() > 0
-    local status_line
-    if sock:send(request) then
-      status_line, err = sock:receive("*l")
-    end
-    if status_line then
-      return registry_answer(sock, status_line)
-    end
-    sock:close()
-    if not reused then
-      return nil, err
-    end
+  local answer, err = http_client.request(registry_addr, request, TO_REGISTRY)
+  if not answer then
+    return nil, err
   end
-  return nil, "the registry closed two connections in a row"
+  if answer.status ~= ngx.HTTP_OK then
+    return nil, "the registry answered " .. answer.status
+  end
+  return answer.body
 end
 
 -- One seat re-check of all this relay's listeners: disconnects those the
