@@ -6,7 +6,7 @@ pub const USAGE: &str = "usage: vibes-loadgen <scenario> --out DIR [--option val
            [--rate 2000] [--rate-seconds 5]
   latency  --edge-url URL --ca-cert PEM --registry-url URL --engine-flv-url URL --rtmp-base-url URL
            [--seconds 60] [--chunk-ms 2000]
-  hls      --edge-url URL --ca-cert PEM --engine-hls-url URL [--seconds 40] [--chunk-ms 2000]
+  hls      --edge-url URL --ca-cert PEM --engine-hls-url URL [--seconds 40] [--chunk-ms 2000] [--ll-hls-listeners 8]
            [--browser-script hls-ear.mjs --web-dir DIR [--chromium PATH] [--node node]]
   fanout   --ingest-url URL --registry-url URL --edge-url URL --ca-cert PEM --engine-flv-url URL
            --edge-pid PID --supervisor-pid PID [--listeners 1000] [--ramp 100] [--seconds 20]
