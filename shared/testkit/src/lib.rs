@@ -4,9 +4,11 @@ pub mod audio;
 pub mod chirp;
 pub mod edge;
 pub mod http;
+pub mod pki;
 pub mod process;
 pub mod redis_server;
 pub mod service;
+pub mod stub;
 pub mod tokens;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

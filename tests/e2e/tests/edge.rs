@@ -1,129 +1,25 @@
 //! The nginx edge on its own: the repository's template rendered by
 //! `scripts/render-edge-config`, the real nginx, curl, testssl and openssl as
-//! clients. Upstreams are small stub HTTP servers on loopback that answer
-//! like the services and the engine do (the engine sends no Content-Type for
-//! HLS) and record what reached them, so each test can tell what the edge
-//! answered itself from what it passed on.
+//! clients. Upstreams are stub HTTP servers (`vibes_testkit::stub`) that
+//! answer like the services and the engine do (the engine sends no
+//! Content-Type for HLS) and record what reached them, so each test can tell
+//! what the edge answered itself from what it passed on.
 //!
 //! The OCSP stapling proof runs its own responder (`openssl ocsp`, which binds
 //! every interface) inside a private network namespace (`unshare --net`) that
 //! holds nothing but `lo`, together with the nginx and the TLS client it tests.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use vibes_testkit::edge::{Edge, EdgeUpstreams, Reply};
 use vibes_testkit::free_port;
-use vibes_testkit::process::TestProcess;
-
-// ---------------------------------------------------------------- stubs --
-
-/// What a stub answers: status, headers, body; `None` closes the connection
-/// without an answer (nginx then reports the upstream as failed).
-type Answer = Option<(u16, Vec<(&'static str, String)>, Vec<u8>)>;
-
-/// A one-request-per-connection HTTP/1.1 server on 127.0.0.1 that records
-/// `"METHOD /path"` (plus the playback check's `<token>/<stream>` when
-/// present) of every request.
-struct Stub {
-    port: u16,
-    seen: Arc<Mutex<Vec<String>>>,
-}
-
-impl Stub {
-    fn start(answer: fn(&str, &str, &str) -> Answer) -> Self {
-        Self::serving(move |stream, log| serve(stream, answer, log))
-    }
-
-    /// A stub whose every connection `handle` serves on a thread of its own.
-    fn serving(handle: impl Fn(TcpStream, &Mutex<Vec<String>>) + Copy + Send + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let log = log.clone();
-                std::thread::spawn(move || handle(stream, &log));
-            }
-        });
-        Self { port, seen }
-    }
-
-    fn seen(&self) -> Vec<String> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-fn serve(stream: TcpStream, answer: fn(&str, &str, &str) -> Answer, log: &Mutex<Vec<String>>) {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-        return;
-    }
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_owned();
-    let path = parts.next().unwrap_or_default().to_owned();
-    let (mut token, mut stream_name) = (String::new(), String::new());
-    let mut content_length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                content_length = value.parse().unwrap_or(0);
-            } else if name.eq_ignore_ascii_case("x-playback-token") {
-                token = value.to_owned();
-            } else if name.eq_ignore_ascii_case("x-playback-stream") {
-                stream_name = value.to_owned();
-            }
-        }
-    }
-    let mut body = vec![0; content_length];
-    let _ = reader.read_exact(&mut body);
-    let checked = if token.is_empty() && stream_name.is_empty() {
-        String::new()
-    } else {
-        format!("{token}/{stream_name}")
-    };
-    let mut record = format!("{method} {path}");
-    if !checked.is_empty() {
-        record = format!("{record} {checked}");
-    }
-    log.lock().unwrap().push(record);
-    let Some((status, headers, body)) = answer(&method, &path, &checked) else {
-        return;
-    };
-    let mut stream = reader.into_inner();
-    let mut head = format!(
-        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(&body);
-}
-
-fn json(status: u16, content_type: &str, body: &str) -> Answer {
-    Some((
-        status,
-        vec![("Content-Type", content_type.to_owned())],
-        body.as_bytes().to_vec(),
-    ))
-}
+use vibes_testkit::pki::Pki;
+use vibes_testkit::stub::{json, Answer, Stub};
 
 /// The gateway: a problem for `/stream/bad…`, no answer at all for
 /// `/health` (so the edge's own 503 shows), JSON for the rest.
@@ -1147,7 +1043,7 @@ fn ocsp_stapling_inside_a_private_network() {
     // 1. A live responder says "good": nginx fetches it after the first
     //    handshake (which carries no staple) and staples it on later ones.
     let mut responder = pki.responder(&pki.index_good);
-    let edge = pki.edge(&dir.join("edge-good"), &[]);
+    let edge = edge_with(&pki, &dir.join("edge-good"), &[]);
     let config = std::fs::read_to_string(dir.join("edge-good/edge.conf")).unwrap();
     assert!(
         config.contains("ssl_stapling on;"),
@@ -1170,7 +1066,7 @@ fn ocsp_stapling_inside_a_private_network() {
     //    staples nothing (it never staples a revoked response it fetched).
     drop(responder);
     responder = pki.responder(&pki.index_revoked);
-    let edge = pki.edge(&dir.join("edge-revoked"), &[]);
+    let edge = edge_with(&pki, &dir.join("edge-revoked"), &[]);
     for _ in 0..4 {
         let status = s_client(&pki, &edge);
         assert!(
@@ -1207,7 +1103,8 @@ fn ocsp_stapling_inside_a_private_network() {
         .arg(&request)
         .arg("-respout")
         .arg(&revoked));
-    let edge = pki.edge(
+    let edge = edge_with(
+        &pki,
         &dir.join("edge-file"),
         &[("EDGE_OCSP_STAPLING_FILE", revoked.to_str().unwrap())],
     );
@@ -1219,141 +1116,28 @@ fn ocsp_stapling_inside_a_private_network() {
     assert!(status.contains("Cert Status: revoked"), "{status}");
 }
 
-/// A throwaway CA, a leaf for localhost whose AIA names a responder on
-/// 127.0.0.1, and the CA's index with the leaf valid or revoked.
-struct Pki {
-    ca_cert: PathBuf,
-    ca_key: PathBuf,
-    leaf_cert: PathBuf,
-    leaf_key: PathBuf,
-    index_good: PathBuf,
-    index_revoked: PathBuf,
-    responder_port: u16,
-}
-
-impl Pki {
-    fn make(dir: &Path) -> Self {
-        let responder_port = free_port();
-        let ca_cert = dir.join("ca.crt");
-        let ca_key = dir.join("ca.key");
-        let leaf_cert = dir.join("leaf.crt");
-        let leaf_key = dir.join("leaf.key");
-        let csr = dir.join("leaf.csr");
-        run(Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-            .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-            .args(["-subj", "/CN=VibesFlow throwaway test CA"])
-            .args(["-addext", "basicConstraints=critical,CA:TRUE"])
-            .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-            .arg("-keyout")
-            .arg(&ca_key)
-            .arg("-out")
-            .arg(&ca_cert));
-        run(Command::new("openssl")
-            .args(["req", "-new", "-newkey", "ec", "-pkeyopt"])
-            .args(["ec_paramgen_curve:prime256v1", "-nodes"])
-            .args(["-subj", "/CN=localhost", "-keyout"])
-            .arg(&leaf_key)
-            .arg("-out")
-            .arg(&csr));
-        let extensions = dir.join("leaf.ext");
-        std::fs::write(
-            &extensions,
-            format!(
-                "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
-                 extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n\
-                 authorityInfoAccess=OCSP;URI:http://127.0.0.1:{responder_port}/\n"
-            ),
-        )
-        .unwrap();
-        run(Command::new("openssl")
-            .args(["x509", "-req", "-days", "2", "-set_serial", "0x1001", "-in"])
-            .arg(&csr)
-            .arg("-CA")
-            .arg(&ca_cert)
-            .arg("-CAkey")
-            .arg(&ca_key)
-            .arg("-extfile")
-            .arg(&extensions)
-            .arg("-out")
-            .arg(&leaf_cert));
-        // The CA database `openssl ocsp` answers from (tab-separated: status,
-        // expiry, revocation time, serial, file, subject).
-        let index_good = dir.join("index-good.txt");
-        let index_revoked = dir.join("index-revoked.txt");
-        std::fs::write(
-            &index_good,
-            "V\t301231235959Z\t\t1001\tunknown\t/CN=localhost\n",
-        )
-        .unwrap();
-        std::fs::write(
-            &index_revoked,
-            "R\t301231235959Z\t250101000000Z,keyCompromise\t1001\tunknown\t/CN=localhost\n",
-        )
-        .unwrap();
-        Self {
-            ca_cert,
-            ca_key,
-            leaf_cert,
-            leaf_key,
-            index_good,
-            index_revoked,
-            responder_port,
-        }
-    }
-
-    fn responder(&self, index: &Path) -> TestProcess {
-        let mut responder = Command::new("openssl");
-        responder
-            .args(["ocsp", "-ignore_err", "-nmin", "5", "-index"])
-            .arg(index)
-            .args(["-port", &self.responder_port.to_string()])
-            .arg("-rsigner")
-            .arg(&self.ca_cert)
-            .arg("-rkey")
-            .arg(&self.ca_key)
-            .arg("-CA")
-            .arg(&self.ca_cert)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(index.with_extension("log")).unwrap());
-        let process = TestProcess::spawn("openssl ocsp", responder);
-        // Not a TCP probe: a connection closed without a request sends this
-        // responder into a busy loop that never accepts again.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !std::fs::read_to_string(index.with_extension("log"))
-            .unwrap_or_default()
-            .contains("waiting for OCSP client connections")
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the OCSP responder did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        process
-    }
-
-    fn edge(&self, runtime: &Path, env: &[(&str, &str)]) -> Edge {
-        let dead = free_port();
-        let mut all = vec![
-            ("EDGE_TLS_CERT", self.leaf_cert.to_str().unwrap()),
-            ("EDGE_TLS_KEY", self.leaf_key.to_str().unwrap()),
-            ("EDGE_TLS_TRUSTED_CERT", self.ca_cert.to_str().unwrap()),
-        ];
-        all.extend_from_slice(env);
-        Edge::start_with_env(
-            runtime,
-            &EdgeUpstreams {
-                gateway_port: dead,
-                registry_port: dead,
-                engine_flv_port: dead,
-                engine_hls_port: dead,
-                supervisor_port: dead,
-                hls_packager_port: dead,
-            },
-            &all,
-        )
-    }
+/// An edge serving `pki`'s leaf, its stapling checked against `pki`'s CA;
+/// no upstream answers.
+fn edge_with(pki: &Pki, runtime: &Path, env: &[(&str, &str)]) -> Edge {
+    let dead = free_port();
+    let mut all = vec![
+        ("EDGE_TLS_CERT", pki.leaf_cert.to_str().unwrap()),
+        ("EDGE_TLS_KEY", pki.leaf_key.to_str().unwrap()),
+        ("EDGE_TLS_TRUSTED_CERT", pki.ca_cert.to_str().unwrap()),
+    ];
+    all.extend_from_slice(env);
+    Edge::start_with_env(
+        runtime,
+        &EdgeUpstreams {
+            gateway_port: dead,
+            registry_port: dead,
+            engine_flv_port: dead,
+            engine_hls_port: dead,
+            supervisor_port: dead,
+            hls_packager_port: dead,
+        },
+        &all,
+    )
 }
 
 /// One TLS handshake asking for a staple; openssl's report of it.
