@@ -72,8 +72,13 @@ function M.serve(kind)
   flight = { ready = semaphore.new(), waiters = 0 }
   flights[path] = flight
   local request = "GET " .. path .. " HTTP/1.1\r\nHost: edge\r\n\r\n"
-  local answer, err = http_client.request(ngx.var.llhls_target, request, TO_PACKAGER)
+  -- Whatever happens, the flight ends and its waiters are woken: a flight
+  -- left behind would hold every later request for its name.
+  local called, answer, err = pcall(http_client.request, ngx.var.llhls_target, request, TO_PACKAGER)
   flights[path] = nil
+  if not called then
+    answer, err = nil, answer
+  end
   if answer then
     flight.answer = from_packager(answer)
   else
