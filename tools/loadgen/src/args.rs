@@ -10,6 +10,8 @@ pub const USAGE: &str = "usage: vibes-loadgen <scenario> --out DIR [--option val
            [--browser-script hls-ear.mjs --web-dir DIR [--chromium PATH] [--node node]]
   fanout   --ingest-url URL --registry-url URL --edge-url URL --ca-cert PEM --engine-flv-url URL
            --edge-pid PID --supervisor-pid PID [--listeners 1000] [--ramp 100] [--seconds 20]
+  ll-fanout --ingest-url URL --registry-url URL --edge-url URL --ca-cert PEM --edge-pid PID
+           --packager-pid PID [--listeners 1000] [--ramp 100] [--seconds 20]
   cluster  --edge-urls URL,URL… --edge-pids PID,PID… --edge-metrics-urls URL,URL… --ca-cert PEM
            --registry-urls URL,URL… (one per edge, in its order; the first edge is stopped)
            [--listeners 1500] [--cap 1000] [--ramp 100] [--listeners-per-address 25]
@@ -18,7 +20,7 @@ pub const USAGE: &str = "usage: vibes-loadgen <scenario> --out DIR [--option val
            --engine-flv-url URL --rtmp-base-url URL [--streams 30] [--seconds 20]
   merge-window --runs DIR [--p50-goal-ms 100] [--p99-goal-ms 200] [--cpu-goal-us 150]
            (folds DIR/<window>ms-r<round>/{latency,fanout}.json of ./scripts/bench merge into one table)
-latency, hls, fanout, cluster and streams take --engine NAME (\"SRS 6.0.157\"): the engine's name in the report.
+latency, hls, fanout, ll-fanout, cluster and streams take --engine NAME (\"SRS 6.0.157\"): the engine's name in the report.
 latency, fanout and cluster take --edge-merge-ms MS (the edge's EDGE_FLV_MERGE_MS, for the report);
 latency and fanout --edge-metrics-url URL (the edge's /metrics: FLV tags per write to listeners).
 Scenarios that sign tokens read the gateway's key from VIBES_AUTH__SECRET (and VIBES_AUTH__KID).";

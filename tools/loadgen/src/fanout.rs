@@ -222,7 +222,7 @@ pub async fn feed(
     }
 }
 
-async fn take_seats(
+pub async fn take_seats(
     http: &reqwest::Client,
     registry_url: &str,
     vibe: &str,

@@ -16,6 +16,7 @@ mod fanout;
 mod hls;
 mod latency;
 mod listener;
+mod ll_fanout;
 mod ll_hls;
 mod merge_window;
 mod percentiles;
@@ -46,6 +47,7 @@ async fn main() -> ExitCode {
         "fanout" => fanout::run(&arguments).await,
         "cluster" => cluster::run(&arguments).await,
         "hls" => hls::run(&arguments).await,
+        "ll-fanout" => ll_fanout::run(&arguments).await,
         "merge-window" => merge_window::run(&arguments),
         other => Err(format!("unknown scenario {other:?}\n\n{}", args::USAGE).into()),
     };
