@@ -709,8 +709,8 @@ fn markdown(report: &Report) -> String {
         format!(
             "The page's player settings, as the edge served `assets/player.js`: `HLS_CONFIG = {}` (hls.js {}). \
              The browser joined once the stream had {joined_after} segments (a full playlist). \
-             Browser p50 − edge playable p50 (what the player's buffer adds): **{} s**; hls.js's target \
-             latency behind the playlist's live edge (`liveSyncDurationCount` × target duration): {} s. The page showed \"{}\" as its player and \
+             Browser p50 − edge playable p50 (what the player's buffer adds, for SRS's HLS): **{} s**; hls.js's target \
+             latency behind SRS's playlist's live edge (`liveSyncDurationCount` × target duration): {} s. The page showed \"{}\" as its player and \
              \"{}\" as its delay behind live (hls.js's estimate) at the end. Onsets heard before the first \
              click was sent (left out): {}; page errors: {}{}. {}, Web Audio at {} Hz.\n\n",
             one_line(&browser.hls_config),
@@ -741,7 +741,9 @@ fn markdown(report: &Report) -> String {
          chunk). A segment holds about a second of audio, so the audio that opens a segment waits for all of \
          it; polling adds 0–{poll} ms on both paths alike. And a browser: Debian's Chromium (headless, driven by \
          playwright-core) opens the edge's listen page, joins the stream as a listener of its own with \"HLS \
-         only\" (the page's hls.js with the web player's `HLS_CONFIG`), and a Web Audio tap on the page's \
+         only\" (the page's hls.js with the web player's `HLS_CONFIG`; the page plays the packager's LL-HLS \
+         in hls.js's low-latency mode when the join hands one out, SRS's HLS otherwise: the player it \
+         showed is named below), and a Web Audio tap on the page's \
          `<audio>` element (MediaElementSource → ScriptProcessor, 512 frames) timestamps each click's first \
          loud sample in wall-clock time; latency = that − the click's hand-over (one machine, one clock). The \
          tap's buffering (≤ 12 ms) is in the number, the sound card's output latency is not. Clicks are \
