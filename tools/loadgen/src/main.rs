@@ -7,6 +7,7 @@
 mod aac;
 mod args;
 mod browser;
+mod chaos;
 mod click;
 mod clients;
 mod cluster;
@@ -45,6 +46,7 @@ async fn main() -> ExitCode {
         "latency" => latency::run(&arguments).await,
         "fanout" => fanout::run(&arguments).await,
         "cluster" => cluster::run(&arguments).await,
+        "chaos" => chaos::run(&arguments).await,
         "hls" => hls::run(&arguments).await,
         "merge-window" => merge_window::run(&arguments),
         other => Err(format!("unknown scenario {other:?}\n\n{}", args::USAGE).into()),
