@@ -6,9 +6,10 @@
 //! the creators' stop); the baseline runs from "every listener hears audio"
 //! to the first fault, and is the yardstick for the rest. Clicks belong to
 //! the window in which they were handed over (the start of the POST that
-//! was accepted, plus the click's offset in the chunk).
+//! was accepted, plus the click's offset in the chunk), shifted one chunk
+//! earlier: what a pod accepted just before it was killed is still queued.
 
-use super::track::{click_offset, CLICKS_PER_CHUNK, SPACING, SYMBOLS};
+use super::track::{click_offset, CHUNK, CLICKS_PER_CHUNK, SPACING, SYMBOLS};
 use crate::listener;
 use crate::percentiles::Percentiles;
 use serde::Serialize;
@@ -79,6 +80,11 @@ pub struct Window {
     pub fault: String,
     pub start: Instant,
     pub end: Instant,
+    /// The accepted audio that belongs to it: from one chunk before the
+    /// SIGKILL (what a killed pod may still hold queued) to one chunk
+    /// before the next fault.
+    pub audio_start: Instant,
+    pub audio_end: Instant,
     /// From the timeline: the SIGKILL to the restart (None: the process was
     /// respawned by its parent, or this is the baseline).
     pub restarted_after: Option<Duration>,
@@ -130,10 +136,18 @@ pub fn windows(
     at: impl Fn(f64) -> Instant,
 ) -> Vec<Window> {
     let faults: Vec<&Event> = events.iter().filter(|event| event.fault).collect();
+    let queued = |at: Instant| at.checked_sub(CHUNK).unwrap_or(at).max(ready);
+    let first_end = faults.first().map_or(end, |first| at(first.epoch_ms));
     let mut windows = vec![Window {
         fault: "baseline".to_owned(),
         start: ready,
-        end: faults.first().map_or(end, |first| at(first.epoch_ms)),
+        end: first_end,
+        audio_start: ready,
+        audio_end: if faults.is_empty() {
+            end
+        } else {
+            queued(first_end)
+        },
         restarted_after: None,
     }];
     for (index, fault) in faults.iter().enumerate() {
@@ -144,10 +158,13 @@ pub fn windows(
                 !event.fault && event.name == fault.name && event.epoch_ms >= fault.epoch_ms
             })
             .map(|event| Duration::from_secs_f64((event.epoch_ms - fault.epoch_ms) / 1000.0));
+        let next = faults.get(index + 1).map(|next| at(next.epoch_ms));
         windows.push(Window {
             fault: fault.name.clone(),
             start,
-            end: faults.get(index + 1).map_or(end, |next| at(next.epoch_ms)),
+            end: next.unwrap_or(end),
+            audio_start: queued(start),
+            audio_end: next.map_or(end, queued),
             restarted_after: restarted,
         });
     }
@@ -165,8 +182,13 @@ pub struct Row {
     /// it (for the baseline: from its start, the stack's own latency).
     pub recovery_flv: Option<Percentiles>,
     pub recovery_hls: Option<Percentiles>,
-    /// Listeners who heard no such click within the limit.
+    /// Listeners who heard no such click within the limit, and which.
     pub not_recovered: usize,
+    pub not_recovered_listeners: Vec<String>,
+    /// Hand-over → first heard, for the window's clicks (how far behind
+    /// live the stream plays after the fault).
+    pub latency_flv: Option<Percentiles>,
+    pub latency_hls: Option<Percentiles>,
     /// Per listener: accepted audio handed over in the window that it never heard.
     pub missed_ms: Percentiles,
     /// Per stream: accepted audio of the window that none of its listeners heard.
@@ -198,11 +220,16 @@ pub fn row(
     let within = |at: &Instant| *at >= window.start && *at < window.end;
     let accepted: Vec<Vec<u64>> = posted
         .iter()
-        .map(|creator| creator.handovers.clicks_within(window.start, window.end))
+        .map(|creator| {
+            creator
+                .handovers
+                .clicks_within(window.audio_start, window.audio_end)
+        })
         .collect();
     let click_ms = SPACING.as_secs_f64() * 1000.0;
 
     let (mut recovery_flv, mut recovery_hls, mut not_recovered) = (Vec::new(), Vec::new(), 0);
+    let (mut latency_flv, mut latency_hls, mut deaf) = (Vec::new(), Vec::new(), Vec::new());
     let mut missed = Vec::new();
     let (mut heard_twice, mut listeners_heard_twice, mut reconnects) = (0, 0, 0);
     let mut heard_by_stream: Vec<HashSet<u64>> = vec![HashSet::new(); posted.len()];
@@ -222,12 +249,27 @@ pub fn row(
                     recovery_flv.push(after);
                 }
             }
-            _ => not_recovered += 1,
+            _ => {
+                not_recovered += 1;
+                deaf.push(describe(listener, window.start));
+            }
         }
         let mut times: HashMap<u64, u32> = HashMap::new();
-        for (click, _) in &listener.clicks {
-            *times.entry(*click).or_default() += 1;
+        for (click, at) in &listener.clicks {
+            let count = times.entry(*click).or_default();
+            *count += 1;
             heard_by_stream[listener.stream].insert(*click);
+            let handed_over = handovers
+                .click(*click)
+                .filter(|handed| *handed >= window.audio_start && *handed < window.audio_end);
+            if let Some(handed_over) = handed_over.filter(|_| *count == 1) {
+                let latency = at.saturating_duration_since(handed_over);
+                if listener.hls {
+                    latency_hls.push(latency);
+                } else {
+                    latency_flv.push(latency);
+                }
+            }
         }
         let expected = &accepted[listener.stream];
         let unheard = expected
@@ -270,6 +312,9 @@ pub fn row(
         recovery_flv: percentiles(recovery_flv),
         recovery_hls: percentiles(recovery_hls),
         not_recovered,
+        not_recovered_listeners: deaf,
+        latency_flv: percentiles(latency_flv),
+        latency_hls: percentiles(latency_hls),
         missed_ms: Percentiles::of_ms(missed),
         lost_ms_total: lost.iter().sum(),
         lost_ms_worst_stream: lost.iter().copied().fold(0.0, f64::max),
@@ -296,6 +341,23 @@ pub fn row(
             .map(|(_, count)| *count)
             .max(),
     }
+}
+
+/// A listener that did not recover, for the report: which, and what it last heard.
+fn describe(listener: &Heard, since: Instant) -> String {
+    let last = listener.clicks.iter().map(|(_, at)| *at).max();
+    let connects = listener.connects.iter().filter(|at| **at >= since).count();
+    format!(
+        "stream {} {} listener: last audio {}, {connects} (re)connections since the fault",
+        listener.stream,
+        if listener.hls { "HLS" } else { "FLV" },
+        match last {
+            Some(at) if at >= since =>
+                format!("{:.1} s after the fault", (at - since).as_secs_f64()),
+            Some(at) => format!("{:.1} s before the fault", (since - at).as_secs_f64()),
+            None => "never".to_owned(),
+        }
+    )
 }
 
 /// The run's limits, as documented in docs/benchmarks.md.
@@ -392,6 +454,16 @@ mod tests {
                 )
             })
             .collect();
+        let audio: Vec<(u64, u64)> = windows
+            .iter()
+            .map(|window| {
+                (
+                    (window.audio_start - t0).as_millis() as u64,
+                    (window.audio_end - t0).as_millis() as u64,
+                )
+            })
+            .collect();
+        assert_eq!(audio, [(0, 0), (0, 29_000), (29_000, 60_000)]);
         assert_eq!(
             shape,
             [
@@ -428,6 +500,8 @@ mod tests {
             fault: "ingest".to_owned(),
             start: t0 + ms(6_000),
             end: t0 + ms(20_000),
+            audio_start: t0 + ms(6_000),
+            audio_end: t0 + ms(20_000),
             restarted_after: Some(ms(3_000)),
         };
         let latency = ms(100);
@@ -483,6 +557,12 @@ mod tests {
             4_200.0
         );
         assert_eq!(row.not_recovered, 1);
+        assert_eq!(
+            row.not_recovered_listeners,
+            ["stream 1 FLV listener: last audio 1.0 s before the fault, 0 (re)connections since the fault"]
+        );
+        // Every click was heard 100 ms after its hand-over.
+        assert_eq!(row.latency_flv.as_ref().map(|p| p.max_ms), Some(100.0));
         // Missed: 0 ms, 11 clicks, all 70 clicks of stream 1 in the window.
         assert_eq!(row.missed_ms.p50_ms, 2_200.0);
         assert_eq!(row.missed_ms.max_ms, 14_000.0);

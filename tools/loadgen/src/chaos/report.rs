@@ -38,6 +38,12 @@ fn seconds(percentiles: &Option<Percentiles>) -> String {
     })
 }
 
+fn p50_seconds(percentiles: &Option<Percentiles>) -> String {
+    percentiles
+        .as_ref()
+        .map_or("–".to_owned(), |p| format!("{:.1}", p.p50_ms / 1000.0))
+}
+
 fn row_line(row: &Row, cap: u64) -> String {
     let errors = if row.creator_errors.is_empty() {
         "none".to_owned()
@@ -45,7 +51,7 @@ fn row_line(row: &Row, cap: u64) -> String {
         crate::listener::problems_text(&row.creator_errors)
     };
     format!(
-        "| {} | {} | {:.0} | {} | {} | {} | {:.0} / {:.0} | {:.0} / {:.0} | {} / {} | {} | {} | {} | {} | {} | {} / {cap} |\n",
+        "| {} | {} | {:.0} | {} | {} | {} | {} / {} | {:.0} / {:.0} | {:.0} / {:.0} | {} / {} | {} | {} | {} | {} | {} | {} / {cap} |\n",
         row.fault,
         row.restarted_after_s
             .map_or("–".to_owned(), |after| format!("{after:.1}")),
@@ -53,6 +59,8 @@ fn row_line(row: &Row, cap: u64) -> String {
         seconds(&row.recovery_flv),
         seconds(&row.recovery_hls),
         row.not_recovered,
+        p50_seconds(&row.latency_flv),
+        p50_seconds(&row.latency_hls),
         row.missed_ms.p50_ms,
         row.missed_ms.max_ms,
         row.lost_ms_total,
@@ -82,6 +90,20 @@ pub fn markdown(report: &Report) -> String {
         .map(|entry| format!("{:.1} s {}", entry.at_s, entry.what))
         .collect::<Vec<_>>()
         .join("; ");
+    let deaf_list: String = report
+        .rows
+        .iter()
+        .flat_map(|row| {
+            row.not_recovered_listeners
+                .iter()
+                .map(move |listener| format!("- not recovered after {}: {listener}\n", row.fault))
+        })
+        .collect();
+    let deaf_list = if deaf_list.is_empty() {
+        deaf_list
+    } else {
+        format!("{deaf_list}\n")
+    };
     let verdict = if report.broken.is_empty() {
         format!(
             "**Every limit held**: every listener heard new audio within {} s of each fault, no \
@@ -100,10 +122,13 @@ pub fn markdown(report: &Report) -> String {
          playlist poll every 0.5 s). Every 200 ms of each stream is a click that says which it is \
          (a 30 ms chord of two tones out of 128 pairs), so each listener's decoded audio tells \
          which accepted audio it heard, missed or heard twice. A fault's window runs from its \
-         SIGKILL to the next fault; audio belongs to the window in which its POST was accepted.\n\n\
+         SIGKILL to the next fault; accepted audio belongs to it from one chunk (2 s) before its \
+         SIGKILL (what a killed pod may still hold queued) to one chunk before the next fault.\n\n\
          - **recovery**: from the SIGKILL until the listener heard audio handed over after it \
            (for the baseline: from its start, the stack's plain latency), p50 / max in seconds; \
            HLS counts a segment as heard once it is downloaded.\n\
+         - **behind live**: p50 of hand-over → first heard for the window's audio, FLV / HLS \
+           (seconds): how far behind the creator the stream plays after the fault.\n\
          - **missed**: per listener, accepted audio of the window it never heard (p50 / max ms).\n\
          - **lost**: per stream, accepted audio of the window that none of its listeners heard \
            (total / worst stream, ms); bound {lost_bound} ms per stream and fault.\n\
@@ -113,8 +138,8 @@ pub fn markdown(report: &Report) -> String {
            answered `200` (already accepted, not played again); \"given up\" = chunks the app \
            dropped after 10 s of retries (never accepted, not counted as lost).\n\
          - **peak**: the most participants a registry counted in one stream, sampled each second.\n\n\
-         | fault | restart s | window s | FLV recovery s | HLS recovery s | not recovered | missed ms | lost ms | heard twice | reconnects | chunks accepted | creator errors | dup | given up | peak / cap |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n{rows}\n\
+         | fault | restart s | window s | FLV recovery s | HLS recovery s | not recovered | behind live s | missed ms | lost ms | heard twice | reconnects | chunks accepted | creator errors | dup | given up | peak / cap |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n{rows}\n{deaf_list}\
          Timeline (from when every listener heard audio): {timeline}.\n\n\
          Joins that failed: {joins}; listeners deaf before the first fault: {deaf}; symbols that \
          matched no accepted click: {unidentified}. Recovery limit {limit} s.\n\n{verdict}\n",
