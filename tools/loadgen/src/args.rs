@@ -16,11 +16,15 @@ pub const USAGE: &str = "usage: vibes-loadgen <scenario> --out DIR [--option val
            --registry-urls URL,URL… (one per edge, in its order; the first edge is stopped)
            [--listeners 1500] [--cap 1000] [--ramp 100] [--listeners-per-address 25]
            [--leaving-percent 10] [--lease-seconds 30] [--seconds 20] [--edge-workers N]
+  chaos    --edge-url URL --ca-cert PEM --registry-url URL --timeline FILE --ready-file FILE
+           --done-file FILE [--streams 20] [--listeners 10] [--hls-every 2] [--cap LISTENERS]
+           [--recovery-limit-seconds 20] [--lost-bound-ms 4000] [--max-seconds 900]
+           (the audience of ./scripts/chaos, which does the faults and notes them in FILE)
   streams  --gateway-url URL --gateway-pid PID --ingest-pid PID --registry-url URL
            --engine-flv-url URL --rtmp-base-url URL [--streams 30] [--seconds 20]
   merge-window --runs DIR [--p50-goal-ms 100] [--p99-goal-ms 200] [--cpu-goal-us 150]
            (folds DIR/<window>ms-r<round>/{latency,fanout}.json of ./scripts/bench merge into one table)
-latency, hls, fanout, ll-fanout, cluster and streams take --engine NAME (\"SRS 6.0.157\"): the engine's name in the report.
+latency, hls, fanout, ll-fanout, cluster, chaos and streams take --engine NAME (\"SRS 6.0.157\"): the engine's name in the report.
 latency, fanout and cluster take --edge-merge-ms MS (the edge's EDGE_FLV_MERGE_MS, for the report);
 latency and fanout --edge-metrics-url URL (the edge's /metrics: FLV tags per write to listeners).
 Scenarios that sign tokens read the gateway's key from VIBES_AUTH__SECRET (and VIBES_AUTH__KID).";

@@ -7,6 +7,7 @@
 mod aac;
 mod args;
 mod browser;
+mod chaos;
 mod click;
 mod clients;
 mod cluster;
@@ -46,6 +47,7 @@ async fn main() -> ExitCode {
         "latency" => latency::run(&arguments).await,
         "fanout" => fanout::run(&arguments).await,
         "cluster" => cluster::run(&arguments).await,
+        "chaos" => chaos::run(&arguments).await,
         "hls" => hls::run(&arguments).await,
         "ll-fanout" => ll_fanout::run(&arguments).await,
         "merge-window" => merge_window::run(&arguments),
