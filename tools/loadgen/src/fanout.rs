@@ -105,16 +105,8 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
         "fanout: {listeners} listeners per side, {joins_per_second} joins/s, {window:?} measured"
     );
 
-    let feeding = Arc::new(AtomicBool::new(true));
-    let feeder = tokio::spawn(feed(
-        plain.clone(),
-        format!("{ingest_url}/stream/{vibe}/audio"),
-        None,
-        feeding.clone(),
-    ));
-    // The first chunk registers the stream; its encoder publishes a moment later.
-    sleep(Duration::from_secs(2)).await;
-    let seats = take_seats(&plain, &registry_url, &vibe, listeners).await?;
+    let stream = FedStream::start(&plain, &ingest_url, &registry_url, &vibe, listeners).await?;
+    let seats = &stream.seats;
 
     let engine_pids = || {
         with_descendants(supervisor_pid)
@@ -151,12 +143,7 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     )
     .await;
 
-    feeding.store(false, Ordering::Release);
-    feeder.await?;
-    let _ = plain
-        .delete(format!("{ingest_url}/stream/{vibe}"))
-        .send()
-        .await;
+    stream.end(&plain, &ingest_url, &vibe).await?;
 
     let report = Report {
         scenario: "fanout",
@@ -184,9 +171,58 @@ pub async fn run(arguments: &Arguments) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// One stream fed to ingest in real time, with seats taken for its listeners.
+pub struct FedStream {
+    feeding: Arc<AtomicBool>,
+    feeder: tokio::task::JoinHandle<()>,
+    pub seats: Vec<Seat>,
+}
+
+impl FedStream {
+    pub async fn start(
+        plain: &reqwest::Client,
+        ingest_url: &str,
+        registry_url: &str,
+        vibe: &str,
+        listeners: usize,
+    ) -> Result<Self, Box<dyn Error>> {
+        let feeding = Arc::new(AtomicBool::new(true));
+        let feeder = tokio::spawn(feed(
+            plain.clone(),
+            format!("{ingest_url}/stream/{vibe}/audio"),
+            None,
+            feeding.clone(),
+        ));
+        // The first chunk registers the stream; its encoder publishes a moment later.
+        sleep(Duration::from_secs(2)).await;
+        let seats = take_seats(plain, registry_url, vibe, listeners).await?;
+        Ok(Self {
+            feeding,
+            feeder,
+            seats,
+        })
+    }
+
+    /// Stops feeding and ends the stream at ingest.
+    pub async fn end(
+        self,
+        plain: &reqwest::Client,
+        ingest_url: &str,
+        vibe: &str,
+    ) -> Result<(), Box<dyn Error>> {
+        self.feeding.store(false, Ordering::Release);
+        self.feeder.await?;
+        let _ = plain
+            .delete(format!("{ingest_url}/stream/{vibe}"))
+            .send()
+            .await;
+        Ok(())
+    }
+}
+
 /// CPU as % of one core over a window, spread over `listeners`: µs of CPU
 /// per listener and second.
-fn per_listener_second(cpu_percent: f64, listeners: usize) -> f64 {
+pub fn per_listener_second(cpu_percent: f64, listeners: usize) -> f64 {
     cpu_percent / 100.0 * 1e6 / listeners.max(1) as f64
 }
 
@@ -222,7 +258,7 @@ pub async fn feed(
     }
 }
 
-pub async fn take_seats(
+async fn take_seats(
     http: &reqwest::Client,
     registry_url: &str,
     vibe: &str,

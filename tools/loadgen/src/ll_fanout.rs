@@ -7,7 +7,7 @@
 //! joined: the edge's CPU per listener-second and the packager's CPU for the
 //! stream, with the parts each listener got per second.
 
-use crate::fanout::{feed, take_seats};
+use crate::fanout::{per_listener_second, FedStream};
 use crate::ll_hls::{self, Part};
 use crate::procstat::{open_files_limit, with_descendants, CpuWindow, MachineWindow};
 use reqwest::Url;
@@ -81,20 +81,12 @@ pub async fn run(arguments: &crate::args::Arguments) -> Result<(), Box<dyn Error
     eprintln!(
         "ll-fanout: {listeners} LL-HLS listeners, {joins_per_second} joins/s, {window:?} measured"
     );
-    let feeding = Arc::new(AtomicBool::new(true));
-    let feeder = tokio::spawn(feed(
-        plain.clone(),
-        format!("{ingest_url}/stream/{vibe}/audio"),
-        None,
-        feeding.clone(),
-    ));
-    sleep(Duration::from_secs(2)).await;
-    let seats = take_seats(&plain, &registry_url, &vibe, listeners).await?;
+    let stream = FedStream::start(&plain, &ingest_url, &registry_url, &vibe, listeners).await?;
 
     let counters = Arc::new(Counters::default());
     let running = Arc::new(AtomicBool::new(true));
     let mut readers = Vec::with_capacity(listeners);
-    for seat in &seats {
+    for seat in &stream.seats {
         let playlist = Url::parse(&low_latency_url(&seat.edge_flv, &vibe)?)?;
         let (edge, counters, running) = (edge.clone(), counters.clone(), running.clone());
         readers.push(tokio::spawn(follow(edge, playlist, counters, running)));
@@ -123,28 +115,22 @@ pub async fn run(arguments: &crate::args::Arguments) -> Result<(), Box<dyn Error
     for reader in readers {
         let _ = tokio::time::timeout(REQUEST_TIMEOUT * 2, reader).await;
     }
-    feeding.store(false, Ordering::Release);
-    feeder.await?;
-    let _ = plain
-        .delete(format!("{ingest_url}/stream/{vibe}"))
-        .send()
-        .await;
+    stream.end(&plain, &ingest_url, &vibe).await?;
 
     let listener_seconds = listeners.max(1) as f64 * elapsed.as_secs_f64();
-    let per_listener_second =
-        |index: usize| (after[index] - before[index]) as f64 / listener_seconds;
+    let per_listener = |index: usize| (after[index] - before[index]) as f64 / listener_seconds;
     let report = Report {
         scenario: "ll-fanout",
         engine,
         listeners,
         playing: counters.playing.load(Ordering::Relaxed),
         window_s: elapsed.as_secs_f64(),
-        parts_per_listener_second: per_listener_second(0),
-        kbytes_per_listener_second: per_listener_second(1) / 1000.0,
-        reloads_per_listener_second: per_listener_second(2),
+        parts_per_listener_second: per_listener(0),
+        kbytes_per_listener_second: per_listener(1) / 1000.0,
+        reloads_per_listener_second: per_listener(2),
         failed_requests: after[3],
         edge_cpu_percent: edge_percent,
-        edge_cpu_us_per_listener_second: edge_percent / 100.0 * 1e6 / listeners.max(1) as f64,
+        edge_cpu_us_per_listener_second: per_listener_second(edge_percent, listeners),
         packager_cpu_percent: packager_percent,
         load_generator_cpu_percent: own_percent,
         machine_busy_percent: machine_busy,
