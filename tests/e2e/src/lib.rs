@@ -582,6 +582,18 @@ pub fn playlist_with(edge: &Edge, path: &str, segments: usize) -> Reply {
     }
 }
 
+/// Registers `vibe` as live with the registry at `registry_url`, as the
+/// ingest pod `owner` would.
+pub async fn register_stream(registry_url: &str, vibe: &str, owner: &str) {
+    let registered = reqwest::Client::new()
+        .put(format!("{registry_url}/internal/streams/{vibe}"))
+        .json(&serde_json::json!({ "owner": owner, "creator": null }))
+        .send()
+        .await
+        .unwrap();
+    assert!(registered.status().is_success(), "{}", registered.status());
+}
+
 /// One ffmpeg publishing a 440 Hz sine (AAC-LC 48 kHz stereo, 128 kb/s, in
 /// real time, 60 s) straight into the engine as each of `vibes` (a tee; a
 /// failing output does not stop the others). SRS's on_publish hook marks

@@ -50,13 +50,7 @@ fn newest_listed_segment(edge: &Edge, playlist_path: &str, limit: Duration) -> S
 /// `.flv`, and writes its HLS where no playlist URL leads
 /// (`scripts/srs-patches/0001-*`).
 async fn ask_the_engine_before_it_is_published(stack: &Stack, vibe: &str) -> TcpStream {
-    let registered = reqwest::Client::new()
-        .put(format!("{}/internal/streams/{vibe}", stack.registry_url))
-        .json(&serde_json::json!({ "owner": "ingest-e2e", "creator": null }))
-        .send()
-        .await
-        .unwrap();
-    assert!(registered.status().is_success());
+    vibes_e2e::register_stream(&stack.registry_url, vibe, "ingest-e2e").await;
     let mut player = TcpStream::connect(("127.0.0.1", stack.engine_http_port)).unwrap();
     write!(
         player,

@@ -20,17 +20,6 @@ const PUBLISHED: usize = 10;
 /// streams per connection and the edge's per-address /live limit.
 const PER_ADDRESS: usize = 100;
 
-/// Registers `vibe` as live with the registry, as its ingest pod would.
-async fn register(registry_url: &str, vibe: &str) {
-    let registered = reqwest::Client::new()
-        .put(format!("{registry_url}/internal/streams/{vibe}"))
-        .json(&serde_json::json!({ "owner": "relay-capacity-test", "creator": null }))
-        .send()
-        .await
-        .unwrap();
-    assert!(registered.status().is_success(), "{}", registered.status());
-}
-
 /// Publishers SRS has whose stream name starts with `prefix`.
 async fn engine_publishers(stack: &Stack, prefix: &str) -> usize {
     let clients = stack.engine_api("clients/?count=2000").await;
@@ -57,7 +46,7 @@ async fn one_worker_relays_more_than_256_live_streams() {
     // hook marks them live); the rest are registered.
     let _publisher = vibes_e2e::publish_into_engine(&stack.rtmp_base_url, &vibes[..PUBLISHED]);
     for vibe in &vibes[PUBLISHED..] {
-        register(&stack.registry_url, vibe).await;
+        vibes_e2e::register_stream(&stack.registry_url, vibe, "relay-capacity-test").await;
     }
     vibes_testkit::wait_until_async(Duration::from_secs(30), "the 10 streams publish", || {
         let (stack, prefix) = (&stack, prefix.clone());

@@ -6,22 +6,14 @@
 
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use vibes_e2e::Stack;
+use vibes_e2e::{register_stream, Stack};
 
 const STALE_AFTER: Duration = Duration::from_secs(3);
 const REAP_INTERVAL: Duration = Duration::from_millis(500);
 /// The bound the settings promise, plus room for a loaded machine.
 const ENDED_WITHIN: Duration = Duration::from_secs(12);
-
-async fn register(http: &reqwest::Client, registry_url: &str, vibe: &str) {
-    let registered = http
-        .put(format!("{registry_url}/internal/streams/{vibe}"))
-        .json(&serde_json::json!({ "owner": "ingest-stale-test", "creator": null }))
-        .send()
-        .await
-        .unwrap();
-    assert!(registered.status().is_success(), "{}", registered.status());
-}
+/// The ingest pod the test's registrations name.
+const OWNER: &str = "ingest-stale-test";
 
 fn listed(stack: &Stack) -> Vec<String> {
     let active = stack.edge.get("/streams/active").json();
@@ -58,20 +50,18 @@ async fn streams_whose_ingest_or_publisher_is_gone_end_and_the_carried_ones_stay
     let suffix = std::process::id();
     let [abandoned, renewed, outside] =
         ["abandoned", "renewed", "outside"].map(|name| format!("{name}-{suffix}"));
-    let http = reqwest::Client::new();
 
     // An ingest pod that keeps renewing its stream, as it does while audio flows.
     let renewals = {
-        let (http, registry_url, vibe) =
-            (http.clone(), stack.registry_url.clone(), renewed.clone());
+        let (registry_url, vibe) = (stack.registry_url.clone(), renewed.clone());
         tokio::spawn(async move {
             loop {
-                register(&http, &registry_url, &vibe).await;
+                register_stream(&registry_url, &vibe, OWNER).await;
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         })
     };
-    register(&http, &stack.registry_url, &abandoned).await;
+    register_stream(&stack.registry_url, &abandoned, OWNER).await;
     let publisher =
         vibes_e2e::publish_into_engine(&stack.rtmp_base_url, std::slice::from_ref(&outside));
     let deadline = Instant::now() + Duration::from_secs(15);
